@@ -1,0 +1,388 @@
+"""The wire codec: server frames to events and control results, events and requests to frames.
+
+Decoding has a fast path and a careful path. Frames shaped the way Upbit sends them (an object
+whose first key is ``type``/``ty``, or a list of such objects) are decoded by msgspec straight into
+the event classes, reading Doubles into exact ``Decimal``s from their digits. Anything else — other
+key orders, unknown enum values, huge integers, control frames — takes the careful path (stdlib
+``json`` with ``Decimal`` floats), which accepts every well-formed frame and raises
+``ProtocolError`` for the rest. Both paths give equal events.
+"""
+
+
+import enum
+import json
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import msgspec
+
+from ._enums import Format
+from ._errors import ProtocolError
+from ._events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
+
+__all__ = [
+    "ErrorFrame",
+    "Message",
+    "Status",
+    "SubscribedStream",
+    "SubscriptionList",
+    "UnknownMessage",
+    "decode",
+    "encode_event",
+    "encode_events",
+    "encode_list_subscriptions",
+    "encode_request",
+]
+
+
+@attrs.frozen
+class Status:
+    """The server's keep-alive answer ``{"status": "UP"}``."""
+
+    status: str
+
+
+@attrs.frozen
+class ErrorFrame:
+    """An error frame ``{"error": {"name": …, "message": …}}`` answering the last request."""
+
+    name: str
+    message: str
+
+
+@attrs.frozen
+class SubscribedStream:
+    """One entry of a LIST_SUBSCRIPTIONS reply: a type and the codes streamed for it."""
+
+    type: str
+    codes: tuple[str, ...] = ()
+    level: Decimal | None = None
+
+
+@attrs.frozen
+class SubscriptionList:
+    """The reply to LIST_SUBSCRIPTIONS: what the server streams on this connection."""
+
+    ticket: str | None
+    streams: tuple[SubscribedStream, ...]
+
+
+@attrs.frozen
+class UnknownMessage:
+    """A well-formed object the codec does not know (a new Upbit type); reported, never fatal."""
+
+    type: str | None
+    data: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+
+
+Message = Event | Status | ErrorFrame | SubscriptionList | UnknownMessage
+
+# --------------------------------------------------------------------------------------------
+# Field plans: how each event field is read in the careful path, derived from the classes.
+
+_NESTED = {Orderbook: ("orderbook_units", OrderbookUnit), MyAsset: ("assets", Asset)}
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str):  # some mirrors (Bithumb) send numbers as strings
+        try:
+            result = Decimal(value)
+        except ArithmeticError:
+            pass
+        else:
+            if result.is_finite():
+                return result
+    raise TypeError(f"expected a number, got {value!r}")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    raise TypeError(f"expected an integer, got {value!r}")
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {value!r}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true/false, got {value!r}")
+
+
+def _enum_reader(enum_cls: type[enum.Enum]) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        try:
+            return enum_cls(_to_str(value))
+        except ValueError:
+            return value  # a value Upbit added after this release: keep the raw string
+
+    return read
+
+
+def _reader_for(hint: Any) -> Callable[[Any], Any]:
+    """Return the careful-path converter for a field annotated ``hint`` (``X | None``)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    base = args[0]
+    if base is Decimal:
+        return _to_decimal
+    if base is int:
+        return _to_int
+    if base is bool:
+        return _to_bool
+    if base is str:
+        return _to_str
+    if isinstance(base, type) and issubclass(base, enum.Enum):
+        return _enum_reader(base)
+    raise AssertionError(f"no reader for {hint!r}")  # pragma: no cover - class definitions
+
+
+_Plan = tuple[tuple[str, str, str, Callable[[Any], Any]], ...]
+
+
+def _plan(cls: type) -> _Plan:
+    hints = typing.get_type_hints(cls)
+    nested = _NESTED.get(cls)
+    steps = []
+    for field in attrs.fields(cls):
+        if nested and field.name == nested[0]:
+            continue
+        steps.append((field.name, field.name, field.metadata["simple"], _reader_for(hints[field.name])))
+    return tuple(steps)
+
+
+_PLANS: dict[type, _Plan] = {
+    cls: _plan(cls) for cls in {*EVENT_CLASSES.values(), OrderbookUnit, Asset}
+}
+
+
+def _build(cls: type, data: Mapping[str, Any], simple: bool) -> Any:
+    """Build ``cls`` from one decoded object in the careful path."""
+    kwargs: dict[str, Any] = {}
+    for name, default_key, simple_key, read in _PLANS[cls]:
+        value = data.get(simple_key if simple else default_key)
+        if value is not None:
+            try:
+                kwargs[name] = read(value)
+            except TypeError as exc:
+                raise ProtocolError(f"{cls.__name__}.{name}: {exc}") from None
+    nested = _NESTED.get(cls)
+    if nested:
+        name, item_cls = nested
+        items = data.get(attrs.fields_dict(cls)[name].metadata["simple"] if simple else name)
+        if items is not None:
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise ProtocolError(f"{cls.__name__}.{name}: expected a list of objects")
+            kwargs[name] = tuple(_build(item_cls, item, simple) for item in items)
+    return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Fast path decoders, one per (type, key style).
+
+
+def _simple_struct(cls: type, cache: dict[type, type]) -> type:
+    """A msgspec Struct mirroring ``cls`` with SIMPLE keys, for the fast SIMPLE decoder."""
+    if cls in cache:
+        return cache[cls]
+    hints = typing.get_type_hints(cls)
+    nested = _NESTED.get(cls)
+    fields: list[tuple[str, Any, Any]] = []
+    for field in attrs.fields(cls):
+        hint = hints[field.name]
+        if nested and field.name == nested[0]:
+            hint = tuple[_simple_struct(nested[1], cache), ...]  # type: ignore[misc]
+        fields.append((field.name, hint, field.default))
+    rename = {f.name: f.metadata["simple"] for f in attrs.fields(cls)}
+    struct = msgspec.defstruct(f"Simple{cls.__name__}", fields, rename=rename, gc=False)
+    cache[cls] = struct
+    return struct
+
+
+def _fast_decoders() -> tuple[dict[bytes, Callable[[bytes], Any]], dict[bytes, Callable[[bytes], Any]]]:
+    default: dict[bytes, Callable[[bytes], Any]] = {}
+    simple: dict[bytes, Callable[[bytes], Any]] = {}
+    cache: dict[type, type] = {}
+    for name, cls in EVENT_CLASSES.items():
+        default[name.encode()] = msgspec.json.Decoder(cls).decode
+        struct_decoder = msgspec.json.Decoder(_simple_struct(cls, cache)).decode
+
+        def decode_simple(frame: bytes, _d: Any = struct_decoder, _c: type = cls) -> Any:
+            return msgspec.convert(_d(frame), _c, from_attributes=True)
+
+        simple[name.encode()] = decode_simple
+    return default, simple
+
+
+_FAST_DEFAULT, _FAST_SIMPLE = _fast_decoders()
+_DEFAULT_HEAD = b'{"type":"'
+_SIMPLE_HEAD = b'{"ty":"'
+_decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+def _fast_object(frame: bytes) -> Any | None:
+    """Decode one object frame on the fast path, or return None to take the careful path."""
+    if frame.startswith(_DEFAULT_HEAD):
+        start, table = 9, _FAST_DEFAULT
+    elif frame.startswith(_SIMPLE_HEAD):
+        start, table = 7, _FAST_SIMPLE
+    else:
+        return None
+    end = frame.find(b'"', start)
+    decoder = table.get(frame[start:end])
+    if decoder is None:
+        return None
+    try:
+        return decoder(frame)
+    except (msgspec.MsgspecError, ValueError, TypeError):
+        return None
+
+
+def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
+    """Decode one server frame (any of the four formats, binary or text) into its messages.
+
+    Returns events (``Ticker``, ``Trade``, …) and control results (``Status``, ``ErrorFrame``,
+    ``SubscriptionList``, ``UnknownMessage``) in wire order. Raises ``ProtocolError`` with a short
+    excerpt when the frame is not UTF-8 JSON made of objects.
+    """
+    data = frame.encode() if isinstance(frame, str) else bytes(frame)
+    if data.startswith(b"{"):
+        event = _fast_object(data)
+        if event is not None:
+            return [event]
+    elif data.startswith(b"[{"):
+        try:
+            parts = _decode_raw_list(data)
+        except msgspec.MsgspecError:
+            parts = None
+        if parts is not None:
+            events = [_fast_object(bytes(part)) for part in parts]
+            if None not in events:
+                return events
+    return _careful(data)
+
+
+def _careful(data: bytes) -> list[Message]:
+    try:
+        parsed = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError included
+        raise ProtocolError(f"frame is not UTF-8 JSON ({exc.__class__.__name__})", data) from None
+    items = parsed if isinstance(parsed, list) else [parsed]
+    out: list[Message] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ProtocolError("frame is not a JSON object or a list of objects", data)
+        try:
+            out.append(_message(item))
+        except ProtocolError as exc:
+            raise ProtocolError(str(exc), data) from None
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _message(item: dict[str, Any]) -> Message:
+    if "type" in item or "ty" in item:
+        simple = "type" not in item
+        type_name = item["ty" if simple else "type"]
+        cls = EVENT_CLASSES.get(type_name) if isinstance(type_name, str) else None
+        if cls is None:
+            return UnknownMessage(str(type_name), item)
+        return _build(cls, item, simple)
+    if "status" in item:
+        return Status(str(item["status"]))
+    if "error" in item:
+        error = item["error"]
+        if not isinstance(error, dict):
+            raise ProtocolError("error frame without an object")
+        return ErrorFrame(str(error.get("name", "")), str(error.get("message", "")))
+    if "method" in item or "mthd" in item:
+        return _subscription_list(item, simple="method" not in item)
+    return UnknownMessage(None, item)
+
+
+def _subscription_list(item: dict[str, Any], simple: bool) -> SubscriptionList:
+    keys = ("rslt", "ty", "cds", "lv", "tckt") if simple else ("result", "type", "codes", "level", "ticket")
+    result_key, type_key, codes_key, level_key, ticket_key = keys
+    result = item.get(result_key) or []
+    if not isinstance(result, list):
+        raise ProtocolError("LIST_SUBSCRIPTIONS result is not a list")
+    streams = []
+    for entry in result:
+        if not isinstance(entry, dict) or not isinstance(entry.get(type_key), str):
+            raise ProtocolError("LIST_SUBSCRIPTIONS entry without a type")
+        codes = entry.get(codes_key) or []
+        level = entry.get(level_key)
+        streams.append(
+            SubscribedStream(
+                entry[type_key],
+                tuple(str(code) for code in codes),
+                None if level is None else _to_decimal(level),
+            )
+        )
+    ticket = item.get(ticket_key)
+    return SubscriptionList(None if ticket is None else str(ticket), tuple(streams))
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding.
+
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def _wire_object(value: Any, simple: bool) -> Any:
+    if isinstance(value, tuple):
+        return [_wire_object(item, simple) for item in value]
+    if not attrs.has(type(value)):
+        return value
+    return {
+        (f.metadata["simple"] if simple else f.name): _wire_object(getattr(value, f.name), simple)
+        for f in attrs.fields(type(value))
+    }
+
+
+def encode_event(event: Event, format: Format | str = Format.DEFAULT) -> bytes:
+    """Encode one event as the server sends it in ``format`` (a one-item list for *_LIST)."""
+    return encode_events([event], format)
+
+
+def encode_events(events: Sequence[Event], format: Format | str = Format.DEFAULT) -> bytes:
+    """Encode events as one server frame: a list for *_LIST formats, else exactly one event."""
+    fmt = Format(format)
+    objects = [_wire_object(event, fmt.simple_keys) for event in events]
+    if fmt.listed:
+        return _encoder.encode(objects)
+    if len(objects) != 1:
+        raise ValueError(f"{fmt} frames carry exactly one event, got {len(objects)}")
+    return _encoder.encode(objects[0])
+
+
+def encode_request(
+    ticket: str, type_objects: Iterable[Mapping[str, Any]], format: Format | str = Format.DEFAULT
+) -> str:
+    """Encode a subscription request ``[{ticket}, {type}…, {format}]`` as compact JSON text."""
+    body: list[Any] = [{"ticket": ticket}, *type_objects, {"format": str(Format(format))}]
+    if len(body) == 2:
+        raise ValueError("a request needs at least one type object; Upbit rejects empty requests")
+    return _encoder.encode(body).decode()
+
+
+def encode_list_subscriptions(ticket: str, format: Format | str = Format.DEFAULT) -> str:
+    """Encode a LIST_SUBSCRIPTIONS request; ``format`` must be the connection's current format."""
+    body = [{"ticket": ticket}, {"method": "LIST_SUBSCRIPTIONS"}, {"format": str(Format(format))}]
+    return _encoder.encode(body).decode()
+

@@ -1,0 +1,292 @@
+"""Subscription algebra for one connection: merged demand, the canonical request, event routing.
+
+Upbit replaces a connection's whole subscription with every request, so a connection keeps one
+``SubscriptionBook``: subscribers are added and removed synchronously, ``request_objects()``
+gives the one canonical request that covers everybody, and ``route()`` says which subscriber gets
+each decoded event. Rules (SPEC §4):
+
+* Coverage: each (type, code, level) wanted in realtime is requested in realtime, at the largest
+  depth any subscriber asked for; each subscriber receives its own depth.
+* Snapshots: a subscriber in mode ``both`` or ``snapshot`` waits for exactly one SNAPSHOT per code
+  (again after every reconnect for ``both``); REALTIME events for a code reach it only after that
+  snapshot. Mode ``realtime`` never sees a SNAPSHOT. Codes nobody waits on are requested with
+  ``is_only_realtime`` so a re-sent request stays quiet; codes only wanted as a snapshot are
+  requested with ``is_only_snapshot`` so they never disturb live streams.
+* Canonical: the same live set gives the same request (sorted codes, fixed object order), and
+  ``needs_send()`` is false while that request has already been sent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from ._enums import StreamType
+from ._events import CANDLE_INTERVALS, Orderbook
+from ._specs import PRIVATE_TYPES, Spec
+
+__all__ = ["Key", "SubscriptionBook", "Subscriber", "event_key"]
+
+#: (type, code, level) — level is set for orderbooks only (0 = Upbit's default grouping).
+Key = tuple[str, str, Decimal | None]
+
+_ZERO = Decimal(0)
+_FULL_DEPTH = 30
+_TYPE_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        ["ticker", "trade", "orderbook", *(f"candle.{u}" for u in CANDLE_INTERVALS), "myOrder", "myAsset"]
+    )
+}
+_SNAPSHOT = StreamType.SNAPSHOT
+
+
+def event_key(event: Any) -> Key:
+    """The routing key of a decoded event."""
+    if event.__class__ is Orderbook:
+        return (event.type, event.code, event.level or _ZERO)
+    return (event.type, event.code, None)
+
+
+def _spec_keys(spec: Spec) -> Iterable[Key]:
+    if spec.type == "orderbook":
+        level = spec.level or _ZERO
+        return ((spec.type, code, level) for code in spec.codes)
+    if spec.type == "myAsset" or spec.all_codes:
+        return ((spec.type, "", None),)
+    return ((spec.type, code, None) for code in spec.codes)
+
+
+@attrs.define(eq=False, slots=True)
+class _Interest:
+    """What one subscriber wants of one key."""
+
+    subscriber: Subscriber
+    realtime: bool = False
+    wants_snapshot: bool = False  # mode both: wait again after every reconnect
+    waiting: bool = False  # a SNAPSHOT is still owed to this subscriber
+    requested: bool = False  # the owed SNAPSHOT was asked for on the current connection
+    depth: int = _FULL_DEPTH
+
+
+@attrs.define(eq=False, slots=True)
+class Subscriber:
+    """One subscription in a book; ``target`` is whatever the caller delivers events to."""
+
+    id: int
+    specs: tuple[Spec, ...]
+    target: Any
+    interests: dict[Key, _Interest] = attrs.field(factory=dict)
+    waiting: int = 0  # number of interests still owed a SNAPSHOT
+    realtime: bool = False  # any realtime interest: the subscription never ends by itself
+
+    @property
+    def done(self) -> bool:
+        """True when a snapshot-only subscription has received every snapshot it asked for."""
+        return not self.realtime and self.waiting == 0
+
+
+@attrs.define(eq=False, slots=True)
+class _KeyState:
+    """All interests in one key, with aggregates kept current for O(keys) requests."""
+
+    interests: dict[int, _Interest] = attrs.field(factory=dict)
+    realtime: int = 0
+    waiting: int = 0
+    depths: Counter[int] = attrs.field(factory=Counter)
+
+
+class SubscriptionBook:
+    """The merged subscriptions of one connection."""
+
+    def __init__(self) -> None:
+        self._keys: dict[Key, _KeyState] = {}
+        self._subscribers: dict[int, Subscriber] = {}
+        self._next_id = 0
+        self._unrequested = 0  # waiting interests whose SNAPSHOT was not asked for yet
+        self._sent: tuple[Any, ...] | None = None  # realtime part of the last request sent
+
+    # -- subscribers ---------------------------------------------------------------------------
+
+    def add(self, specs: Sequence[Spec], target: Any = None) -> Subscriber:
+        """Register a subscriber for ``specs`` and return its handle."""
+        sub = Subscriber(self._next_id, tuple(specs), target)
+        self._next_id += 1
+        for spec in specs:
+            realtime = spec.mode != "snapshot"
+            snapshot = spec.mode != "realtime" and spec.type not in PRIVATE_TYPES
+            depth = spec.depth or _FULL_DEPTH
+            for key in _spec_keys(spec):
+                interest = sub.interests.get(key)
+                if interest is None:
+                    interest = sub.interests[key] = _Interest(sub, depth=depth)
+                else:
+                    interest.depth = max(interest.depth, depth)
+                interest.realtime |= realtime
+                interest.wants_snapshot |= snapshot and realtime
+                interest.waiting |= snapshot
+        self._subscribers[sub.id] = sub
+        for key, interest in sub.interests.items():
+            state = self._keys.get(key)
+            if state is None:
+                state = self._keys[key] = _KeyState()
+            state.interests[sub.id] = interest
+            state.realtime += interest.realtime
+            state.depths[interest.depth] += 1
+            if interest.waiting:
+                state.waiting += 1
+                sub.waiting += 1
+                self._unrequested += 1
+            sub.realtime |= interest.realtime
+        return sub
+
+    def remove(self, sub: Subscriber) -> None:
+        """Forget ``sub``; removing it twice is harmless."""
+        if self._subscribers.pop(sub.id, None) is None:
+            return
+        for key, interest in sub.interests.items():
+            state = self._keys[key]
+            del state.interests[sub.id]
+            state.realtime -= interest.realtime
+            state.depths[interest.depth] -= 1
+            if not state.depths[interest.depth]:
+                del state.depths[interest.depth]
+            if interest.waiting:
+                state.waiting -= 1
+                if not interest.requested:
+                    self._unrequested -= 1
+            if not state.interests:
+                del self._keys[key]
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def subscribers(self) -> tuple[Subscriber, ...]:
+        """Every live subscriber."""
+        return tuple(self._subscribers.values())
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _groups(self) -> dict[tuple[int, str, Decimal, str], list[str]]:
+        groups: dict[tuple[int, str, Decimal, str], list[str]] = {}
+        for (type_, code, level), state in self._keys.items():
+            if state.realtime and state.waiting:
+                flag = "both"
+            elif state.realtime:
+                flag = "realtime"
+            elif state.waiting:
+                flag = "snapshot"
+            else:
+                continue
+            depth = max(state.depths)
+            wire_code = code if depth >= _FULL_DEPTH else f"{code}.{depth}"
+            group = (_TYPE_ORDER[type_], type_, level or _ZERO, flag)
+            groups.setdefault(group, []).append(wire_code)
+        return groups
+
+    def request_objects(self) -> list[dict[str, Any]]:
+        """The type objects of the canonical request covering every subscriber (may be empty)."""
+        objects: list[dict[str, Any]] = []
+        for (_, type_, level, flag), codes in sorted(self._groups().items()):
+            obj: dict[str, Any] = {"type": type_}
+            if type_ != "myAsset" and "" not in codes:  # "" = myOrder for every market
+                obj["codes"] = sorted(codes)
+            if level:
+                obj["level"] = level
+            if flag == "realtime" and type_ not in PRIVATE_TYPES:
+                obj["is_only_realtime"] = True
+            elif flag == "snapshot":
+                obj["is_only_snapshot"] = True
+            objects.append(obj)
+        return objects
+
+    def _live_signature(self) -> tuple[Any, ...]:
+        """The realtime part of the request: what the server streams once snapshots are done."""
+        return tuple(
+            sorted(
+                (g[1], str(g[2]), tuple(sorted(codes)))
+                for g, codes in self._groups().items()
+                if g[3] != "snapshot"
+            )
+        )
+
+    def needs_send(self) -> bool:
+        """True when the server must be sent ``request_objects()``: new streams or owed snapshots."""
+        if self._unrequested:
+            return True
+        if not self._keys:
+            return False
+        return self._live_signature() != self._sent
+
+    def mark_sent(self) -> None:
+        """Record that ``request_objects()`` was sent on the current connection."""
+        for state in self._keys.values():
+            if state.waiting:
+                for interest in state.interests.values():
+                    interest.requested = interest.requested or interest.waiting
+        self._unrequested = 0
+        self._sent = self._live_signature() if self._keys else None
+
+    def reset_connection(self) -> None:
+        """A new connection starts: ``both`` subscribers owe a fresh snapshot; nothing was sent."""
+        self._sent = None
+        unrequested = 0
+        for state in self._keys.values():
+            for interest in state.interests.values():
+                if interest.wants_snapshot and not interest.waiting:
+                    interest.waiting = True
+                    state.waiting += 1
+                    interest.subscriber.waiting += 1
+                interest.requested = False
+                unrequested += interest.waiting
+        self._unrequested = unrequested
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def route(self, event: Any) -> tuple[list[tuple[Any, Any]], list[Subscriber]]:
+        """Who receives ``event``: ``(target, event)`` pairs, and snapshot subscribers now done."""
+        key = event_key(event)
+        state = self._keys.get(key)
+        if event.type == "myOrder":
+            everyone = self._keys.get(("myOrder", "", None))
+            if everyone is not None:
+                state = everyone if state is None else _merged(state, everyone)
+        if state is None:
+            return [], []
+        deliveries: list[tuple[Any, Any]] = []
+        finished: list[Subscriber] = []
+        if event.stream_type is _SNAPSHOT and event.type not in PRIVATE_TYPES:
+            if not state.waiting:
+                return deliveries, finished
+            for interest in state.interests.values():
+                if interest.waiting:
+                    interest.waiting = False
+                    state.waiting -= 1
+                    sub = interest.subscriber
+                    sub.waiting -= 1
+                    if not interest.requested:
+                        self._unrequested -= 1
+                    deliveries.append((sub.target, _truncated(event, interest.depth)))
+                    if sub.done:
+                        finished.append(sub)
+            return deliveries, finished
+        for interest in state.interests.values():
+            if interest.realtime and not interest.waiting:
+                deliveries.append((interest.subscriber.target, _truncated(event, interest.depth)))
+        return deliveries, finished
+
+
+def _merged(first: _KeyState, second: _KeyState) -> _KeyState:
+    merged = _KeyState(interests={**first.interests, **second.interests})
+    return merged
+
+
+def _truncated(event: Any, depth: int) -> Any:
+    if depth >= _FULL_DEPTH or event.__class__ is not Orderbook or len(event.orderbook_units) <= depth:
+        return event
+    return attrs.evolve(event, orderbook_units=event.orderbook_units[:depth])

@@ -1,0 +1,145 @@
+"""Subscription specs: what a subscriber asks for, validated by the public constructors."""
+
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+import attrs
+
+from ._events import CANDLE_INTERVALS
+
+__all__ = ["Mode", "Spec", "candle", "my_asset", "my_order", "orderbook", "ticker", "trade"]
+
+Mode = Literal["both", "realtime", "snapshot"]
+MODES: tuple[str, ...] = ("both", "realtime", "snapshot")
+DEPTHS: tuple[int, ...] = (1, 5, 15, 30)
+PUBLIC_TYPES: frozenset[str] = frozenset(
+    {"ticker", "trade", "orderbook", *(f"candle.{unit}" for unit in CANDLE_INTERVALS)}
+)
+PRIVATE_TYPES: frozenset[str] = frozenset({"myOrder", "myAsset"})
+
+_CODE = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{1,20}")
+
+
+@attrs.frozen
+class Spec:
+    """One type of data for a set of codes, as a subscriber wants it.
+
+    Build specs with ``ticker()``, ``trade()``, ``orderbook()``, ``candle()``, ``my_order()``
+    and ``my_asset()``; they validate their arguments.
+    """
+
+    type: str
+    codes: tuple[str, ...]
+    mode: Mode = "both"
+    depth: int | None = None
+    level: Decimal | None = None
+
+    @property
+    def endpoint(self) -> Literal["public", "private"]:
+        """Which connection serves this spec."""
+        return "private" if self.type in PRIVATE_TYPES else "public"
+
+    @property
+    def all_codes(self) -> bool:
+        """True for ``my_order()`` without codes: every market of the account."""
+        return self.type == "myOrder" and not self.codes
+
+
+def _codes(codes: str | Iterable[str], *, required: bool = True) -> tuple[str, ...]:
+    if isinstance(codes, str):
+        items = [codes]
+    else:
+        try:
+            items = list(codes)
+        except TypeError:
+            raise TypeError(f"codes must be a string or an iterable of strings, got {codes!r}") from None
+    seen: dict[str, None] = {}
+    for code in items:
+        if not isinstance(code, str):
+            raise TypeError(f"each code must be a string like 'KRW-BTC', got {code!r}")
+        if "." in code:
+            raise ValueError(f"code {code!r} carries a depth suffix; pass depth= to orderbook() instead")
+        if code != code.upper():
+            raise ValueError(f"codes are upper-case, like {code.upper()!r}: got {code!r}")
+        if not _CODE.fullmatch(code):
+            raise ValueError(f"code {code!r} is not a market code like 'KRW-BTC'")
+        seen[code] = None
+    if required and not seen:
+        raise ValueError("at least one market code is required, like ['KRW-BTC']")
+    return tuple(sorted(seen))
+
+
+def _mode(mode: str) -> Mode:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}: got {mode!r}")
+    return mode  # type: ignore[return-value]
+
+
+def ticker(codes: str | Iterable[str], *, mode: Mode = "both") -> Spec:
+    """Current price and 24 h statistics of ``codes``."""
+    return Spec("ticker", _codes(codes), _mode(mode))
+
+
+def trade(codes: str | Iterable[str], *, mode: Mode = "both") -> Spec:
+    """Every executed trade of ``codes``."""
+    return Spec("trade", _codes(codes), _mode(mode))
+
+
+def orderbook(
+    codes: str | Iterable[str],
+    *,
+    mode: Mode = "both",
+    depth: int | None = None,
+    level: int | str | Decimal | None = None,
+) -> Spec:
+    """Order books of ``codes``: ``depth`` levels (1, 5, 15, 30; None = 30), grouped by ``level``.
+
+    ``level`` is the price grouping unit (호가 모아보기), KRW markets only; None or 0 is Upbit's
+    default tick.
+    """
+    code_tuple = _codes(codes)
+    if depth is not None:
+        if isinstance(depth, bool) or depth not in DEPTHS:
+            raise ValueError(f"depth must be one of {', '.join(map(str, DEPTHS))} or None: got {depth!r}")
+        if depth == 30:
+            depth = None
+    grouping = _level(level)
+    if grouping is not None:
+        foreign = [code for code in code_tuple if not code.startswith("KRW-")]
+        if foreign:
+            raise ValueError(f"level grouping exists only for KRW markets, not {', '.join(foreign)}")
+    return Spec("orderbook", code_tuple, _mode(mode), depth, grouping)
+
+
+def _level(level: int | str | Decimal | None) -> Decimal | None:
+    if level is None:
+        return None
+    if isinstance(level, (bool, float)):
+        raise TypeError(f"level must be an int, str or Decimal (floats are inexact): got {level!r}")
+    try:
+        value = Decimal(level)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError(f"level must be a number like 10000: got {level!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"level must be a non-negative number: got {level!r}")
+    return None if value == 0 else value
+
+
+def candle(codes: str | Iterable[str], interval: str = "1m", *, mode: Mode = "both") -> Spec:
+    """Candles of ``codes`` at ``interval`` (1s 1m 3m 5m 10m 15m 30m 60m 240m)."""
+    if interval not in CANDLE_INTERVALS:
+        raise ValueError(f"interval must be one of {' '.join(CANDLE_INTERVALS)}: got {interval!r}")
+    return Spec(f"candle.{interval}", _codes(codes), _mode(mode))
+
+
+def my_order(codes: str | Iterable[str] | None = None) -> Spec:
+    """The account's orders and fills, for ``codes`` or (None or empty) every market."""
+    return Spec("myOrder", () if codes is None else _codes(codes, required=False), "realtime")
+
+
+def my_asset() -> Spec:
+    """The account's holdings whenever they change."""
+    return Spec("myAsset", (), "realtime")
