@@ -34,6 +34,10 @@ from ._events import Orderbook as Orderbook
 from ._events import OrderbookUnit as OrderbookUnit
 from ._events import Ticker as Ticker
 from ._events import Trade as Trade
+from ._fanout import StreamGap as StreamGap
+from ._session import UpbitSession as UpbitSession
+from ._session import open_upbit_session as open_upbit_session
+from ._settings import Settings as Settings
 from ._specs import Spec as Spec
 from ._specs import candle as candle
 from ._specs import my_asset as my_asset
@@ -41,6 +45,14 @@ from ._specs import my_order as my_order
 from ._specs import orderbook as orderbook
 from ._specs import ticker as ticker
 from ._specs import trade as trade
+from ._stats import ConnectionEvent as ConnectionEvent
+from ._stats import ConnectionEventKind as ConnectionEventKind
+from ._stats import ConnectionStats as ConnectionStats
+from ._stats import Health as Health
+from ._stats import SessionStats as SessionStats
+from ._stats import SubscriptionStats as SubscriptionStats
+from ._transport import Connector as Connector
+from ._transport import Wire as Wire
 
 __version__ = "0.1.0"
 

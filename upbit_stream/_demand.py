@@ -232,6 +232,19 @@ class SubscriptionBook:
         self._unrequested = 0
         self._sent = self._live_signature() if self._keys else None
 
+    def reset_sent(self) -> None:
+        """Forget what was sent, so ``needs_send()`` holds (the server dropped the request)."""
+        self._sent = None
+        for state in self._keys.values():
+            for interest in state.interests.values():
+                if interest.waiting and interest.requested:
+                    interest.requested = False
+                    self._unrequested += 1
+
+    def streaming(self) -> bool:
+        """True when some subscriber wants realtime data of a public type."""
+        return any(state.realtime and key[0] not in PRIVATE_TYPES for key, state in self._keys.items())
+
     def reset_connection(self) -> None:
         """A new connection starts: ``both`` subscribers owe a fresh snapshot; nothing was sent."""
         self._sent = None

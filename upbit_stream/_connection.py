@@ -1,0 +1,412 @@
+"""One endpoint's connection: reconnect loop, reader, reducer, heartbeat and per-connection stats."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import trio
+
+from ._codec import ErrorFrame, SubscriptionList, decode, encode_list_subscriptions, encode_request
+from ._demand import Subscriber, SubscriptionBook
+from ._errors import (
+    AuthenticationError,
+    ConnectError,
+    ProtocolError,
+    RateLimitedError,
+    ServerError,
+    UpbitStreamError,
+)
+from ._events import EVENT_CLASSES
+from ._fanout import Sink, StreamGap
+from ._policies import Backoff, SlidingWindowLimiter
+from ._settings import Settings
+from ._specs import Spec
+from ._stats import ConnectionEvent, ConnectionEventKind, ConnectionStats, LatencyWindow
+from ._transport import Connector, Disconnected, Wire
+
+__all__ = ["ConnectGate", "EndpointConnection"]
+
+log = logging.getLogger("upbit_stream")
+
+#: Safety margin added to every limiter window: Upbit measures on its side of the network.
+WINDOW_MARGIN = 0.05
+#: How long an unused connection stays open for a quick re-subscribe before it closes.
+LINGER = 5.0
+_EVENT_TYPES = frozenset(EVENT_CLASSES.values())
+_RATE_ERRORS = {"Too Many Requests", "I'm a teapot", "TOO_MANY_REQUESTS"}
+
+
+class _Dead(Exception):
+    """The connection is unusable (no pong, stale data, idle) and must be replaced."""
+
+
+class _Idle(Exception):
+    """Nobody subscribes any more: close the connection without counting a failure."""
+
+
+class ConnectGate:
+    """Session-wide pacing of connection attempts: the connect limit plus 429/418 cooldowns."""
+
+    def __init__(self, per_second: int) -> None:
+        self._limiter = SlidingWindowLimiter([(per_second, 1.0 + WINDOW_MARGIN)])
+        self._cooldown_until = 0.0
+        self.waits = 0
+
+    def cool_down(self, seconds: float) -> None:
+        """Make no attempt for ``seconds``."""
+        self._cooldown_until = max(self._cooldown_until, trio.current_time() + seconds)
+
+    async def acquire(self) -> None:
+        """Wait until one more connection attempt is allowed, and count it."""
+        while True:
+            now = trio.current_time()
+            wait = max(self._cooldown_until - now, self._limiter.delay(now))
+            if wait <= 0:
+                self._limiter.record(now)
+                return
+            self.waits += 1
+            await trio.sleep(wait)
+
+
+class EndpointConnection:
+    """The connection to one endpoint and the subscriptions it serves."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        url: str,
+        settings: Settings,
+        connector: Connector,
+        gate: ConnectGate,
+        headers: Callable[[], Sequence[tuple[str, str]]],
+        emit: Callable[[ConnectionEvent], None],
+        spawn: Callable[..., None],
+    ) -> None:
+        self.endpoint = endpoint
+        self.url = url
+        self.book = SubscriptionBook()
+        self._settings = settings
+        self._connector = connector
+        self._gate = gate
+        self._headers = headers
+        self._emit = emit
+        self._spawn = spawn
+        self._format = settings.connection.format
+        limits = settings.limits
+        self._limiter = SlidingWindowLimiter(
+            [(limits.requests_per_second, 1.0 + WINDOW_MARGIN), (limits.requests_per_minute, 60.0 + WINDOW_MARGIN)]
+        )
+        self._backoff = Backoff(settings.reconnect.initial_delay, settings.reconnect.max_delay)
+        self._wake = trio.Event()
+        self._running = False
+        self._wire: Wire | None = None
+        self._new_since_send: list[Subscriber] = []
+        self._last_new: list[Subscriber] = []
+        self._list_waiters: list[tuple[trio.Event, list[SubscriptionList]]] = []
+        # statistics
+        self.state = "idle"
+        self.connected_since: float | None = None
+        self.reconnects = 0
+        self.messages: Counter[str] = Counter()
+        self.bytes: Counter[str] = Counter()
+        self.requests_sent = 0
+        self.rate_limit_waits = 0
+        self.protocol_errors = 0
+        self.last_error: str | None = None
+        self._last_message_at: float | None = None
+        self._first_data_at: float | None = None
+        self._latency = LatencyWindow()
+
+    # -- subscriptions (synchronous, called by the session) ---------------------------------------
+
+    def add(self, specs: Sequence[Spec], sink: Sink) -> Subscriber:
+        """Register ``sink`` for ``specs`` and wake the reducer (opening the connection if needed)."""
+        handle = self.book.add(specs, sink)
+        self._new_since_send.append(handle)
+        self._poke()
+        return handle
+
+    def remove(self, handle: Subscriber) -> None:
+        """Unregister a subscriber; the next request leaves its data out."""
+        self.book.remove(handle)
+        self._poke()
+
+    def _poke(self) -> None:
+        self._wake.set()
+        if not self._running:
+            self._running = True
+            self._spawn(self._run)
+
+    # -- the connection loop ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        down_since: float | None = None
+        reason = ""
+        ever_connected = False
+        while True:
+            while not len(self.book):
+                self.state = "idle"
+                await self._wake.wait()
+                self._wake = trio.Event()
+            self.state = "cooldown" if self._gate_waiting() else "connecting"
+            await self._gate.acquire()
+            self.state = "connecting"
+            try:
+                async with self._connector(self.url, list(self._headers())) as wire:
+                    await self._serve(wire, reconnect=ever_connected and down_since is not None, down_since=down_since, reason=reason)
+            except _Idle:
+                log.info("%s connection closed: no subscribers", self.endpoint)
+                self._disconnected("no subscribers")
+                down_since = None
+                continue
+            except RateLimitedError as exc:
+                self._gate.cool_down(self._cooldown_for(exc))
+                reason = str(exc)
+            except AuthenticationError as exc:
+                self._give_up(exc)
+                down_since = None
+                continue
+            except ConnectError as exc:
+                if _fatal_status(exc.status, private=self.endpoint == "private"):
+                    self._give_up(exc)
+                    down_since = None
+                    continue
+                reason = str(exc)
+            except (Disconnected, _Dead) as exc:
+                reason = str(exc)
+            except ServerError as exc:  # INVALID_AUTH and friends for a whole connection
+                self._give_up(AuthenticationError(str(exc)) if exc.name == "INVALID_AUTH" else exc)
+                down_since = None
+                continue
+            else:
+                reason = "connection ended"
+            if self.connected_since is not None:
+                ever_connected = True
+                self._disconnected(reason)
+            if down_since is None:
+                down_since = time.time()
+            self.last_error = reason
+            if self._first_data_at is not None and trio.current_time() - self._first_data_at >= self._settings.reconnect.healthy_after:
+                self._backoff.reset()
+            self._first_data_at = None
+            delay = self._backoff.next_delay()
+            log.info("%s connection lost (%s); retrying in %.2f s", self.endpoint, reason, delay)
+            self.state = "backoff"
+            await trio.sleep(delay)
+
+    def _gate_waiting(self) -> bool:
+        return self._gate._cooldown_until > trio.current_time()
+
+    def _cooldown_for(self, exc: RateLimitedError) -> float:
+        reconnect = self._settings.reconnect
+        return reconnect.banned_cooldown if exc.status == 418 else reconnect.throttled_cooldown
+
+    def _disconnected(self, reason: str) -> None:
+        self._wire = None
+        self.connected_since = None
+        self._emit(ConnectionEvent(self.endpoint, ConnectionEventKind.DISCONNECTED, time.time(), reason))
+
+    def _give_up(self, error: UpbitStreamError) -> None:
+        """A failure retrying cannot fix: end this endpoint's subscribers with ``error``."""
+        log.warning("%s connection gave up: %s", self.endpoint, error)
+        self.state = "failed"
+        self.last_error = str(error)
+        for handle in self.book.subscribers:
+            self.book.remove(handle)
+            handle.target.fail(error)
+        self._emit(ConnectionEvent(self.endpoint, ConnectionEventKind.GAVE_UP, time.time(), str(error)))
+
+    async def _serve(self, wire: Wire, *, reconnect: bool, down_since: float | None, reason: str) -> None:
+        now = time.time()
+        self._wire = wire
+        self.state = "connected"
+        self.connected_since = now
+        self._last_message_at = trio.current_time()
+        if reconnect:
+            self.reconnects += 1
+            downtime = None if down_since is None else now - down_since
+            self._emit(ConnectionEvent(self.endpoint, ConnectionEventKind.RECONNECTED, now, reason, downtime))
+            gap = StreamGap(reason, down_since or now, now)
+            for handle in self.book.subscribers:
+                if handle.target.gaps:
+                    handle.target.deliver(gap)
+        else:
+            self._emit(ConnectionEvent(self.endpoint, ConnectionEventKind.CONNECTED, now))
+        log.info("%s connected to %s", self.endpoint, self.url)
+        self.book.reset_connection()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reduce, wire)
+                nursery.start_soon(self._heartbeat, wire)
+                await self._read(wire)
+        except BaseExceptionGroup as group:
+            raise _first_error(group) from None
+        finally:
+            self._wire = None
+
+    async def _read(self, wire: Wire) -> None:
+        while True:
+            frame = await wire.receive()
+            self._on_frame(frame)
+
+    def _on_frame(self, frame: bytes | str) -> None:
+        now = trio.current_time()
+        self._last_message_at = now
+        try:
+            messages = decode(frame)
+        except ProtocolError as exc:
+            self.protocol_errors += 1
+            log.debug("%s: skipped a frame: %s", self.endpoint, exc)
+            return
+        size = len(frame)
+        wall_ms = time.time() * 1000.0
+        book = self.book
+        for message in messages:
+            if message.__class__ in _EVENT_TYPES:
+                self.messages[message.type] += 1
+                self.bytes[message.type] += size
+                if self._first_data_at is None:
+                    self._first_data_at = now
+                if message.timestamp is not None:
+                    self._latency.add(wall_ms - message.timestamp)
+                deliveries, finished = book.route(message)
+                for sink, event in deliveries:
+                    sink.deliver(event)
+                for handle in finished:
+                    book.remove(handle)
+                    handle.target.finish()
+            elif message.__class__ is ErrorFrame:
+                self._on_error(message)
+            elif message.__class__ is SubscriptionList:
+                for event, slot in self._list_waiters:
+                    slot.append(message)
+                    event.set()
+                self._list_waiters.clear()
+
+    def _on_error(self, error: ErrorFrame) -> None:
+        log.warning("%s: server error %s: %s", self.endpoint, error.name, error.message)
+        if error.name == "INVALID_AUTH":
+            raise ServerError(error.name, error.message)
+        if error.name in _RATE_ERRORS:
+            self.book.reset_sent()
+            self._poke()
+            return
+        culprits = self._last_new or list(self.book.subscribers)
+        self._last_new = []
+        for handle in culprits:
+            self.book.remove(handle)
+            handle.target.fail(ServerError(error.name, error.message))
+        self._poke()
+
+    async def _send(self, wire: Wire, text: str) -> None:
+        while True:
+            now = trio.current_time()
+            wait = self._limiter.delay(now)
+            if wait <= 0:
+                break
+            self.rate_limit_waits += 1
+            await trio.sleep(wait)
+        self._limiter.record(trio.current_time())
+        self.requests_sent += 1
+        await wire.send(text)
+
+    async def _reduce(self, wire: Wire) -> None:
+        debounce = self._settings.subscription.debounce
+        while True:
+            self._wake = trio.Event()
+            await trio.sleep(debounce)
+            if not len(self.book):
+                with trio.move_on_after(LINGER):
+                    while not len(self.book):
+                        await self._wake.wait()
+                        self._wake = trio.Event()
+                if not len(self.book):
+                    raise _Idle()
+                continue
+            if self.book.needs_send():
+                objects = self.book.request_objects()
+                text = encode_request(uuid.uuid4().hex, objects, self._format)
+                log.debug("%s request: %s", self.endpoint, text)
+                await self._send(wire, text)
+                self.book.mark_sent()
+                self._last_new, self._new_since_send = self._new_since_send, []
+            await self._wake.wait()
+
+    async def _heartbeat(self, wire: Wire) -> None:
+        beat = self._settings.heartbeat
+        while True:
+            await trio.sleep(beat.interval)
+            with trio.move_on_after(beat.timeout) as deadline:
+                await wire.ping()
+            if deadline.cancelled_caught:
+                raise _Dead(f"no pong within {beat.timeout:g} s")
+            if self.endpoint == "public" and beat.stale_after and self.book.streaming():
+                silent = trio.current_time() - (self._last_message_at or 0.0)
+                if silent > beat.stale_after:
+                    raise _Dead(f"no data for {silent:.0f} s")
+
+    # -- on demand --------------------------------------------------------------------------------
+
+    async def list_subscriptions(self, timeout: float) -> SubscriptionList:
+        """Ask the server what it streams on this connection, in the connection's format."""
+        wire = self._wire
+        if wire is None:
+            raise UpbitStreamError(f"the {self.endpoint} connection is not open: subscribe to something first")
+        event, slot = trio.Event(), []
+        self._list_waiters.append((event, slot))
+        await self._send(wire, encode_list_subscriptions(uuid.uuid4().hex, self._format))
+        with trio.fail_after(timeout):
+            await event.wait()
+        return slot[0]
+
+    def stats(self) -> ConnectionStats:
+        """A snapshot of this connection's statistics."""
+        now = trio.current_time()
+        elapsed = time.time() - self.connected_since if self.connected_since else 0.0
+        total = sum(self.messages.values())
+        return ConnectionStats(
+            endpoint=self.endpoint,
+            state=self.state,
+            connected_since=self.connected_since,
+            reconnects=self.reconnects,
+            messages=dict(self.messages),
+            bytes=dict(self.bytes),
+            message_rate=total / elapsed if elapsed > 0 else 0.0,
+            last_message_age=None if self._last_message_at is None else now - self._last_message_at,
+            requests_sent=self.requests_sent,
+            rate_limit_waits=self.rate_limit_waits,
+            latency_p50_ms=self._latency.percentile(0.5),
+            latency_p99_ms=self._latency.percentile(0.99),
+            last_error=self.last_error,
+        )
+
+
+def _fatal_status(status: int | None, *, private: bool) -> bool:
+    """Handshake statuses that retrying cannot fix (see the README's recovery table)."""
+    if status is None:
+        return False
+    if private and 300 <= status < 400:
+        return True  # never follow a redirect with credentials
+    return 400 <= status < 500 and status not in (408, 429, 418)
+
+
+def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    for leaf in leaves:
+        if not isinstance(leaf, trio.Cancelled):
+            return leaf
+    return leaves[0]

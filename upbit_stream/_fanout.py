@@ -1,0 +1,120 @@
+"""Delivery to one subscriber: a bounded channel the reader fills without ever waiting."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+import trio
+
+from ._errors import SlowConsumerError, UpbitStreamError
+
+__all__ = ["Sink", "StreamGap"]
+
+Overflow = Literal["latest", "strict"]
+
+
+@attrs.frozen
+class StreamGap:
+    """Marker for ``gaps=True`` subscribers: events between ``since`` and ``until`` may be missing.
+
+    Times are ``time.time()`` seconds; ``reason`` says why the connection was lost.
+    """
+
+    reason: str
+    since: float
+    until: float
+
+
+class Sink:
+    """The delivering end of one subscription.
+
+    ``deliver`` is synchronous: it puts the event into the subscriber's bounded channel, or, when
+    the channel is full, conflates it (``"latest"``: keep the newest event per type and code until
+    the subscriber catches up) or fails the subscription (``"strict"``).
+    """
+
+    def __init__(
+        self, send: trio.MemorySendChannel[Any], buffer: int, overflow: Overflow, *, gaps: bool = False
+    ) -> None:
+        self._send = send
+        self.gaps = gaps
+        self.buffer = buffer
+        self.overflow = overflow
+        self._pending: dict[tuple[Any, ...], Any] = {}
+        self._wake = trio.Event()
+        self._finishing = False
+        self.closed = False
+        self.failure: UpbitStreamError | None = None
+        self.cancel_scope: trio.CancelScope | None = None
+        self.delivered = 0
+        self.conflated = 0
+        self.missed = 0
+
+    @property
+    def queued(self) -> int:
+        """Events waiting for the subscriber (in the channel or held back by conflation)."""
+        return self._send.statistics().current_buffer_used + len(self._pending)
+
+    def deliver(self, event: Any) -> None:
+        """Hand ``event`` to the subscriber without blocking."""
+        if self.closed:
+            return
+        if not self._pending:
+            try:
+                self._send.send_nowait(event)
+            except trio.WouldBlock:
+                pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self.closed = True  # the subscriber closed its end: nothing more to do
+                return
+            else:
+                self.delivered += 1
+                return
+        if self.overflow == "strict":
+            self.missed += 1
+            self.fail(SlowConsumerError(self.missed, self.buffer))
+            return
+        key = (event.__class__, getattr(event, "type", None), getattr(event, "code", None))
+        if self._pending.pop(key, None) is not None:
+            self.conflated += 1
+        self._pending[key] = event
+        self._wake.set()
+
+    def fail(self, error: UpbitStreamError) -> None:
+        """End the subscription with ``error``, raised from the subscriber's ``async with``."""
+        if self.failure is None and not self.closed:
+            self.failure = error
+        self._close()
+        if self.cancel_scope is not None:
+            self.cancel_scope.cancel()
+
+    def finish(self) -> None:
+        """End the channel once everything already delivered has been taken."""
+        self._finishing = True
+        if not self._pending:
+            self._close()
+        else:
+            self._wake.set()
+
+    def _close(self) -> None:
+        self.closed = True
+        self._pending.clear()
+        self._send.close()
+
+    async def flush(self) -> None:
+        """Move conflated events into the channel as the subscriber makes room (a task)."""
+        while not self.closed:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            while self._pending and not self.closed:
+                key = next(iter(self._pending))
+                event = self._pending.pop(key)
+                try:
+                    await self._send.send(event)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self.closed = True
+                    return
+                self.delivered += 1
+            if self._finishing:
+                self._close()
