@@ -1,0 +1,490 @@
+"""Configuration: validated, frozen ``Settings`` from TOML and the environment; the documented file."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import math
+import os
+import stat
+import textwrap
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import attrs
+import tomli_w
+
+from ._enums import Format
+from ._errors import ConfigError
+from ._secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV, Secret
+
+__all__ = [
+    "DEFAULT_PATH", "ENV_PREFIX", "AuthSettings", "ConnectionSettings", "HeartbeatSettings",
+    "LimitsSettings", "LoggingSettings", "ReconnectSettings", "Settings", "SubscriptionSettings",
+    "render_settings", "write_settings",
+]
+
+DEFAULT_PATH = "upbit_stream.toml"
+ENV_PREFIX = "UPBIT_STREAM_"
+
+_HOSTS = {"kr": "api.upbit.com", **{r: f"{r}-api.upbit.com" for r in ("sg", "id", "th")}}
+_META = "upbit_stream.setting"
+
+
+class _Shown(str):
+    """Text shown as is in error messages in place of a value (so that secrets stay hidden)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+_HIDDEN = _Shown("<hidden>")
+
+
+@attrs.frozen
+class _Spec:
+    """The type, bounds and documentation of one setting."""
+
+    kind: str  # "float" | "int" | "choice" | "url" | "secret"
+    doc: str
+    expected: str  # the accepted form, as error messages say it
+    unit: str = ""
+    zero_ok: bool = False  # numbers must be > 0, or >= 0 when this is true
+    high: int | None = None  # Upbit's documented limit
+    choices: tuple[str, ...] = ()
+    enum_type: type[enum.Enum] | None = None
+
+    def coerce(self, label: str, value: object) -> Any:
+        """Return ``value`` as the setting's type, or raise ConfigError naming ``label``."""
+        if self.kind == "secret":
+            if value is None or isinstance(value, (str, Secret)):
+                return (value if isinstance(value, Secret) else Secret(value)) if value else None
+            raise ConfigError(label, _HIDDEN, self.expected)
+        if self.kind in ("float", "int"):
+            types = (int, float) if self.kind == "float" else (int,)
+            if (isinstance(value, bool) or not isinstance(value, types)
+                    or (isinstance(value, float) and not math.isfinite(value))
+                    or value < 0 or (value == 0 and not self.zero_ok)):
+                raise ConfigError(label, value, self.expected)
+            if self.high is not None and value > self.high:
+                limit = f"{value} exceeds Upbit's documented limit of {self.high} {self.unit}"
+                raise ConfigError(label, value, f"{self.expected}; {limit}")
+            return float(value) if self.kind == "float" else value
+        if not isinstance(value, str) or (self.choices and value not in self.choices):
+            raise ConfigError(label, value, self.expected)
+        if self.kind == "url" and value:
+            parts = urlsplit(value)
+            if parts.username is not None or parts.password is not None:
+                raise ConfigError(label, _Shown("<URL with credentials>"), self.expected)
+            if parts.scheme not in ("ws", "wss") or not parts.hostname or "://" not in value:
+                raise ConfigError(label, value, self.expected)
+        return self.enum_type(value) if self.enum_type is not None else value
+
+    def parse_env(self, var: str, text: str) -> object:
+        """Read an environment variable's text as this setting's type (checked by ``coerce``)."""
+        try:
+            return {"float": float, "int": int}.get(self.kind, str)(text)
+        except ValueError:
+            raise ConfigError(var, text, self.expected) from None
+
+
+def _convert(value: object, self: Any, field: attrs.Attribute[Any]) -> Any:
+    """Check and convert a field's value; errors name ``section.key``."""
+    return field.metadata[_META].coerce(f"{self.section}.{field.name}", value)
+
+
+def _field(default: object, spec: _Spec) -> Any:
+    """An attrs field whose value ``spec`` checks and converts, also for defaults."""
+    check = attrs.Converter(_convert, takes_self=True, takes_field=True)  # type: ignore[call-overload]
+    return attrs.field(default=default, converter=check, metadata={_META: spec})
+
+
+def _seconds(default: float, doc: str, *, zero_ok: bool = False) -> Any:
+    """A duration in seconds: a finite number > 0, or >= 0 with ``zero_ok``."""
+    expected = f"a finite number {'>=' if zero_ok else '>'} 0 (seconds)"
+    return _field(default, _Spec("float", doc, expected, "seconds", zero_ok))
+
+
+def _count(default: int, doc: str, unit: str, upbit_limit: int | None = None) -> Any:
+    """A whole number >= 1, at most ``upbit_limit`` when Upbit documents one."""
+    to = f"from 1 to {upbit_limit}" if upbit_limit else ">= 1"
+    return _field(default, _Spec("int", doc, f"a whole number {to} ({unit})", unit, high=upbit_limit))
+
+
+def _choice(default: str, doc: str, choices: tuple[str, ...], enum_type: Any = None) -> Any:
+    expected = "one of " + ", ".join(map(repr, choices))
+    return _field(default, _Spec("choice", doc, expected, choices=choices, enum_type=enum_type))
+
+
+def _url(doc: str) -> Any:
+    expected = "'' (the region's URL) or a ws:// or wss:// URL with a host and no user:password@"
+    return _field("", _Spec("url", doc, expected))
+
+
+def _secret(doc: str) -> Any:
+    expected = f"a string; better, unset it and use {ACCESS_KEY_ENV} / {SECRET_KEY_ENV}"
+    return _field(None, _Spec("secret", doc, expected))
+
+
+@attrs.frozen
+class ConnectionSettings:
+    """Where and how to connect: endpoints, wire format, handshake timeout and transport."""
+
+    section: ClassVar[str] = "connection"
+    region: str = _choice(
+        "kr", "Upbit region: kr (Korea), sg (Singapore), id (Indonesia) or th (Thailand). It picks "
+        "both endpoint URLs unless public_url / private_url are set.", tuple(_HOSTS))
+    public_url: str = _url(
+        "Public (market data) endpoint. Empty means the region's wss://…/websocket/v1; set it to "
+        "use another server, e.g. the fake exchange.")
+    private_url: str = _url(
+        "Private (myOrder, myAsset) endpoint. Empty means the region's "
+        "wss://…/websocket/v1/private. API keys are sent here, so use wss:// for real servers.")
+    format: Format = _choice(
+        "DEFAULT", "Wire format asked of Upbit: DEFAULT (full field names), SIMPLE (short names, "
+        "less bandwidth), JSON_LIST or SIMPLE_LIST (a list per frame). Events are the same in all.",
+        tuple(f.value for f in Format), Format)
+    connect_timeout: float = _seconds(10.0, "Longest wait for a TCP + TLS + WebSocket handshake.")
+    transport: str = _choice(
+        "trio-websocket", "WebSocket implementation; only trio-websocket for now.",
+        ("trio-websocket",))
+    max_message_size: int = _count(
+        4194304, "Largest incoming frame accepted; a bigger one closes the connection.", "bytes")
+
+
+@attrs.frozen
+class HeartbeatSettings:
+    """Liveness: WebSocket pings with a pong deadline, and a watchdog for public data that stops."""
+
+    section: ClassVar[str] = "heartbeat"
+    interval: float = _seconds(30.0, "Time between WebSocket pings on every connection.")
+    timeout: float = _seconds(10.0, "Pong deadline: a connection whose pong is later is replaced.")
+    stale_after: float = _seconds(
+        90.0, "A public connection with realtime subscribers that receives no data for this long "
+        "is replaced. 0 disables the watchdog.", zero_ok=True)
+
+
+@attrs.frozen
+class ReconnectSettings:
+    """Reconnection: capped exponential backoff with full jitter; cooldowns after rate limiting."""
+
+    section: ClassVar[str] = "reconnect"
+    initial_delay: float = _seconds(0.5, "Upper bound of the first retry's random delay.")
+    max_delay: float = _seconds(30.0, "Cap of the retry delay, which doubles per failed attempt.")
+    throttled_cooldown: float = _seconds(
+        60.0, "Wait after the server refuses a handshake with HTTP 429 (too many requests).")
+    banned_cooldown: float = _seconds(
+        600.0, "Wait after the server refuses a handshake with HTTP 418 (temporarily banned).")
+    healthy_after: float = _seconds(
+        5.0, "Data must flow this long before a connection counts as healthy and the backoff "
+        "starts over.", zero_ok=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.initial_delay > self.max_delay:
+            raise ConfigError("reconnect.initial_delay", self.initial_delay,
+                              f"a number <= reconnect.max_delay ({self.max_delay:g})")
+
+
+@attrs.frozen
+class LimitsSettings:
+    """Client-side rate limits; Upbit's documented limits are the largest values allowed."""
+
+    section: ClassVar[str] = "limits"
+    requests_per_second: int = _count(
+        5, "Subscription requests per connection in any sliding 1 s window.",
+        "requests per second", 5)
+    requests_per_minute: int = _count(
+        100, "Subscription requests per connection in any sliding 60 s window.",
+        "requests per minute", 100)
+    connects_per_second: int = _count(
+        5, "Connection attempts of the whole session in any sliding 1 s window.",
+        "connection attempts per second", 5)
+
+
+@attrs.frozen
+class SubscriptionSettings:
+    """Subscriber defaults: request debouncing, channel buffer size and overflow policy."""
+
+    section: ClassVar[str] = "subscription"
+    debounce: float = _seconds(
+        0.02, "Subscription changes within this window are merged into one request.", zero_ok=True)
+    buffer: int = _count(256, "Default size of each subscriber's channel.", "events")
+    overflow: str = _choice(
+        "auto", "What a full channel does: latest keeps only the newest event per code; strict "
+        "fails the subscription with SlowConsumerError; auto is latest for ticker, orderbook, "
+        "candle and myAsset, strict for trade and myOrder.", ("auto", "latest", "strict"))
+
+
+@attrs.frozen
+class AuthSettings:
+    """Private streams: the JWT algorithm and, optionally, the API keys (never shown or written)."""
+
+    section: ClassVar[str] = "auth"
+    jwt_algorithm: str = _choice(
+        "HS512", "JWT signature algorithm for the private endpoint; Upbit recommends HS512.",
+        ("HS512", "HS256"))
+    access_key: Secret | None = _secret(
+        f"Upbit access key. Prefer the {ACCESS_KEY_ENV} environment variable: a file holding a "
+        "key must be readable only by its owner (chmod 600) or it is refused.")
+    secret_key: Secret | None = _secret(
+        f"Upbit secret key. Prefer the {SECRET_KEY_ENV} environment variable; the same file rule "
+        "applies.")
+
+
+@attrs.frozen
+class LoggingSettings:
+    """Logging through the standard logging module; market data is never logged per message."""
+
+    section: ClassVar[str] = "logging"
+    level: str = _choice(
+        "WARNING", "Level of the upbit_stream logger.",
+        ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"))
+
+
+_SECTIONS: tuple[type[Any], ...] = (
+    ConnectionSettings, HeartbeatSettings, ReconnectSettings, LimitsSettings,
+    SubscriptionSettings, AuthSettings, LoggingSettings,
+)
+_BY_NAME: dict[str, type[Any]] = {cls.section: cls for cls in _SECTIONS}
+_ENV_VARS: dict[str, tuple[str, attrs.Attribute[Any]]] = {
+    f"{ENV_PREFIX}{cls.section}_{f.name}".upper(): (cls.section, f)
+    for cls in _SECTIONS for f in attrs.fields(cls)
+}
+
+
+def _section(cls: type[Any]) -> Any:
+    return attrs.field(factory=cls, validator=attrs.validators.instance_of(cls))
+
+
+@attrs.frozen
+class Settings:
+    """Every setting of a session, validated when built; ``Settings()`` holds the defaults.
+
+    Change settings with ``settings.evolve(heartbeat={"interval": 15})`` (checked like a file).
+    """
+
+    connection: ConnectionSettings = _section(ConnectionSettings)
+    heartbeat: HeartbeatSettings = _section(HeartbeatSettings)
+    reconnect: ReconnectSettings = _section(ReconnectSettings)
+    limits: LimitsSettings = _section(LimitsSettings)
+    subscription: SubscriptionSettings = _section(SubscriptionSettings)
+    auth: AuthSettings = _section(AuthSettings)
+    logging: LoggingSettings = _section(LoggingSettings)
+
+    @property
+    def public_url(self) -> str:
+        """The public endpoint: ``connection.public_url``, or the region's when that is empty."""
+        return self.connection.public_url or f"wss://{_HOSTS[self.connection.region]}/websocket/v1"
+
+    @property
+    def private_url(self) -> str:
+        """The private endpoint: ``connection.private_url``, or the region's when that is empty."""
+        host = _HOSTS[self.connection.region]
+        return self.connection.private_url or f"wss://{host}/websocket/v1/private"
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Read a TOML file (default: ``./upbit_stream.toml`` if it exists), then the environment.
+
+        ``UPBIT_STREAM_<SECTION>_<KEY>`` variables win over the file. A file holding API keys is
+        refused unless it belongs to the current user and no one else may access it.
+        """
+        if path is None and os.path.isfile(DEFAULT_PATH):
+            path = DEFAULT_PATH
+        data: dict[str, Any] = {} if path is None else _read_file(Path(path))
+        overrides = _env_overrides(env)
+        for name, values in overrides.items():
+            table = data.get(name, {})
+            data[name] = {**table, **values} if isinstance(table, Mapping) else table
+        source = "<defaults>" if path is None else os.fspath(path)
+        return cls.from_mapping(data, source + (" + environment" if overrides else ""))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "<settings>") -> Settings:
+        """Settings from ``{section: {key: value}}`` as parsed from TOML; missing keys default."""
+        data = _mask_keys(data)
+        try:
+            return cls(**{name: _build(name, table) for name, table in data.items()})
+        except ConfigError as exc:
+            exc.add_note(f"in {source}")
+            raise
+
+    def evolve(self, **sections: Any) -> Settings:
+        """A copy with sections replaced by section objects or changed by ``{key: value}`` maps."""
+        sections = _mask_keys(sections)
+        changed = {
+            name: _build(name, value, getattr(self, name, None)) if isinstance(value, Mapping) else value
+            for name, value in sections.items()
+        }
+        return attrs.evolve(self, **changed)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Every setting as a plain TOML value, ``{section: {key: value}}``, without API keys."""
+        return {
+            cls.section: {
+                f.name: _plain(getattr(getattr(self, cls.section), f.name))
+                for f in attrs.fields(cls) if f.metadata[_META].kind != "secret"
+            }
+            for cls in _SECTIONS
+        }
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _unknown(label: str, name: str, what: str, known: list[str], shown: list[str]) -> ConfigError:
+    """An error for a name that is not ``known``, suggesting the closest one."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {shown[known.index(close[0])]}?)" if close else ""
+    return ConfigError(label, _Shown("<unknown name>"), f"{what}{hint}: {', '.join(shown)}")
+
+
+def _build(name: str, table: object, base: Any = None) -> Any:
+    """Section ``name`` made from ``table`` (over ``base``, if given), every name checked."""
+    cls = _BY_NAME.get(name)
+    if cls is None:
+        homes = [c.section for c in _SECTIONS if name in attrs.fields_dict(c)]
+        if homes:
+            where = f"a section; put {name} under [{homes[0]}]"
+            raise ConfigError(name, _Shown("<key outside any section>"), where)
+        raise _unknown(name, name, "a section", list(_BY_NAME), [f"[{n}]" for n in _BY_NAME])
+    if not isinstance(table, Mapping):
+        raise ConfigError(name, _HIDDEN if name == "auth" else table, f"a table [{name}]")
+    fields = attrs.fields_dict(cls)
+    for key, value in table.items():
+        if key not in fields:
+            raise _unknown(f"{name}.{key}", key, f"a key of [{name}]", list(fields), list(fields))
+        # Check here too: an error raised inside attrs' __init__ has a half-built ``self`` in its
+        # frame, whose repr fails under ``TracebackException(capture_locals=True)`` on 3.11.
+        fields[key].metadata[_META].coerce(f"{name}.{key}", value)
+    return cls(**table) if base is None else attrs.evolve(base, **table)
+
+
+def _mask_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` with the [auth] strings wrapped in Secret (tracebacks may show locals)."""
+    auth = data.get("auth")
+    if not isinstance(auth, Mapping):
+        return dict(data)
+    hide = {k: Secret(v) if isinstance(v, str) and k != "jwt_algorithm" else v for k, v in auth.items()}
+    return {**data, "auth": hide}
+
+
+def _env_overrides(env: Mapping[str, str] | None) -> dict[str, dict[str, Any]]:
+    """Parse and check every ``UPBIT_STREAM_<SECTION>_<KEY>`` variable; errors name the variable.
+
+    ``os.environ`` (when ``env`` is None) is never bound to a local name, and key variables are
+    refused without being read, so tracebacks that show locals cannot show a key.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for var in [name for name in (os.environ if env is None else env) if name.startswith(ENV_PREFIX)]:
+        if var not in _ENV_VARS:
+            rest = var[len(ENV_PREFIX):]
+            for name in _BY_NAME:
+                if rest.startswith(f"{name.upper()}_"):
+                    known = [v for v, (section, _) in _ENV_VARS.items() if section == name]
+                    raise _unknown(var, var, f"a variable for [{name}]", known, known)
+            continue  # other UPBIT_STREAM_* names (not settings) are left to their owners
+        section, field = _ENV_VARS[var]
+        spec: _Spec = field.metadata[_META]
+        if spec.kind == "secret":
+            keys = f"{ACCESS_KEY_ENV} / {SECRET_KEY_ENV}"
+            raise ConfigError(var, _HIDDEN, f"no such variable: keys are read from {keys}")
+        text = (os.environ if env is None else env)[var]
+        try:
+            value = spec.coerce(var, spec.parse_env(var, text))
+        except ConfigError as exc:
+            raise ConfigError(var, text, f"{exc.expected}, to set {section}.{field.name}") from None
+        out.setdefault(section, {})[field.name] = value
+    return out
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, refusing one that holds API keys but others could read or replace."""
+    with open(path, "rb") as file:
+        info = os.fstat(file.fileno())
+        try:  # the text is never bound to a local name here: tracebacks may show locals
+            data = _mask_keys(tomllib.load(file))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(str(path), _Shown("<unreadable>"), f"a UTF-8 TOML file ({exc})") from None
+    auth = data.get("auth")
+    if isinstance(auth, Mapping) and (auth.get("access_key") or auth.get("secret_key")):
+        _check_private(path, info)
+    return data
+
+
+def _check_private(path: Path, info: os.stat_result) -> None:
+    """Refuse a key file owned by another user or open to group/others, as netrc and OpenSSH do."""
+    if not hasattr(os, "geteuid"):
+        return  # no POSIX owner or mode bits (Windows)
+    why = "since it holds API keys (or move the keys to the environment)"
+    if info.st_uid != os.geteuid():
+        raise ConfigError(str(path), _Shown(f"<owned by uid {info.st_uid}>"),
+                          f"a file owned by the current user (uid {os.geteuid()}) {why}")
+    if info.st_mode & 0o077:
+        raise ConfigError(str(path), _Shown(stat.filemode(info.st_mode)),
+                          f"a file only its owner can access {why}: run `chmod 600 {path}`")
+
+
+_HEADER = f"""\
+# upbit_stream configuration ({DEFAULT_PATH}).
+#
+# Every key is optional: a missing key takes the default shown in its comment. Durations are in
+# seconds. An environment variable {ENV_PREFIX}<SECTION>_<KEY> overrides a key, for example
+# {ENV_PREFIX}HEARTBEAT_INTERVAL=15.
+#
+# API keys belong in the environment: {ACCESS_KEY_ENV} and {SECRET_KEY_ENV}. They are never
+# written to this file; if you add them to [auth] yourself, the file must be readable only by
+# you (chmod 600) or it is refused.
+#
+# Write a fresh copy with: upbit-stream config init
+"""
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(text, 96, initial_indent="# ", subsequent_indent="# ")
+
+
+def _toml(name: str, value: object) -> str:
+    return tomli_w.dumps({name: _plain(value)}).rstrip("\n")
+
+
+def render_settings(settings: Settings | None = None) -> str:
+    """The documented TOML text of ``settings`` (default: the defaults), without API keys."""
+    settings = Settings() if settings is None else settings
+    lines = _HEADER.splitlines()
+    for cls in _SECTIONS:
+        lines += ["", *_comment(cls.__doc__ or ""), f"[{cls.section}]"]
+        for field in attrs.fields(cls):
+            spec: _Spec = field.metadata[_META]
+            lines += ["", *_comment(spec.doc)]
+            if spec.kind == "secret":
+                lines += ["# Default: not set.", f'# {field.name} = ""']
+                continue
+            unit = f" ({spec.unit})" if spec.unit else ""
+            lines.append(f"# Default: {_toml(field.name, field.default).partition(' = ')[2]}{unit}")
+            lines.append(_toml(field.name, getattr(getattr(settings, cls.section), field.name)))
+    return "\n".join(lines) + "\n"
+
+
+def write_settings(
+    path: str | os.PathLike[str], settings: Settings | None = None, *, force: bool = False
+) -> Path:
+    """Write ``render_settings(settings)`` to a new file of mode 0600; replace one only if ``force``."""
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | (os.O_TRUNC if force else os.O_EXCL), 0o600)
+    except FileExistsError:
+        message = f"{path} exists; use force=True (CLI: --force) to replace it"
+        raise FileExistsError(message) from None
+    with open(fd, "w", encoding="utf-8", newline="\n") as file:
+        if hasattr(os, "fchmod"):
+            os.fchmod(file.fileno(), 0o600)  # a file replaced with force would keep its old mode
+        file.write(render_settings(settings))
+    return path
