@@ -1,0 +1,113 @@
+"""Robustness (fuzzing), replay of recordings, blast mode and the ``serve`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import trio
+import trio_websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from upbit_stream.testing import open_fake_upbit, parse_request
+
+from ._helpers import connect, recv, send, sync
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["ticket", "type", "codes", "format", "method", "level", "is_only_snapshot",
+                         "isOnlyRealtime", "x"]), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values)
+def test_parse_request_never_raises(value):
+    for endpoint in ("public", "private"):
+        parse_request(json.dumps(value), endpoint, {"KRW-BTC"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=64))
+def test_parse_request_bytes_never_raises(raw):
+    parse_request(raw, "public", {"KRW-BTC"})
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(st.one_of(st.binary(max_size=40), json_values.map(json.dumps)), min_size=1, max_size=6))
+async def test_server_survives_anything_a_client_sends(messages):
+    async with open_fake_upbit(rate=0, requests_per_second=None, requests_per_minute=None) as fake:
+        with trio.fail_after(10):
+            async with connect(fake) as bystander:
+                await send(bystander, [{"ticket": "t"}, {"type": "trade", "codes": ["KRW-BTC"], "is_only_realtime": True}])
+                await sync(bystander)
+                try:
+                    async with connect(fake) as ws:
+                        for message in messages:
+                            await ws.send_message(message)
+                        await sync(ws)  # every message answered (or silently accepted), PING still works
+                except trio_websocket.ConnectionClosed:
+                    pass
+                fake.tick(code="KRW-BTC")
+                assert (await recv(bystander))["type"] == "trade"
+        assert fake.server_errors == []
+
+
+async def test_replay_serves_matching_frames(tmp_path, autojump_clock):
+    path = tmp_path / "rec.jsonl"
+    lines = [
+        {"t": 10.0, "endpoint": "public", "frame": json.dumps({"type": "trade", "code": "KRW-BTC", "trade_price": 1, "stream_type": "REALTIME"})},
+        {"t": 10.5, "endpoint": "public", "frame": json.dumps({"ty": "trade", "cd": "KRW-ETH", "tp": 2, "st": "REALTIME"})},
+        {"t": 12.0, "endpoint": "public", "frame": json.dumps([{"type": "trade", "code": "KRW-BTC", "trade_price": 3, "stream_type": "REALTIME"}])},
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
+    async with open_fake_upbit(rate=0, replay=str(path)) as fake:
+        with trio.fail_after(100):
+            async with connect(fake) as ws:
+                await send(ws, [{"ticket": "t"}, {"type": "trade", "codes": ["KRW-BTC"], "is_only_realtime": True}])
+                start = trio.current_time()
+                first = await recv(ws)
+                assert first["trade_price"] == 1
+                second = await recv(ws)
+                assert second == [{"type": "trade", "code": "KRW-BTC", "trade_price": 3, "stream_type": "REALTIME"}]
+                assert 1.9 <= trio.current_time() - start <= 2.5  # recorded pace
+                assert await fake.replay(str(path), pace="fast") == 2
+
+
+async def test_blast_mode_streams_subscribed_frames_only():
+    async with open_fake_upbit(blast=True, blast_ring_size=500) as fake:
+        with trio.fail_after(20):
+            async with connect(fake) as ws:
+                await send(ws, [{"ticket": "t"}, {"type": "trade", "codes": ["KRW-BTC", "KRW-ETH"], "is_only_realtime": True},
+                                {"format": "SIMPLE"}])
+                frames = [await recv(ws) for _ in range(300)]
+                assert {f["ty"] for f in frames} == {"trade"} and {f["cd"] for f in frames} <= {"KRW-BTC", "KRW-ETH"}
+        assert fake.blast_frames_sent >= 300
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery")
+def test_cli_serve_prints_urls_and_exits_cleanly_on_ctrl_c():
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "upbit_stream", "serve", "--rate", "5", "--keys", "ak:sk"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = [proc.stdout.readline() for _ in range(5)]
+        assert "ws://127.0.0.1:" in lines[1] and lines[1].strip().endswith("/websocket/v1")
+        assert lines[2].strip().endswith("/websocket/v1/private") and "UPBIT_ACCESS_KEY=ak" in lines[3]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_cli_bad_arguments_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "upbit_stream", "serve", "--port", "x"], capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 2 and "invalid int value" in proc.stderr

@@ -1,0 +1,7 @@
+"""``python -m upbit_stream``: the ``upbit-stream`` command line."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

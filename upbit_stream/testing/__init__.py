@@ -1,0 +1,66 @@
+"""``upbit_stream.testing``: a local exchange that speaks Upbit's WebSocket protocol, for tests and demos.
+
+::
+
+    async with open_fake_upbit(seed=1, rate=0) as fake:
+        ...  # connect to fake.public_url / fake.private_url (Bearer JWT with fake.access_key/secret_key)
+        fake.tick(5, code="KRW-BTC")            # five trades now: trade, ticker, orderbook events
+        uuid = fake.place_order("KRW-BTC", "bid", "limit", price=..., volume=...)
+        fake.fill(uuid); fake.drop_all(); fake.stall(5); fake.refuse_handshakes(2, 429)
+
+Documented choices where Upbit's documentation is silent:
+
+* Rate excess on a connection (over 5 requests in any 1 s or 100 in any 60 s window) is answered
+  with ``{"error":{"name":"Too Many Requests","message":"요청 한도 초과"}}`` (the name the type pages
+  list) and the request is ignored; refused requests do not count. Handshakes beyond 5 per second
+  (server-wide, the fake has one IP) get HTTP 429; ``teapot_after`` 429s within 60 s ban every
+  handshake with HTTP 418 for ``teapot_seconds`` (``Retry-After`` header).
+* A private type on the public endpoint is ``INVALID_AUTH`` (documented cause: "private type without
+  authentication"); a public type on the private endpoint, an unknown type, format, method, code,
+  flag or level value is ``INVALID_PARAM``; codes on myAsset are ``WRONG_FORMAT``.
+* A private connection with a missing or bad token is accepted and every request on it is answered
+  ``INVALID_AUTH`` (``auth_failure="frame"``, default) or the handshake is refused with HTTP 401
+  (``auth_failure="http"``). Tokens are HS256 or HS512 over the raw secret; a nonce is single use.
+* The format of a request without a Format object is the connection's current one (DEFAULT at
+  first); LIST_SUBSCRIPTIONS replies with an object (also in *_LIST formats), lists only realtime
+  streams, echoes codes as requested (``KRW-BTC.15``) and gives ``level`` on orderbook entries.
+* ``is_only_snapshot`` and ``is_only_realtime`` both true means snapshot only. Orderbook depth other
+  than 1/5/15/30 gives 30; an unsupported ``level`` (not a multiple of the KRW tick, non-zero on
+  BTC/USDT markets) is accepted and streams nothing, as the docs warn. ``total_*_size`` sum the units sent.
+* Every server frame is binary UTF-8 JSON (also ``{"status":"UP"}``, one per text ``PING``);
+  *_LIST frames carry one event each. Idle connections (no bytes either way for ``idle_timeout``)
+  are closed with code 1000 "Idle Timeout". Any path not ending in ``/private`` is the public endpoint.
+"""
+
+from ._account import Account, InsufficientFunds, Order
+from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, make_token
+from ._connection import Connection
+from ._faults import FaultCounters
+from ._market import MARKETS, Market, MarketSim, tick_size
+from ._replay import ReplayFrame, load_replay
+from ._requests import ParsedRequest, RequestError, TypeRequest, parse_request
+from ._server import FakeUpbit, RequestRecord, open_fake_upbit
+
+__all__ = [
+    "DEFAULT_ACCESS_KEY",
+    "DEFAULT_SECRET_KEY",
+    "MARKETS",
+    "Account",
+    "Connection",
+    "FakeUpbit",
+    "FaultCounters",
+    "InsufficientFunds",
+    "Market",
+    "MarketSim",
+    "Order",
+    "ParsedRequest",
+    "ReplayFrame",
+    "RequestError",
+    "RequestRecord",
+    "TypeRequest",
+    "load_replay",
+    "make_token",
+    "open_fake_upbit",
+    "parse_request",
+    "tick_size",
+]

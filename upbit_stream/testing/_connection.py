@@ -1,0 +1,200 @@
+"""One accepted WebSocket connection: its subscription, bounded send queue, sender and idle timer."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import trio
+import trio_websocket
+
+from .._enums import Format
+from ._faults import Gate, GateStream, MessageLimiter
+from ._requests import TypeRequest
+
+if TYPE_CHECKING:
+    from ._server import FakeUpbit
+
+__all__ = ["Connection", "OutQueue", "ws_frame"]
+
+# Realtime key → variants: (depth, level) for orderbook, (30, 0) otherwise.
+Variant = tuple[int, Decimal]
+_PLAIN: Variant = (30, Decimal(0))
+
+
+def ws_frame(payload: bytes | str) -> bytes:
+    """A complete unmasked server frame (binary for bytes, text for str), as wsproto would write it."""
+    opcode = 0x1 if isinstance(payload, str) else 0x2
+    data = payload.encode() if isinstance(payload, str) else payload
+    n = len(data)
+    if n < 126:
+        header = bytes((0x80 | opcode, n))
+    elif n < 65536:
+        header = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+    return header + data
+
+
+class OutQueue:
+    """A bounded FIFO of outgoing frames; data frames beyond ``capacity`` are dropped and counted."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: deque[tuple[bytes | str, float, bool]] = deque()
+        self.dropped = 0
+        self._lot = trio.lowlevel.ParkingLot()
+
+    def put(self, frame: bytes | str, *, data: bool = True, force: bool = False) -> bool:
+        if not force and len(self.items) >= self.capacity:
+            self.dropped += 1
+            return False
+        self.items.append((frame, trio.current_time(), data))
+        if self._lot:
+            self._lot.unpark_all()
+        return True
+
+    async def wait(self) -> None:
+        while not self.items:
+            await self._lot.park()
+
+
+class Connection:
+    """Server-side state of one client connection (see ``FakeUpbit.connections``)."""
+
+    def __init__(self, server: FakeUpbit, conn_id: int, endpoint: str, path: str, remote: str,
+                 ws: trio_websocket.WebSocketConnection, stream: GateStream, gate: Gate,
+                 auth_error: str | None) -> None:
+        self.server = server
+        self.id = conn_id
+        self.endpoint = endpoint
+        self.path = path
+        self.remote = remote
+        self.ws = ws
+        self.stream = stream
+        self.gate = gate
+        self.auth_error = auth_error
+        self.opened_at = trio.current_time()
+        self.last_activity = self.opened_at
+        self.format = Format.DEFAULT
+        self.types: tuple[TypeRequest, ...] = ()
+        self.realtime: dict[tuple[str, str], tuple[Variant, ...]] = {}
+        self.my_order: frozenset[str] | None = None  # None: not subscribed; empty: every market
+        self.my_asset = False
+        self.queue = OutQueue(server.send_queue_size)
+        self.limiter = MessageLimiter(server.requests_per_second, server.requests_per_minute)
+        self.sent = 0
+        self.requests = 0
+        self.closed_by: str | None = None
+        self.cancel_scope = trio.CancelScope()
+        self._blast_chunks: Sequence[tuple[bytes, int]] = ()
+        self._blast_wakeup = trio.Event()
+
+    def __repr__(self) -> str:
+        return f"<Connection #{self.id} {self.endpoint} {self.format} {len(self.realtime)} streams>"
+
+    @property
+    def dropped(self) -> int:
+        """Data frames not sent because this connection's queue was full (a slow client)."""
+        return self.queue.dropped
+
+    @property
+    def stalled(self) -> bool:
+        return self.gate.stalled
+
+    def touch(self) -> None:
+        self.last_activity = trio.current_time()
+
+    def subscribe(self, types: tuple[TypeRequest, ...]) -> None:
+        """Replace the whole live subscription with the realtime parts of ``types``."""
+        realtime: dict[tuple[str, str], list[Variant]] = {}
+        my_order: set[str] | None = None
+        my_asset = False
+        for t in types:
+            if not t.realtime:
+                continue
+            if t.type == "myAsset":
+                my_asset = True
+            elif t.type == "myOrder":
+                my_order = (my_order or set()) | set(t.codes)
+            else:
+                for code, depth in zip(t.codes, t.depths):
+                    variants = realtime.setdefault((t.type, code), [])
+                    variant = (depth, t.level) if t.type == "orderbook" else _PLAIN
+                    if variant not in variants:
+                        variants.append(variant)
+        self.types = types
+        self.realtime = {k: tuple(v) for k, v in realtime.items()}
+        self.my_order = None if my_order is None else frozenset(my_order)
+        self.my_asset = my_asset
+        self.set_blast(self.server._blast_chunks_for(self))
+
+    def set_blast(self, chunks: Sequence[tuple[bytes, int]]) -> None:
+        self._blast_chunks = chunks
+        self._blast_wakeup.set()
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    async def receive_loop(self) -> None:
+        while True:
+            try:
+                message = await self.ws.get_message()
+            except trio_websocket.ConnectionClosed:
+                return
+            self.server._on_message(self, message)
+
+    async def send_loop(self) -> None:
+        """Send queued frames in order; in blast mode, between them, pre-framed chunks of the ring."""
+        items = self.queue.items
+        try:
+            while True:
+                while items:
+                    frame, queued_at, data = items.popleft()
+                    delay = self.server.delay_seconds
+                    if data and delay:
+                        await trio.sleep_until(queued_at + delay)
+                    await self.ws.send_message(frame)
+                    self.sent += 1
+                chunks = self._blast_chunks
+                if not chunks:
+                    self._blast_wakeup = trio.Event()
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._wake_on_queue, nursery.cancel_scope)
+                        nursery.start_soon(self._wake_on_blast, nursery.cancel_scope)
+                    continue
+                for chunk, count in chunks:
+                    if items or chunks is not self._blast_chunks:
+                        break
+                    await self.stream.send_all(chunk)
+                    self.sent += count
+                    self.server.blast_frames_sent += count
+        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+
+    async def _wake_on_queue(self, scope: trio.CancelScope) -> None:
+        await self.queue.wait()
+        scope.cancel()
+
+    async def _wake_on_blast(self, scope: trio.CancelScope) -> None:
+        await self._blast_wakeup.wait()
+        scope.cancel()
+
+    async def idle_watch(self, timeout: float | None) -> None:
+        """Close the connection after ``timeout`` seconds without traffic in either direction."""
+        if timeout is None:
+            return
+        while True:
+            await self.gate.wait()
+            deadline = self.last_activity + timeout
+            if trio.current_time() >= deadline:
+                break
+            await trio.sleep_until(deadline)
+            if self.gate.stalled:
+                continue
+        self.closed_by = "idle"
+        self.server.counters.idle_closes += 1
+        with trio.move_on_after(self.server.close_timeout):
+            await self.ws.aclose(1000, "Idle Timeout")
+        self.cancel_scope.cancel()

@@ -1,0 +1,143 @@
+"""Fault plumbing: the gate stream under each connection (stall, traffic clock), limits and counters."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import attrs
+import trio
+
+__all__ = ["ConnectLimiter", "FaultCounters", "Gate", "GateStream", "MessageLimiter"]
+
+
+@attrs.define
+class FaultCounters:
+    """How many faults the handle injected, and how many limit answers the server gave."""
+
+    drops: int = 0
+    dropped_connections: int = 0
+    stalls: int = 0
+    stalled_connections: int = 0
+    raw_frames: int = 0
+    injected_frames: int = 0
+    refused_handshakes: int = 0
+    rate_limited_handshakes: int = 0
+    teapot_handshakes: int = 0
+    rate_limited_messages: int = 0
+    idle_closes: int = 0
+
+
+class Gate:
+    """Open by default; while closed, the gated stream neither reads nor writes (a half-open peer)."""
+
+    def __init__(self) -> None:
+        self._open = trio.Event()
+        self._open.set()
+
+    @property
+    def stalled(self) -> bool:
+        return not self._open.is_set()
+
+    def close(self) -> None:
+        if self._open.is_set():
+            self._open = trio.Event()
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def wait(self) -> None:
+        if not self._open.is_set():
+            await self._open.wait()
+
+
+class GateStream(trio.abc.HalfCloseableStream):
+    """Wraps the accepted TCP stream: every read and write passes the gate and marks traffic."""
+
+    def __init__(self, inner: trio.SocketStream, gate: Gate, on_traffic: Callable[[], None]) -> None:
+        self.inner = inner
+        self.gate = gate
+        self._on_traffic = on_traffic
+        self._send_lock = trio.Lock()
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.gate.wait()
+        async with self._send_lock:
+            await self.gate.wait()
+            await self.inner.send_all(data)
+        self.bytes_sent += len(data)
+        self._on_traffic()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.gate.wait()
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await self.gate.wait()
+        data = await self.inner.receive_some(max_bytes)
+        await self.gate.wait()  # bytes that arrive during a stall are held until resume
+        if data:
+            self.bytes_received += len(data)
+            self._on_traffic()
+        return data
+
+    async def send_eof(self) -> None:
+        await self.inner.send_eof()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class ConnectLimiter:
+    """Handshakes over ``per_second`` in any 1 s window get 429; ``teapot_after`` 429s in 60 s ban with 418."""
+
+    def __init__(self, per_second: int | None, teapot_after: int | None, teapot_seconds: float) -> None:
+        self.per_second = per_second
+        self.teapot_after = teapot_after
+        self.teapot_seconds = teapot_seconds
+        self._granted: deque[float] = deque()
+        self._refused: deque[float] = deque()
+        self.banned_until = float("-inf")
+
+    def check(self, now: float) -> int | None:
+        """Return None to let the handshake through, else the HTTP status to refuse it with."""
+        if now < self.banned_until:
+            return 418
+        if self.per_second is None:
+            return None
+        while self._granted and self._granted[0] <= now - 1.0:
+            self._granted.popleft()
+        if len(self._granted) >= self.per_second:
+            while self._refused and self._refused[0] <= now - 60.0:
+                self._refused.popleft()
+            self._refused.append(now)
+            if self.teapot_after is not None and len(self._refused) >= self.teapot_after:
+                self._refused.clear()
+                self.banned_until = now + self.teapot_seconds
+                return 418
+            return 429
+        self._granted.append(now)
+        return None
+
+
+class MessageLimiter:
+    """Per connection: a request is over the limit if it would make more than ``per_second`` in any
+    1 s window or more than ``per_minute`` in any 60 s window. Refused requests are not counted."""
+
+    def __init__(self, per_second: int | None, per_minute: int | None) -> None:
+        self.per_second, self.per_minute = per_second, per_minute
+        self._times: deque[float] = deque()
+
+    def allow(self, now: float) -> bool:
+        while self._times and self._times[0] <= now - 60.0:
+            self._times.popleft()
+        if self.per_minute is not None and len(self._times) >= self.per_minute:
+            return False
+        if self.per_second is not None:
+            recent = sum(1 for t in reversed(self._times) if t > now - 1.0) if self._times else 0
+            if recent >= self.per_second:
+                return False
+        self._times.append(now)
+        return True

@@ -1,0 +1,416 @@
+"""The fake exchange server: accept loop, handshake checks, request handling, publishing and the market clock."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any, AsyncIterator
+
+import attrs
+import trio
+import trio_websocket
+
+from .._codec import encode_event
+from .._enums import Format, StreamType
+from ._account import Account
+from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Authenticator
+from ._blast import BlastRing
+from ._connection import Connection
+from ._controls import Controls
+from ._faults import ConnectLimiter, FaultCounters, Gate, GateStream
+from ._market import MarketSim
+from ._replay import ReplayFrame, load_replay
+from ._requests import ParsedRequest, RequestError, list_subscriptions_frame, parse_request
+
+__all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
+
+STATUS_UP = b'{"status":"UP"}'
+_REASONS = {401: b"Unauthorized", 418: b"I'm a teapot", 429: b"Too Many Requests"}
+
+
+@attrs.frozen
+class RequestRecord:
+    """One entry of the request log: a handshake, a PING or a request message and what it caused.
+
+    ``kind`` is ``"handshake"``, ``"ping"`` or ``"message"``; ``status`` is the HTTP status of a
+    handshake (101 accepted); ``request`` the parsed request; ``error`` the error answered.
+    """
+
+    time: float
+    connection: int
+    endpoint: str
+    kind: str
+    raw: str | bytes | None = None
+    request: ParsedRequest | None = None
+    error: RequestError | None = None
+    status: int | None = None
+    detail: str | None = None
+
+
+class FakeUpbit(Controls):
+    """Handle of a running fake exchange (yielded by ``open_fake_upbit``)."""
+
+    def __init__(self, *, host: str, seed: int, rate: float, blast: bool, keys: Mapping[str, str],
+                 auth_failure: str, idle_timeout: float | None, requests_per_second: int | None,
+                 requests_per_minute: int | None, connects_per_second: int | None, teapot_after: int | None,
+                 teapot_seconds: float, send_queue_size: int, balances: Mapping[str, Any] | None,
+                 epoch_ms: int | None, replay: str | None, pace: str, replay_loop: bool,
+                 blast_ring_size: int, log_size: int) -> None:
+        if auth_failure not in ("frame", "http"):
+            raise ValueError("auth_failure must be 'frame' or 'http'")
+        if pace not in ("recorded", "fast"):
+            raise ValueError("pace must be 'recorded' or 'fast'")
+        self.host = host
+        self.port = 0
+        self.seed = seed
+        self.rate = rate
+        self.blast = blast
+        self.keys = dict(keys)
+        self.access_key, self.secret_key = next(iter(self.keys.items()))
+        self.auth_failure = auth_failure
+        self.idle_timeout = idle_timeout
+        self.requests_per_second = requests_per_second
+        self.requests_per_minute = requests_per_minute
+        self.send_queue_size = send_queue_size
+        self.close_timeout = 2.0
+        self.connect_timeout = 10.0
+        self.counters = FaultCounters()
+        self.delay_seconds = 0.0
+        self.blast_frames_sent = 0
+        self.server_errors: list[BaseException] = []
+        self._t0 = trio.current_time()
+        self._epoch_ms = int(time.time() * 1000) if epoch_ms is None else epoch_ms
+        self.market = MarketSim(seed, now_ms=self.now_ms())
+        self.account = Account(balances, price_of=lambda code: self.market.best(code)[::-1])
+        self._auth = Authenticator(self.keys)
+        self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
+        self._refusals: deque[int] = deque()
+        self._log: deque[RequestRecord] = deque(maxlen=log_size)
+        self._log_lot = trio.lowlevel.ParkingLot()
+        self._conns: dict[int, Connection] = {}
+        self._ids = itertools.count(1)
+        self._ring = BlastRing(seed, blast_ring_size, self.now_ms()) if blast else None
+        self._replay_frames: list[ReplayFrame] = load_replay(replay) if replay else []
+        self._replay_codes = {code for f in self._replay_frames for _, code in f.keys}
+        self._replay_pace, self._replay_repeat = pace, replay_loop
+        self._first_request = trio.Event()
+        self.nursery: trio.Nursery | None = None
+
+    # -- public views ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``ws://host:port`` (what upbit-sdk's ``websocket_base_url`` wants)."""
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        return f"{self.base_url}/websocket/v1"
+
+    @property
+    def private_url(self) -> str:
+        return f"{self.base_url}/websocket/v1/private"
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The request log, oldest first (bounded to the last ``log_size`` entries)."""
+        return list(self._log)
+
+    @property
+    def connections(self) -> list[Connection]:
+        """Open connections, oldest first."""
+        return list(self._conns.values())
+
+    def now_ms(self) -> int:
+        return self._epoch_ms + int((trio.current_time() - self._t0) * 1000)
+
+    def codes(self) -> set[str]:
+        return set(self.market.codes) | self._replay_codes
+
+    async def wait_for_request(self, predicate: Callable[[RequestRecord], bool] | None = None,
+                               count: int = 1) -> list[RequestRecord]:
+        """Wait until the log holds ``count`` records matching ``predicate``; return them."""
+        while True:
+            found = [r for r in self._log if predicate is None or predicate(r)]
+            if len(found) >= count:
+                return found
+            await self._log_lot.park()
+
+    async def wait_for_connections(self, count: int = 1) -> list[Connection]:
+        """Wait until at least ``count`` connections are open."""
+        while len(self._conns) < count:
+            await self._log_lot.park()
+        return self.connections
+
+    def _record(self, record: RequestRecord) -> None:
+        self._log.append(record)
+        self._log_lot.unpark_all()
+
+    # -- connections ----------------------------------------------------------------------------
+
+    async def _handle_tcp(self, stream: trio.SocketStream) -> None:
+        conn_id = next(self._ids)
+        gate = Gate()
+        conn: Connection | None = None
+
+        def touch() -> None:
+            if conn is not None:
+                conn.touch()
+
+        gated = GateStream(stream, gate, touch)
+        try:
+            async with trio.open_nursery() as nursery:
+                with trio.move_on_after(self.connect_timeout):
+                    request = await trio_websocket.wrap_server_stream(
+                        nursery, gated, message_queue_size=8, max_message_size=1 << 20)
+                    conn = await self._handshake(request, conn_id, gated, gate)
+                if conn is not None:
+                    self._conns[conn_id] = conn
+                    self._log_lot.unpark_all()
+                    with conn.cancel_scope:
+                        nursery.start_soon(conn.send_loop)
+                        nursery.start_soon(conn.idle_watch, self.idle_timeout)
+                        await conn.receive_loop()
+                nursery.cancel_scope.cancel()
+        except Exception as exc:  # one connection's trouble never reaches the others
+            self.server_errors.append(exc)
+        finally:
+            self._conns.pop(conn_id, None)
+            await trio.aclose_forcefully(stream)
+
+    async def _handshake(self, request: trio_websocket.WebSocketRequest, conn_id: int, gated: GateStream,
+                         gate: Gate) -> Connection | None:
+        path = request.path.partition("?")[0].rstrip("/")
+        endpoint = "private" if path.endswith("/private") else "public"
+        now = trio.current_time()
+        status: int | None = None
+        detail = None
+        if self._refusals:
+            status = self._refusals.popleft()
+            self.counters.refused_handshakes += 1
+            detail = "refused by refuse_handshakes()"
+        else:
+            status = self._connect_limiter.check(now)
+            if status == 429:
+                self.counters.rate_limited_handshakes += 1
+            elif status == 418:
+                self.counters.teapot_handshakes += 1
+        auth_error = self._auth.verify(request.headers) if endpoint == "private" and status is None else None
+        if auth_error and self.auth_failure == "http":
+            status, detail = 401, auth_error
+        error = {401: RequestError("INVALID_AUTH"), 418: RequestError("I'm a teapot")}.get(
+            status or 0, RequestError("Too Many Requests") if status == 429 else None)
+        self._record(RequestRecord(now, conn_id, endpoint, "handshake", status=status or 101, error=error,
+                                   detail=detail or auth_error))
+        if status is not None:
+            headers = [(b"Retry-After", str(math.ceil(max(1.0, self._connect_limiter.banned_until - now)
+                                                      if status == 418 else 1)).encode())]
+            await request.reject(status, extra_headers=headers, body=_REASONS.get(status, b"Refused"))
+            return None
+        ws = await request.accept()
+        remote = request.remote
+        return Connection(self, conn_id, endpoint, path, str(remote), ws, gated, gate, auth_error)
+
+    def _on_message(self, conn: Connection, message: str | bytes) -> None:
+        now = trio.current_time()
+        if message in ("PING", b"PING"):
+            conn.queue.put(STATUS_UP, data=False, force=True)
+            self._record(RequestRecord(now, conn.id, conn.endpoint, "ping", message))
+            return
+        conn.requests += 1
+        parsed: ParsedRequest | RequestError
+        if not conn.limiter.allow(now):
+            self.counters.rate_limited_messages += 1
+            parsed = RequestError("Too Many Requests")
+        elif conn.auth_error is not None:
+            parsed = RequestError("INVALID_AUTH")
+        else:
+            try:
+                parsed = parse_request(message, conn.endpoint, self.codes())
+                if isinstance(parsed, ParsedRequest):
+                    self._apply(conn, parsed)
+            except Exception as exc:  # never let a request crash the server
+                self.server_errors.append(exc)
+                parsed = RequestError("WRONG_FORMAT")
+        if isinstance(parsed, RequestError):
+            conn.queue.put(parsed.frame(), data=False, force=True)
+            self._record(RequestRecord(now, conn.id, conn.endpoint, "message", message, error=parsed))
+        else:
+            self._record(RequestRecord(now, conn.id, conn.endpoint, "message", message, request=parsed))
+        self._first_request.set()
+
+    def _apply(self, conn: Connection, request: ParsedRequest) -> None:
+        if request.format is not None:
+            conn.format = request.format
+        if request.method == "LIST_SUBSCRIPTIONS":
+            conn.queue.put(list_subscriptions_frame(request.ticket, conn.types, conn.format), data=False,
+                           force=True)
+            return
+        conn.subscribe(request.types)
+        now_ms = self.now_ms()
+        for t in request.types:
+            if not t.snapshot or t.type in ("myOrder", "myAsset"):
+                continue
+            for code, depth in zip(t.codes, t.depths):
+                if t.type == "orderbook":
+                    if not self.market.level_supported(code, t.level):
+                        continue
+                    event = self.market.orderbook(code, now_ms, depth, t.level, StreamType.SNAPSHOT)
+                elif code in self.market:
+                    event = self.market.snapshot_events(t.type, [code], now_ms)[0]
+                else:
+                    continue
+                conn.queue.put(encode_event(event, conn.format), force=True)
+
+    def _blast_chunks_for(self, conn: Connection) -> tuple[tuple[bytes, int], ...]:
+        if self._ring is None or not conn.realtime:
+            return ()
+        return self._ring.chunks(conn.format, conn.realtime)
+
+    # -- publishing -----------------------------------------------------------------------------
+
+    def publish(self, event: Any) -> int:
+        """Send one event to every connection subscribed to it; return how many frames were queued."""
+        type_ = event.type
+        queued = 0
+        if type_ == "myOrder" or type_ == "myAsset":
+            cache: dict[Format, bytes] = {}
+            for conn in self._conns.values():
+                if conn.endpoint != "private" or conn.auth_error is not None:
+                    continue
+                if type_ == "myAsset" and not conn.my_asset:
+                    continue
+                if type_ == "myOrder" and (conn.my_order is None or (conn.my_order and event.code not in conn.my_order)):
+                    continue
+                frame = cache.get(conn.format) or cache.setdefault(conn.format, encode_event(event, conn.format))
+                queued += conn.queue.put(frame)
+            return queued
+        key = (type_, event.code)
+        frames: dict[tuple[Format, Any], bytes] = {}
+        for conn in self._conns.values():
+            variants = conn.realtime.get(key)
+            if not variants:
+                continue
+            for variant in variants:
+                if type_ == "orderbook" and variant != (len(event.orderbook_units), event.level):
+                    depth, level = variant
+                    if not self.market.level_supported(event.code, level) or event.code not in self.market:
+                        continue
+                    cache_key = (conn.format, variant)
+                    frame = frames.get(cache_key)
+                    if frame is None:
+                        ev = self.market.orderbook(event.code, event.timestamp, depth, level)
+                        frame = frames[cache_key] = encode_event(ev, conn.format)
+                else:
+                    cache_key = (conn.format, None)
+                    frame = frames.get(cache_key)
+                    if frame is None:
+                        frame = frames[cache_key] = encode_event(event, conn.format)
+                queued += conn.queue.put(frame)
+        return queued
+
+    def _wanted(self, type_: str, code: str) -> bool:
+        key = (type_, code)
+        return any(key in conn.realtime for conn in self._conns.values())
+
+    def tick(self, n: int = 1, code: str | None = None) -> list[Any]:
+        """Make ``n`` trades now (in ``code`` or random markets), publish them; return the trades."""
+        trades = []
+        for _ in range(n):
+            now_ms = self.now_ms()
+            trade = self.market.step_trade(now_ms, code)
+            trades.append(trade)
+            if not self._conns:
+                continue
+            c = trade.code
+            if self._wanted("trade", c):
+                self.publish(trade)
+            if self._wanted("ticker", c):
+                self.publish(self.market.ticker(c, now_ms))
+            if self._wanted("orderbook", c):
+                self.publish(self.market.orderbook(c, now_ms))
+        return trades
+
+    def flush_candles(self) -> int:
+        """Publish the candles changed since the last flush (the 1 s cadence calls this)."""
+        now_ms = self.now_ms()
+        sent = 0
+        for code, unit in self.market.take_dirty():
+            if self._wanted(f"candle.{unit}", code):
+                sent += self.publish(self.market.candle(code, unit, now_ms))
+        return sent
+
+    # -- background tasks -------------------------------------------------------------------------
+
+    async def _market_loop(self) -> None:
+        if self.rate <= 0 or self.blast or self._replay_frames:
+            return
+        start, produced = trio.current_time(), 0
+        while True:
+            await trio.sleep_until(start + (produced + 1) / self.rate)
+            due = int((trio.current_time() - start) * self.rate) - produced
+            if due > 1000:  # fell far behind (a stalled process): skip rather than burst
+                produced += due - 1000
+                due = 1000
+            self.tick(due)
+            produced += due
+
+    async def _candle_loop(self) -> None:
+        while True:
+            await trio.sleep_until(math.floor(trio.current_time()) + 1)
+            self.flush_candles()
+
+    async def _replay_loop(self) -> None:
+        if not self._replay_frames:
+            return
+        await self._first_request.wait()
+        while True:
+            await self.replay(self._replay_frames, pace=self._replay_pace)
+            if not self._replay_repeat:
+                return
+
+
+@asynccontextmanager
+async def open_fake_upbit(
+    *, host: str = "127.0.0.1", port: int = 0, seed: int = 0, rate: float = 50.0, blast: bool = False,
+    keys: Mapping[str, str] | None = None, auth_failure: str = "frame", idle_timeout: float | None = 120.0,
+    requests_per_second: int | None = 5, requests_per_minute: int | None = 100,
+    connects_per_second: int | None = 5, teapot_after: int | None = 10, teapot_seconds: float = 60.0,
+    send_queue_size: int = 1024, balances: Mapping[str, Any] | None = None, epoch_ms: int | None = None,
+    replay: str | None = None, pace: str = "recorded", replay_loop: bool = False,
+    blast_ring_size: int = 4096, log_size: int = 100_000,
+) -> AsyncIterator[FakeUpbit]:
+    """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
+
+    ``rate`` is simulated trades per second across all markets (0 = only ``tick()``); ``blast`` sends
+    a pre-encoded ring as fast as each connection takes it; ``keys`` maps access keys to secret keys
+    (default one fixed test pair); ``auth_failure`` "frame" answers requests on a badly authenticated
+    private connection with INVALID_AUTH, "http" rejects its handshake with 401. ``None`` disables a
+    limit. Leaving the block closes every connection and task.
+    """
+    server = FakeUpbit(
+        host=host, seed=seed, rate=rate, blast=blast,
+        keys=keys if keys else {DEFAULT_ACCESS_KEY: DEFAULT_SECRET_KEY}, auth_failure=auth_failure,
+        idle_timeout=idle_timeout, requests_per_second=requests_per_second,
+        requests_per_minute=requests_per_minute, connects_per_second=connects_per_second,
+        teapot_after=teapot_after, teapot_seconds=teapot_seconds, send_queue_size=send_queue_size,
+        balances=balances, epoch_ms=epoch_ms, replay=replay, pace=pace, replay_loop=replay_loop,
+        blast_ring_size=blast_ring_size, log_size=log_size,
+    )
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    server.port = listeners[0].socket.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        server.nursery = nursery
+        await nursery.start(trio.serve_listeners, server._handle_tcp, listeners)
+        nursery.start_soon(server._market_loop)
+        nursery.start_soon(server._candle_loop)
+        nursery.start_soon(server._replay_loop)
+        try:
+            yield server
+        finally:
+            nursery.cancel_scope.cancel()
