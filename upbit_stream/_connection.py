@@ -157,8 +157,7 @@ class EndpointConnection:
             await self._gate.acquire()
             self.state = "connecting"
             try:
-                async with self._connector(self.url, list(self._headers())) as wire:
-                    await self._serve(wire, reconnect=ever_connected and down_since is not None, down_since=down_since, reason=reason)
+                await self._connect_and_serve(ever_connected and down_since is not None, down_since, reason)
             except _Idle:
                 log.info("%s connection closed: no subscribers", self.endpoint)
                 self._disconnected("no subscribers")
@@ -198,6 +197,13 @@ class EndpointConnection:
             log.info("%s connection lost (%s); retrying in %.2f s", self.endpoint, reason, delay)
             self.state = "backoff"
             await trio.sleep(delay)
+
+    async def _connect_and_serve(self, reconnect: bool, down_since: float | None, reason: str) -> None:
+        try:
+            async with self._connector(self.url, list(self._headers())) as wire:
+                await self._serve(wire, reconnect=reconnect, down_since=down_since, reason=reason)
+        except BaseExceptionGroup as group:  # a connector's own nursery may wrap our error
+            raise _first_error(group) from None
 
     def _gate_waiting(self) -> bool:
         return self._gate._cooldown_until > trio.current_time()
@@ -303,7 +309,8 @@ class EndpointConnection:
             handle.target.fail(ServerError(error.name, error.message))
         self._poke()
 
-    async def _send(self, wire: Wire, text: str) -> None:
+    async def _pace(self) -> None:
+        """Wait until the request limiter allows one more message, and count it."""
         while True:
             now = trio.current_time()
             wait = self._limiter.delay(now)
@@ -313,7 +320,6 @@ class EndpointConnection:
             await trio.sleep(wait)
         self._limiter.record(trio.current_time())
         self.requests_sent += 1
-        await wire.send(text)
 
     async def _reduce(self, wire: Wire) -> None:
         debounce = self._settings.subscription.debounce
@@ -329,12 +335,13 @@ class EndpointConnection:
                     raise _Idle()
                 continue
             if self.book.needs_send():
-                objects = self.book.request_objects()
-                text = encode_request(uuid.uuid4().hex, objects, self._format)
-                log.debug("%s request: %s", self.endpoint, text)
-                await self._send(wire, text)
+                await self._pace()
+                # Computed after pacing, so the request carries every change made while waiting.
+                text = encode_request(uuid.uuid4().hex, self.book.request_objects(), self._format)
                 self.book.mark_sent()
                 self._last_new, self._new_since_send = self._new_since_send, []
+                log.debug("%s request: %s", self.endpoint, text)
+                await wire.send(text)
             await self._wake.wait()
 
     async def _heartbeat(self, wire: Wire) -> None:
@@ -359,7 +366,8 @@ class EndpointConnection:
             raise UpbitStreamError(f"the {self.endpoint} connection is not open: subscribe to something first")
         event, slot = trio.Event(), []
         self._list_waiters.append((event, slot))
-        await self._send(wire, encode_list_subscriptions(uuid.uuid4().hex, self._format))
+        await self._pace()
+        await wire.send(encode_list_subscriptions(uuid.uuid4().hex, self._format))
         with trio.fail_after(timeout):
             await event.wait()
         return slot[0]

@@ -85,9 +85,9 @@ class Sink:
         """End the subscription with ``error``, raised from the subscriber's ``async with``."""
         if self.failure is None and not self.closed:
             self.failure = error
-        self._close()
         if self.cancel_scope is not None:
-            self.cancel_scope.cancel()
+            self.cancel_scope.cancel()  # first, so a waiting receive sees Cancelled, not EndOfChannel
+        self._close()
 
     def finish(self) -> None:
         """End the channel once everything already delivered has been taken."""

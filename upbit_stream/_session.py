@@ -109,6 +109,9 @@ class UpbitSession:
                     handles.append((self._connections[endpoint], self._connections[endpoint].add(group, sink)))
             try:
                 yield receive
+            except trio.EndOfChannel:
+                if sink.failure is None:
+                    raise
             finally:
                 for connection, handle in handles:
                     connection.remove(handle)
@@ -249,6 +252,7 @@ async def open_upbit_session(
     """
     settings = _settings_from(config)
     credentials = Credentials.resolve(access_key, secret_key, settings.auth, os.environ)
+    del access_key, secret_key  # only the masked Credentials stay in this frame's locals
     if connector is None:
         connector = trio_websocket_connector(
             connect_timeout=settings.connection.connect_timeout,
