@@ -1,13 +1,16 @@
-"""The ``upbit-stream`` command line: one function per subcommand (``serve`` for now)."""
+"""The ``upbit-stream`` command line: one function per subcommand."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
+
+from ._errors import UpbitStreamError
 
 __all__ = ["main"]
 
@@ -35,7 +38,69 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="test API key pair (repeatable; default: the built-in test pair)")
     serve.add_argument("--idle-timeout", type=float, default=120.0, help="idle close in seconds (default 120)")
     serve.set_defaults(func=cmd_serve)
+
+    watch = sub.add_parser("watch", help="live terminal view of Upbit data")
+    watch_sub = watch.add_subparsers(dest="kind", required=True, metavar="KIND")
+    watch_ticker = watch_sub.add_parser("ticker", help="a live table of prices, change and 24 h volume")
+    watch_ticker.add_argument("codes", nargs="+", type=_code, metavar="CODE", help="market codes, e.g. KRW-BTC")
+    watch_ticker.add_argument("--url", help="public endpoint (default: Upbit, or upbit_stream.toml)")
+    watch_ticker.add_argument("--seconds", type=float, default=math.inf, help="stop after this many seconds")
+    watch_ticker.set_defaults(func=cmd_watch_ticker)
+
+    demo = sub.add_parser("demo", help="offline demo: the fake exchange in-process and a live ticker table")
+    demo.add_argument("--seconds", type=float, default=math.inf, help="stop after this many seconds")
+    demo.add_argument("--rate", type=float, default=200.0, help="simulated trades per second (default 200)")
+    demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def _code(value: str) -> str:
+    from ._specs import ticker
+
+    try:
+        ticker(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _run_view(main: Callable[[], Awaitable[int]]) -> int:
+    try:
+        return trio.run(main)
+    except KeyboardInterrupt:
+        return 130
+    except UpbitStreamError as exc:
+        print(f"upbit-stream: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_watch_ticker(args: argparse.Namespace) -> int:
+    """Show a live ticker table until Ctrl-C."""
+    from ._settings import Settings
+    from ._watch import watch_tickers
+
+    settings = Settings.load()
+    if args.url:
+        settings = settings.evolve(connection={"public_url": args.url})
+    return _run_view(lambda: watch_tickers(args.codes, settings, seconds=args.seconds, title="upbit-stream watch"))
+
+
+DEMO_CODES = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE", "BTC-ETH", "USDT-BTC")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the fake exchange in-process and watch its tickers: no network needed."""
+    from ._settings import Settings
+    from ._watch import watch_tickers
+    from .testing import open_fake_upbit
+
+    async def run() -> int:
+        async with open_fake_upbit(rate=args.rate, seed=1) as fake:
+            settings = Settings().evolve(connection={"public_url": fake.public_url, "private_url": fake.private_url})
+            title = f"upbit-stream demo — fake exchange at {fake.public_url}"
+            return await watch_tickers(DEMO_CODES, settings, seconds=args.seconds, title=title)
+
+    return _run_view(run)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
