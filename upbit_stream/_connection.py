@@ -23,6 +23,7 @@ from ._errors import (
 )
 from ._events import EVENT_CLASSES
 from ._fanout import Sink, StreamGap
+from ._groups import first_error
 from ._policies import Backoff, SlidingWindowLimiter
 from ._settings import Settings
 from ._specs import Spec
@@ -203,7 +204,7 @@ class EndpointConnection:
             async with self._connector(self.url, list(self._headers())) as wire:
                 await self._serve(wire, reconnect=reconnect, down_since=down_since, reason=reason)
         except BaseExceptionGroup as group:  # a connector's own nursery may wrap our error
-            raise _first_error(group) from None
+            raise first_error(group) from None
 
     def _gate_waiting(self) -> bool:
         return self._gate._cooldown_until > trio.current_time()
@@ -251,7 +252,7 @@ class EndpointConnection:
                 nursery.start_soon(self._heartbeat, wire)
                 await self._read(wire)
         except BaseExceptionGroup as group:
-            raise _first_error(group) from None
+            raise first_error(group) from None
         finally:
             self._wire = None
 
@@ -401,20 +402,3 @@ def _fatal_status(status: int | None, *, private: bool) -> bool:
     if private and 300 <= status < 400:
         return True  # never follow a redirect with credentials
     return 400 <= status < 500 and status not in (408, 429, 418)
-
-
-def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                walk(inner)
-        else:
-            leaves.append(exc)
-
-    walk(group)
-    for leaf in leaves:
-        if not isinstance(leaf, trio.Cancelled):
-            return leaf
-    return leaves[0]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ from ._connection import ConnectGate, EndpointConnection
 from ._errors import AuthenticationError, SnapshotTimeout
 from ._events import Event
 from ._fanout import Sink
+from ._groups import single_errors
 from ._secrets import Credentials
 from ._settings import Settings
 from ._specs import PRIVATE_TYPES, Mode, Spec, candle, my_asset, my_order, orderbook, ticker, trade
@@ -258,7 +259,7 @@ async def open_upbit_session(
             connect_timeout=settings.connection.connect_timeout,
             max_message_size=settings.connection.max_message_size,
         )
-    with _single_errors():
+    with single_errors():
         async with trio.open_nursery() as nursery:
             session = UpbitSession(settings, credentials, connector, nursery)
             try:
@@ -266,26 +267,3 @@ async def open_upbit_session(
             finally:
                 session._close()
                 nursery.cancel_scope.cancel()
-
-
-@contextmanager
-def _single_errors() -> Iterator[None]:
-    """Let one error out as itself, never as a one-error ExceptionGroup."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        leaves = list(_leaves(group))
-        real = [leaf for leaf in leaves if not isinstance(leaf, trio.Cancelled)]
-        if len(real) == 1:
-            raise real[0] from None
-        if not real and leaves:
-            raise leaves[0] from None
-        raise
-
-
-def _leaves(exc: BaseException) -> Iterator[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield exc

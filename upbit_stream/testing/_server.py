@@ -17,6 +17,7 @@ import trio_websocket
 
 from .._codec import encode_event
 from .._enums import Format, StreamType
+from .._groups import single_errors
 from ._account import Account
 from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Authenticator
 from ._blast import BlastRing
@@ -404,13 +405,14 @@ async def open_fake_upbit(
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     server.port = listeners[0].socket.getsockname()[1]
-    async with trio.open_nursery() as nursery:
-        server.nursery = nursery
-        await nursery.start(trio.serve_listeners, server._handle_tcp, listeners)
-        nursery.start_soon(server._market_loop)
-        nursery.start_soon(server._candle_loop)
-        nursery.start_soon(server._replay_loop)
-        try:
-            yield server
-        finally:
-            nursery.cancel_scope.cancel()
+    with single_errors():
+        async with trio.open_nursery() as nursery:
+            server.nursery = nursery
+            await nursery.start(trio.serve_listeners, server._handle_tcp, listeners)
+            nursery.start_soon(server._market_loop)
+            nursery.start_soon(server._candle_loop)
+            nursery.start_soon(server._replay_loop)
+            try:
+                yield server
+            finally:
+                nursery.cancel_scope.cancel()
