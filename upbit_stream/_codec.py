@@ -211,18 +211,27 @@ def _simple_struct(cls: type, cache: dict[type, type]) -> type:
     return struct
 
 
-def _fast_decoders() -> tuple[dict[bytes, Callable[[bytes], Any]], dict[bytes, Callable[[bytes], Any]]]:
-    default: dict[bytes, Callable[[bytes], Any]] = {}
-    simple: dict[bytes, Callable[[bytes], Any]] = {}
+_Decoders = tuple[Callable[[bytes], Any], Callable[[bytes], list[Any]]]
+
+
+def _fast_decoders() -> tuple[dict[bytes, _Decoders], dict[bytes, _Decoders]]:
+    """Per wire type name: (one-object decoder, list decoder), for DEFAULT and SIMPLE keys."""
+    default: dict[bytes, _Decoders] = {}
+    simple: dict[bytes, _Decoders] = {}
     cache: dict[type, type] = {}
     for name, cls in EVENT_CLASSES.items():
-        default[name.encode()] = msgspec.json.Decoder(cls).decode
-        struct_decoder = msgspec.json.Decoder(_simple_struct(cls, cache)).decode
+        struct = _simple_struct(cls, cache)
+        one = msgspec.json.Decoder(struct).decode
+        many = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]
 
-        def decode_simple(frame: bytes, _d: Any = struct_decoder, _c: type = cls) -> Any:
+        def decode_simple(frame: bytes, _d: Any = one, _c: type = cls) -> Any:
             return msgspec.convert(_d(frame), _c, from_attributes=True)
 
-        simple[name.encode()] = decode_simple
+        def decode_simple_list(frame: bytes, _d: Any = many, _c: Any = list[cls]) -> list[Any]:  # type: ignore[valid-type]
+            return msgspec.convert(_d(frame), _c, from_attributes=True)
+
+        default[name.encode()] = (msgspec.json.Decoder(cls).decode, msgspec.json.Decoder(list[cls]).decode)  # type: ignore[valid-type]
+        simple[name.encode()] = (decode_simple, decode_simple_list)
     return default, simple
 
 
@@ -232,22 +241,34 @@ _SIMPLE_HEAD = b'{"ty":"'
 _decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
 
 
-def _fast_object(frame: bytes) -> Any | None:
-    """Decode one object frame on the fast path, or return None to take the careful path."""
-    if frame.startswith(_DEFAULT_HEAD):
-        start, table = 9, _FAST_DEFAULT
-    elif frame.startswith(_SIMPLE_HEAD):
-        start, table = 7, _FAST_SIMPLE
+def _fast(frame: bytes, listed: bool) -> list[Any] | None:
+    """Decode a frame shaped as Upbit sends it (type first; a list of one type), else None.
+
+    A list whose items are not all of the first item's type gives None: the caller then decodes
+    it item by item.
+    """
+    offset = 1 if listed else 0
+    if frame.startswith(_DEFAULT_HEAD, offset):
+        start, table = 9 + offset, _FAST_DEFAULT
+    elif frame.startswith(_SIMPLE_HEAD, offset):
+        start, table = 7 + offset, _FAST_SIMPLE
     else:
         return None
     end = frame.find(b'"', start)
-    decoder = table.get(frame[start:end])
-    if decoder is None:
+    decoders = table.get(frame[start:end])
+    if decoders is None:
         return None
     try:
-        return decoder(frame)
+        if not listed:
+            return [decoders[0](frame)]
+        events = decoders[1](frame)
     except (msgspec.MsgspecError, ValueError, TypeError):
         return None
+    type_name = events[0].type if events else None
+    for event in events:
+        if event.type != type_name:
+            return None
+    return events
 
 
 def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
@@ -259,18 +280,21 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
     """
     data = frame.encode() if isinstance(frame, str) else bytes(frame)
     if data.startswith(b"{"):
-        event = _fast_object(data)
-        if event is not None:
-            return [event]
+        events = _fast(data, listed=False)
+        if events is not None:
+            return events
     elif data.startswith(b"[{"):
+        events = _fast(data, listed=True)
+        if events is not None:
+            return events
         try:
             parts = _decode_raw_list(data)
         except msgspec.MsgspecError:
             parts = None
         if parts is not None:
-            events = [_fast_object(bytes(part)) for part in parts]
-            if None not in events:
-                return events
+            items = [_fast(bytes(part), listed=False) for part in parts]
+            if None not in items:
+                return [item[0] for item in items]  # type: ignore[index]
     return _careful(data)
 
 

@@ -1,0 +1,178 @@
+"""Session pipeline vs a bare trio-websocket loop, fan-out cost, latency and memory, in one run.
+
+The fake exchange runs in another process (``upbit-stream serve``). Every figure printed is a
+ratio or a measurement from this run; nothing is asserted.
+
+    python benchmarks/bench_pipeline.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import orjson
+import trio
+import trio_websocket
+
+import upbit_stream as ub
+from upbit_stream.testing import MARKETS
+
+QUICK = "--quick" in sys.argv
+SECONDS = 1.5 if QUICK else 4.0
+CODES = sorted(m.code for m in MARKETS)
+
+
+@contextmanager
+def fake_exchange(*args: str) -> Iterator[str]:
+    """Run ``upbit-stream serve`` in its own process; yield its public URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "upbit_stream", "serve", "--port", "0", "--idle-timeout", "3600", *args],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            found = re.search(r"public:\s+(\S+)", line)
+            if found:
+                yield found.group(1)
+                break
+        else:
+            raise RuntimeError("the fake exchange did not start")
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def request(codes: list[str], types: tuple[str, ...] = ("ticker",)) -> str:
+    body = [{"ticket": "bench"}, *({"type": t, "codes": codes, "is_only_realtime": True} for t in types)]
+    return json.dumps(body)
+
+
+async def bare_loop(url: str, decoder: str) -> float:
+    """Messages per second through trio-websocket alone, decoding each frame."""
+    decode = orjson.loads if decoder == "orjson" else ub.decode
+    count = 0
+    async with trio_websocket.open_websocket_url(url, message_queue_size=64, max_message_size=1 << 22) as ws:
+        await ws.send_message(request(CODES))
+        await ws.get_message()
+        start = trio.current_time()
+        with trio.move_on_after(SECONDS):
+            while True:
+                decode(await ws.get_message())
+                count += 1
+    return count / (trio.current_time() - start)
+
+
+def settings(url: str) -> ub.Settings:
+    return ub.Settings().evolve(connection={"public_url": url}, heartbeat={"stale_after": 0})
+
+
+async def pipeline(url: str, subscribers: int = 1, spread: int = 0) -> tuple[float, float]:
+    """(messages per second read from the wire, events per second delivered) through the session."""
+    rng = random.Random(5)
+    delivered = 0
+    async with ub.open_upbit_session(config=settings(url)) as session:
+        async with trio.open_nursery() as nursery:
+            async def consume(codes: list[str]) -> None:
+                nonlocal delivered
+                async with session.ticker(codes, mode="realtime", buffer=4096) as events:
+                    async for _ in events:
+                        delivered += 1
+
+            for _ in range(subscribers):
+                nursery.start_soon(consume, rng.sample(CODES, spread) if spread else CODES)
+            await trio.sleep(0.5)
+            conn = session._connections["public"]
+            wire_before, delivered_before = sum(conn.messages.values()), delivered
+            start = trio.current_time()
+            await trio.sleep(SECONDS)
+            elapsed = trio.current_time() - start
+            wire = sum(conn.messages.values()) - wire_before
+            nursery.cancel_scope.cancel()
+    return wire / elapsed, (delivered - delivered_before) / elapsed
+
+
+async def latency(url: str) -> tuple[float, float, float]:
+    """(offered msg/s, p50 ms, p99 ms) from each event's server timestamp to the consumer."""
+    samples: list[float] = []
+    async with ub.open_upbit_session(config=settings(url)) as session:
+        spec = [ub.ticker(CODES, mode="realtime"), ub.trade(CODES, mode="realtime"), ub.orderbook(CODES, mode="realtime")]
+        async with session.subscribe(*spec, buffer=4096, overflow="latest") as events:
+            await trio.sleep(0.5)
+            while True:  # drop what queued up while warming up: it is not latency
+                try:
+                    events.receive_nowait()
+                except trio.WouldBlock:
+                    break
+            start = trio.current_time()
+            with trio.move_on_after(SECONDS):
+                async for event in events:
+                    samples.append(time.time() * 1000 - event.timestamp)
+            elapsed = trio.current_time() - start
+        at_reader = session.stats().connections["public"]
+    samples.sort()
+    print(f"  (the same, measured in the reader before fan-out: p50 {at_reader.latency_p50_ms:.2f} ms, "
+          f"p99 {at_reader.latency_p99_ms:.2f} ms)")
+    return len(samples) / elapsed, samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+
+
+def rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+async def memory(url: str, total: int) -> tuple[float, float, float]:
+    """RSS (MB) after 10 % and after all of ``total`` messages, with one stalled subscriber too."""
+    seen = 0
+    marks: list[float] = []
+    async with ub.open_upbit_session(config=settings(url)) as session:
+        async with session.ticker(CODES, mode="realtime", buffer=256), session.ticker(
+            CODES, mode="realtime", buffer=4096
+        ) as events:  # the first one is never read: a stalled consumer
+            async for _ in events:
+                seen += 1
+                if seen == total // 10:
+                    marks.append(rss_mb())
+                if seen >= total:
+                    marks.append(rss_mb())
+                    break
+            stalled = session.stats().subscriptions[0]
+    return marks[0], marks[1], float(stalled.queued)
+
+
+async def main() -> None:
+    print(f"fake exchange in another process; {SECONDS:g} s per measurement; ticker frames, DEFAULT format")
+    with fake_exchange("--blast") as url:
+        bare_orjson = await bare_loop(url, "orjson")
+        bare_ours = await bare_loop(url, "ub.decode")
+        wire_1, delivered_1 = await pipeline(url)
+        print(f"bare trio-websocket + orjson.loads      {bare_orjson:10,.0f} msg/s")
+        print(f"bare trio-websocket + ub.decode         {bare_ours:10,.0f} msg/s")
+        print(f"session -> one consumer                 {delivered_1:10,.0f} msg/s  "
+              f"= {delivered_1 / bare_ours:.0%} of bare+ub.decode, {delivered_1 / bare_orjson:.0%} of bare+orjson (target >= 60 %)")
+        wire_100, delivered_100 = await pipeline(url, subscribers=100, spread=1)
+        print(f"100 subscribers x 1 of {len(CODES)} codes: wire {wire_100:,.0f} msg/s, delivered {delivered_100:,.0f} ev/s "
+              f"({delivered_100 / wire_100:.1f} subscribers per event)")
+        cost_1, cost_100 = 1 / wire_1, 1 / wire_100
+        print(f"per-message cost, 100 subscribers / 1 subscriber: {cost_100 / cost_1:.2f}x (target <= 2x)")
+        total = 100_000 if QUICK else 1_000_000
+        before, after, queued = await memory(url, total)
+        print(f"RSS after {total // 10:,} msgs {before:.1f} MB, after {total:,} {after:.1f} MB: "
+              f"+{after - before:.1f} MB (target flat within 10 MB); stalled consumer holds {queued:.0f} events")
+    for rate in ("300", "1700"):  # each simulated trade sends a trade, a ticker and an orderbook
+        with fake_exchange("--rate", rate) as url:
+            offered, p50, p99 = await latency(url)
+            print(f"latency at {offered:,.0f} msg/s offered: p50 {p50:.2f} ms, p99 {p99:.2f} ms (target p99 < 5 ms "
+                  "at 5,000 msg/s; timestamps have 1 ms resolution and include the fake's own queueing)")
+
+
+if __name__ == "__main__":
+    trio.run(main)
