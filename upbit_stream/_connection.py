@@ -58,6 +58,11 @@ class ConnectGate:
         self._cooldown_until = 0.0
         self.waits = 0
 
+    @property
+    def cooling_down(self) -> bool:
+        """True while a 429/418 cooldown forbids attempts."""
+        return self._cooldown_until > trio.current_time()
+
     def cool_down(self, seconds: float) -> None:
         """Make no attempt for ``seconds``."""
         self._cooldown_until = max(self._cooldown_until, trio.current_time() + seconds)
@@ -154,7 +159,7 @@ class EndpointConnection:
                 self.state = "idle"
                 await self._wake.wait()
                 self._wake = trio.Event()
-            self.state = "cooldown" if self._gate_waiting() else "connecting"
+            self.state = "cooldown" if self._gate.cooling_down else "connecting"
             await self._gate.acquire()
             self.state = "connecting"
             try:
@@ -205,9 +210,6 @@ class EndpointConnection:
                 await self._serve(wire, reconnect=reconnect, down_since=down_since, reason=reason)
         except BaseExceptionGroup as group:  # a connector's own nursery may wrap our error
             raise first_error(group) from None
-
-    def _gate_waiting(self) -> bool:
-        return self._gate._cooldown_until > trio.current_time()
 
     def _cooldown_for(self, exc: RateLimitedError) -> float:
         reconnect = self._settings.reconnect
