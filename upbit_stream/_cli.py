@@ -30,6 +30,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port (default: an ephemeral port)")
     serve.add_argument("--rate", type=float, default=50.0, help="simulated trades per second (default 50)")
     serve.add_argument("--blast", action="store_true", help="send pre-encoded frames as fast as possible")
+    serve.add_argument("--blast-rate", type=float, metavar="N",
+                       help="with --blast: N frames per second per connection, stamped with the send time")
     serve.add_argument("--seed", type=int, default=0, help="random walk seed (default 0)")
     serve.add_argument("--replay", metavar="FILE", help="serve a recorded JSONL file instead of the simulation")
     serve.add_argument("--pace", choices=("recorded", "fast"), default="recorded", help="replay pace")
@@ -109,7 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with open_fake_upbit(
-            host=args.host, port=args.port, rate=args.rate, blast=args.blast, seed=args.seed,
+            host=args.host, port=args.port, rate=args.rate, blast=args.blast, blast_rate=args.blast_rate, seed=args.seed,
             replay=args.replay, pace=args.pace, replay_loop=args.loop,
             keys=dict(args.keys) if args.keys else None, idle_timeout=args.idle_timeout,
         ) as fake:

@@ -42,6 +42,21 @@ class BlastRing:
             frames = self._frames[fmt] = [ws_frame(encode_event(e, fmt)) for _, _, e in self.events]
         return frames
 
+    def stamped(self, fmt: Format, keys: Iterable[tuple[str, str]]) -> list[tuple[bytes, int]]:
+        """Frames for ``keys`` with the offset of their 13 ``timestamp`` digits (-1: none), in ring order.
+
+        Paced blast overwrites those digits with the send time, so clients can measure latency.
+        """
+        wanted = frozenset(keys)
+        marker = b'"tms":' if fmt.simple_keys else b'"timestamp":'
+        out = []
+        for (type_, code, _), frame in zip(self.events, self.frames(fmt)):
+            if (type_, code) in wanted:
+                at = frame.rfind(marker)
+                pos = at + len(marker) if at >= 0 and frame[at - 1:at] in (b",", b"{") else -1
+                out.append((frame, pos if pos >= 0 and frame[pos:pos + 13].isdigit() else -1))
+        return out
+
     def chunks(self, fmt: Format, keys: Iterable[tuple[str, str]]) -> tuple[tuple[bytes, int], ...]:
         """Chunks of every ring frame whose (type, code) is in ``keys``, in ring order."""
         wanted = frozenset(keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
@@ -164,6 +165,9 @@ class Connection:
                         nursery.start_soon(self._wake_on_queue, nursery.cancel_scope)
                         nursery.start_soon(self._wake_on_blast, nursery.cancel_scope)
                     continue
+                if self.server.blast_rate:
+                    await self._paced_blast(chunks)
+                    continue
                 for chunk, count in chunks:
                     if items or chunks is not self._blast_chunks:
                         break
@@ -172,6 +176,31 @@ class Connection:
                     self.server.blast_frames_sent += count
         except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
             return
+
+    async def _paced_blast(self, chunks: Sequence[tuple[bytes, int]]) -> None:
+        """Send ring frames at ``blast_rate`` per second, stamped with the send time, every 1 ms."""
+        frames = self.server._ring.stamped(self.format, self.realtime)  # type: ignore[union-attr]
+        if not frames:
+            return
+        rate = self.server.blast_rate
+        start = trio.current_time()
+        sent, index, deadline = 0, 0, start
+        while not self.queue.items and chunks is self._blast_chunks:
+            deadline += 0.001
+            await trio.sleep_until(deadline)
+            count = int((trio.current_time() - start) * rate) - sent  # catch up after a late wake-up
+            if count <= 0:
+                continue
+            sent += count
+            stamp = str(int(time.time() * 1000)).encode()
+            parts = []
+            for _ in range(count):
+                frame, pos = frames[index % len(frames)]
+                index += 1
+                parts.append(frame if pos < 0 else frame[:pos] + stamp + frame[pos + 13:])
+            await self.stream.send_all(b"".join(parts))
+            self.sent += count
+            self.server.blast_frames_sent += count
 
     async def _wake_on_queue(self, scope: trio.CancelScope) -> None:
         await self.queue.wait()

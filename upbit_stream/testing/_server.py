@@ -56,7 +56,8 @@ class RequestRecord:
 class FakeUpbit(Controls):
     """Handle of a running fake exchange (yielded by ``open_fake_upbit``)."""
 
-    def __init__(self, *, host: str, seed: int, rate: float, blast: bool, keys: Mapping[str, str],
+    def __init__(self, *, host: str, seed: int, rate: float, blast: bool, blast_rate: float | None,
+                 keys: Mapping[str, str],
                  auth_failure: str, idle_timeout: float | None, requests_per_second: int | None,
                  requests_per_minute: int | None, connects_per_second: int | None, teapot_after: int | None,
                  teapot_seconds: float, send_queue_size: int, balances: Mapping[str, Any] | None,
@@ -71,6 +72,7 @@ class FakeUpbit(Controls):
         self.seed = seed
         self.rate = rate
         self.blast = blast
+        self.blast_rate = blast_rate
         self.keys = dict(keys)
         self.access_key, self.secret_key = next(iter(self.keys.items()))
         self.auth_failure = auth_failure
@@ -379,6 +381,7 @@ class FakeUpbit(Controls):
 @asynccontextmanager
 async def open_fake_upbit(
     *, host: str = "127.0.0.1", port: int = 0, seed: int = 0, rate: float = 50.0, blast: bool = False,
+    blast_rate: float | None = None,
     keys: Mapping[str, str] | None = None, auth_failure: str = "frame", idle_timeout: float | None = 120.0,
     requests_per_second: int | None = 5, requests_per_minute: int | None = 100,
     connects_per_second: int | None = 5, teapot_after: int | None = 10, teapot_seconds: float = 60.0,
@@ -389,13 +392,14 @@ async def open_fake_upbit(
     """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
 
     ``rate`` is simulated trades per second across all markets (0 = only ``tick()``); ``blast`` sends
-    a pre-encoded ring as fast as each connection takes it; ``keys`` maps access keys to secret keys
+    a pre-encoded ring as fast as each connection takes it (or ``blast_rate`` frames per second,
+    each stamped with its send time); ``keys`` maps access keys to secret keys
     (default one fixed test pair); ``auth_failure`` "frame" answers requests on a badly authenticated
     private connection with INVALID_AUTH, "http" rejects its handshake with 401. ``None`` disables a
     limit. Leaving the block closes every connection and task.
     """
     server = FakeUpbit(
-        host=host, seed=seed, rate=rate, blast=blast,
+        host=host, seed=seed, rate=rate, blast=blast, blast_rate=blast_rate,
         keys=keys if keys else {DEFAULT_ACCESS_KEY: DEFAULT_SECRET_KEY}, auth_failure=auth_failure,
         idle_timeout=idle_timeout, requests_per_second=requests_per_second,
         requests_per_minute=requests_per_minute, connects_per_second=connects_per_second,
