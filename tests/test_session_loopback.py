@@ -62,3 +62,18 @@ async def test_refused_connection_is_retried_not_raised(autojump_clock):
             assert session.health().status == "down"
             with pytest.raises(trio.WouldBlock):
                 events.receive_nowait()  # never connected: no events yet
+
+
+async def test_paced_blast_stamps_frames_with_the_send_time():
+    import time
+
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=3, blast=True, blast_rate=2000) as fake:
+            async with ub.open_upbit_session(config=settings_for(fake)) as session:
+                async with session.ticker(["KRW-BTC", "KRW-ETH"], mode="realtime") as tickers:
+                    await tickers.receive()
+                    start = trio.current_time()
+                    for _ in range(100):
+                        event = await tickers.receive()
+                        assert abs(time.time() * 1000 - event.timestamp) < 1000
+                    assert trio.current_time() - start > 0.01  # paced, not all at once
