@@ -278,7 +278,14 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
     ``SubscriptionList``, ``UnknownMessage``) in wire order. Raises ``ProtocolError`` with a short
     excerpt when the frame is not UTF-8 JSON made of objects.
     """
-    data = frame.encode() if isinstance(frame, str) else bytes(frame)
+    data = frame if frame.__class__ is bytes else frame.encode() if isinstance(frame, str) else bytes(frame)
+    if data[:9] == _DEFAULT_HEAD:  # the usual case, inlined: one dict lookup, one typed decode
+        decoders = _FAST_DEFAULT.get(data[9 : data.find(b'"', 9)])
+        if decoders is not None:
+            try:
+                return [decoders[0](data)]
+            except (msgspec.MsgspecError, ValueError, TypeError):
+                return _careful(data)
     if data.startswith(b"{"):
         events = _fast(data, listed=False)
         if events is not None:
