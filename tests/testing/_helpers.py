@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from upbit_stream.testing import FakeUpbit, make_token, open_fake_upbit
+from upbit_stream.testing import FakeUpbit, make_token
 
 
 @asynccontextmanager

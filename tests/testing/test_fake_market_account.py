@@ -13,7 +13,7 @@ from upbit_stream import AskBid, Change
 from upbit_stream.testing import MARKETS, MarketSim, tick_size
 from upbit_stream.testing._account import Account, InsufficientFunds
 
-from ._helpers import connect, recv, send, sync
+from ._helpers import connect, send, sync
 
 NOW = 1_780_000_000_000
 

@@ -8,7 +8,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Any, AsyncIterator
 
 import attrs
