@@ -265,3 +265,16 @@ async def test_list_subscriptions_reports_what_the_server_streams(fake, autojump
                 assert {(x.type, x.codes) for x in listed.streams} == {
                     ("ticker", ("KRW-BTC", "KRW-ETH")), ("orderbook", ("KRW-BTC.15",))
                 }
+
+
+async def test_subscription_churn_leaves_no_tasks_behind(fake, autojump_clock):
+    with trio.fail_after(120):
+        async with session(fake) as s:
+            async with s.ticker("KRW-BTC") as keep:
+                await keep.receive()
+                baseline = len(s._nursery.child_tasks)
+                for _ in range(100):
+                    async with s.ticker("KRW-ETH", mode="realtime"):
+                        await trio.sleep(0.01)
+                await trio.sleep(1)
+                assert len(s._nursery.child_tasks) <= baseline + 1

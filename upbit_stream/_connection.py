@@ -155,7 +155,8 @@ class EndpointConnection:
         ever_connected = False
         while True:
             while not len(self.book):
-                self.state = "idle"
+                if self.state != "failed":  # health keeps saying why until a new subscription
+                    self.state = "idle"
                 await self._wake.wait()
                 self._wake = trio.Event()
             self.state = "cooldown" if self._gate.cooling_down else "connecting"

@@ -101,6 +101,7 @@ class Sink:
         self.closed = True
         self._pending.clear()
         self._send.close()
+        self._wake.set()  # lets flush() return
 
     async def flush(self) -> None:
         """Move conflated events into the channel as the subscriber makes room (a task)."""
