@@ -87,17 +87,18 @@ class Sink:
             self.failure = error
         if self.cancel_scope is not None:
             self.cancel_scope.cancel()  # first, so a waiting receive sees Cancelled, not EndOfChannel
-        self._close()
+        self.close()
 
     def finish(self) -> None:
         """End the channel once everything already delivered has been taken."""
         self._finishing = True
         if not self._pending:
-            self._close()
+            self.close()
         else:
             self._wake.set()
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """End the channel now, dropping anything held back."""
         self.closed = True
         self._pending.clear()
         self._send.close()
@@ -118,4 +119,4 @@ class Sink:
                     return
                 self.delivered += 1
             if self._finishing:
-                self._close()
+                self.close()

@@ -117,9 +117,7 @@ class UpbitSession:
                 for connection, handle in handles:
                     connection.remove(handle)
                 self._sinks.pop(id(sink), None)
-                if not sink.closed:
-                    sink.finish()
-                    sink._close()
+                sink.close()
         if sink.failure is not None:
             raise sink.failure
 
@@ -192,7 +190,7 @@ class UpbitSession:
                 yield receive
             finally:
                 self._watchers.remove(sink)
-                sink._close()
+                sink.close()
         if sink.failure is not None:
             raise sink.failure
 
@@ -219,9 +217,9 @@ class UpbitSession:
     def _close(self) -> None:
         self._closed = True
         for sink, _ in list(self._sinks.values()):
-            sink._close()
+            sink.close()
         for sink in list(self._watchers):
-            sink._close()
+            sink.close()
 
 
 def _check_specs(specs: tuple[Spec, ...]) -> tuple[Spec, ...]:

@@ -15,6 +15,7 @@ import attrs
 
 from .._enums import AskBid, OrderState, OrderType, StreamType
 from .._events import Asset, MyAsset, MyOrder
+from ._market import PairCode
 
 __all__ = ["Account", "InsufficientFunds", "Order"]
 
@@ -28,7 +29,7 @@ class InsufficientFunds(ValueError):
 
 
 @attrs.define
-class Order:
+class Order(PairCode):
     """An open or finished order of the simulated account."""
 
     uuid: str
@@ -50,14 +51,6 @@ class Order:
     @property
     def remaining_volume(self) -> Decimal | None:
         return None if self.volume is None else self.volume - self.executed_volume
-
-    @property
-    def quote(self) -> str:
-        return self.code.partition("-")[0]
-
-    @property
-    def base(self) -> str:
-        return self.code.partition("-")[2]
 
 
 class Account:

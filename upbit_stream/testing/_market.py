@@ -72,12 +72,11 @@ _KRW_TICKS = [
 ]
 
 
-@attrs.frozen
-class Market:
-    """One listed pair: ``code`` like ``KRW-BTC`` and the price it starts at."""
+class PairCode:
+    """``quote`` and ``base`` currencies of anything with a pair ``code`` like ``KRW-BTC``."""
 
+    __slots__ = ()
     code: str
-    initial_price: Decimal
 
     @property
     def quote(self) -> str:
@@ -86,6 +85,14 @@ class Market:
     @property
     def base(self) -> str:
         return self.code.partition("-")[2]
+
+
+@attrs.frozen
+class Market(PairCode):
+    """One listed pair: ``code`` like ``KRW-BTC`` and the price it starts at."""
+
+    code: str
+    initial_price: Decimal
 
 
 MARKETS: tuple[Market, ...] = tuple(
