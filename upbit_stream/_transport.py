@@ -29,8 +29,8 @@ class Disconnected(Exception):
 class Wire(Protocol):
     """An open WebSocket as the session uses it."""
 
-    async def send(self, text: str) -> None:
-        """Send one text message; raises ``Disconnected``."""
+    async def send(self, message: str | bytes) -> None:
+        """Send one message (text for ``str``, binary for ``bytes``); raises ``Disconnected``."""
 
     async def receive(self) -> bytes | str:
         """Receive the next message; raises ``Disconnected``."""
@@ -70,9 +70,9 @@ class _TrioWebsocketWire:
     def __init__(self, ws: trio_websocket.WebSocketConnection) -> None:
         self._ws = ws
 
-    async def send(self, text: str) -> None:
+    async def send(self, message: str | bytes) -> None:
         try:
-            await self._ws.send_message(text)
+            await self._ws.send_message(message)
         except trio_websocket.ConnectionClosed as exc:
             raise _disconnected(exc) from None
 
