@@ -21,9 +21,8 @@ from upbit_stream._settings import (
     AuthSettings,
     HeartbeatSettings,
     Settings,
-    render_settings,
-    write_settings,
 )
+from upbit_stream._settings_file import reference_table, render_settings, write_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCESS = "AKxq7Access0123456789abcdefghijklmnopqrst"
@@ -113,6 +112,14 @@ def test_repo_file_is_the_rendered_defaults() -> None:
     path = ROOT / "upbit_stream.toml"
     assert path.read_text(encoding="utf-8") == render_settings(), "regenerate it with render_settings()"
     assert Settings.load(path, env={}) == Settings()
+
+
+def test_readme_configuration_reference_lists_every_setting_as_the_code_declares_it() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- settings reference: start -->\n", "<!-- settings reference: end -->"
+    assert start in readme and end in readme
+    table = readme.split(start, 1)[1].split(end, 1)[0]
+    assert table == reference_table(), "regenerate the README table with _settings_file.reference_table()"
 
 
 def test_rendered_file_documents_every_key() -> None:

@@ -7,7 +7,6 @@ import enum
 import math
 import os
 import stat
-import textwrap
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import attrs
-import tomli_w
 
 from ._enums import Format
 from ._errors import ConfigError
@@ -24,7 +22,6 @@ from ._secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV, Secret
 __all__ = [
     "DEFAULT_PATH", "ENV_PREFIX", "AuthSettings", "ConnectionSettings", "HeartbeatSettings",
     "LimitsSettings", "LoggingSettings", "ReconnectSettings", "Settings", "SubscriptionSettings",
-    "render_settings", "write_settings",
 ]
 
 DEFAULT_PATH = "upbit_stream.toml"
@@ -429,62 +426,3 @@ def _check_private(path: Path, info: os.stat_result) -> None:
     if info.st_mode & 0o077:
         raise ConfigError(str(path), _Shown(stat.filemode(info.st_mode)),
                           f"a file only its owner can access {why}: run `chmod 600 {path}`")
-
-
-_HEADER = f"""\
-# upbit_stream configuration ({DEFAULT_PATH}).
-#
-# Every key is optional: a missing key takes the default shown in its comment. Durations are in
-# seconds. An environment variable {ENV_PREFIX}<SECTION>_<KEY> overrides a key, for example
-# {ENV_PREFIX}HEARTBEAT_INTERVAL=15.
-#
-# API keys belong in the environment: {ACCESS_KEY_ENV} and {SECRET_KEY_ENV}. They are never
-# written to this file; if you add them to [auth] yourself, the file must be readable only by
-# you (chmod 600) or it is refused.
-#
-# Write a fresh copy with: upbit-stream config init
-"""
-
-
-def _comment(text: str) -> list[str]:
-    return textwrap.wrap(text, 96, initial_indent="# ", subsequent_indent="# ")
-
-
-def _toml(name: str, value: object) -> str:
-    return tomli_w.dumps({name: _plain(value)}).rstrip("\n")
-
-
-def render_settings(settings: Settings | None = None) -> str:
-    """The documented TOML text of ``settings`` (default: the defaults), without API keys."""
-    settings = Settings() if settings is None else settings
-    lines = _HEADER.splitlines()
-    for cls in _SECTIONS:
-        lines += ["", *_comment(cls.__doc__ or ""), f"[{cls.section}]"]
-        for field in attrs.fields(cls):
-            spec: _Spec = field.metadata[_META]
-            lines += ["", *_comment(spec.doc)]
-            if spec.kind == "secret":
-                lines += ["# Default: not set.", f'# {field.name} = ""']
-                continue
-            unit = f" ({spec.unit})" if spec.unit else ""
-            lines.append(f"# Default: {_toml(field.name, field.default).partition(' = ')[2]}{unit}")
-            lines.append(_toml(field.name, getattr(getattr(settings, cls.section), field.name)))
-    return "\n".join(lines) + "\n"
-
-
-def write_settings(
-    path: str | os.PathLike[str], settings: Settings | None = None, *, force: bool = False
-) -> Path:
-    """Write ``render_settings(settings)`` to a new file of mode 0600; replace one only if ``force``."""
-    path = Path(path)
-    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags | (os.O_TRUNC if force else os.O_EXCL), 0o600)
-    except FileExistsError:
-        message = f"{path} exists; use force=True (CLI: --force) to replace it"
-        raise FileExistsError(message) from None
-    with open(fd, "w", encoding="utf-8", newline="\n") as file:
-        if hasattr(os, "fchmod"):
-            os.fchmod(file.fileno(), 0o600)  # a file replaced with force would keep its old mode
-        file.write(render_settings(settings))
-    return path
