@@ -1,10 +1,10 @@
 """Two independent components — a price chart and a toy trader — sharing one session and one connection.
 
-Each component subscribes on its own (the chart to tickers, the trader to trades) and knows
-nothing of the other. The session merges their demand into one request on one public connection:
-Upbit *replaces* a connection's subscription with every request, so two clients on one connection
-would otherwise cancel each other. A third task prints ``session.stats()`` and asks the server
-what it streams, to show the sharing.
+Each component subscribes on its own (the chart to tickers and 1 s candles, the trader to
+trades) and knows nothing of the other. The session merges their demand into one request on one
+public connection: Upbit *replaces* a connection's subscription with every request, so two
+clients on one connection would otherwise cancel each other. A third task prints
+``session.stats()`` and asks the server what it streams, to show the sharing.
 
 Run it:
     python examples/shared_session.py --fake            # in-process fake exchange, no network
@@ -33,16 +33,23 @@ def sparkline(prices: deque[Decimal]) -> str:
 
 
 async def chart(session: ub.UpbitSession, code: str, width: int = 40) -> None:
-    """Redraw a sparkline of the last ``width`` ticker prices at most once a second."""
+    """Redraw a sparkline of the last ``width`` ticker prices and the latest 1 s candle, once a second."""
     prices: deque[Decimal] = deque(maxlen=width)
+    candle: ub.Candle | None = None
     next_draw = trio.current_time()
-    async with session.ticker(code) as tickers:
-        async for ticker in tickers:
-            prices.append(ticker.trade_price)
-            if trio.current_time() >= next_draw:
+    # Two specs, one channel: tickers and candles arrive interleaved, in the order the server sent them.
+    async with session.subscribe(ub.ticker(code), ub.candle(code, "1s")) as events:
+        async for event in events:
+            if isinstance(event, ub.Candle):
+                candle = event
+            else:
+                prices.append(event.trade_price)
+            if prices and trio.current_time() >= next_draw:
                 next_draw = trio.current_time() + 1
-                print(f"chart   {code} {sparkline(prices):<{width}} {ticker.trade_price:,} "
-                      f"(low {min(prices):,} high {max(prices):,})")
+                ohlc = "" if candle is None else (
+                    f"  1s candle {candle.candle_date_time_kst[11:]} O {candle.opening_price:,} "
+                    f"H {candle.high_price:,} L {candle.low_price:,} C {candle.trade_price:,}")
+                print(f"chart   {code} {sparkline(prices):<{width}} {prices[-1]:,}{ohlc}")
 
 
 async def trader(session: ub.UpbitSession, code: str, window: int = 20, threshold: Decimal = Decimal("0.2")) -> None:
