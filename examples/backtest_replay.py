@@ -10,7 +10,8 @@ not from the recording, and the recording's own SNAPSHOT frames are not live tra
 
 Run it:
     python examples/backtest_replay.py --fake-record 3              # record the fake exchange first
-    upbit-stream record ... -o btc.jsonl.gz && python examples/backtest_replay.py btc.jsonl.gz
+    upbit-stream record trade:KRW-BTC,KRW-ETH -o btc.jsonl.gz   # Ctrl-C stops; then:
+    python examples/backtest_replay.py btc.jsonl.gz
     python examples/record_sample.py --seconds 600 -o btc.jsonl && python examples/backtest_replay.py btc.jsonl
 """
 

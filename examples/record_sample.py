@@ -10,7 +10,7 @@ record → replay → backtest loop runs offline.
 Run it:
     python examples/record_sample.py --fake --seconds 3 -o sample.jsonl
     python examples/record_sample.py --seconds 600 KRW-BTC KRW-ETH -o btc-eth.jsonl.gz   # real Upbit
-    upbit-stream record ...      # the command-line recorder writes the same format
+    upbit-stream record trade:KRW-BTC,KRW-ETH -o btc.jsonl.gz   # the command-line recorder, same format
 """
 
 from __future__ import annotations
