@@ -81,6 +81,22 @@ async def test_replay_serves_matching_frames(tmp_path, autojump_clock):
                 assert await fake.replay(str(path), pace="fast") == 2
 
 
+async def test_replay_snapshots_come_from_the_recording_not_the_simulation(tmp_path, autojump_clock):
+    path = tmp_path / "rec.jsonl"
+    trade = {"type": "trade", "code": "KRW-BTC", "trade_price": 1000, "stream_type": "REALTIME"}
+    path.write_text(json.dumps({"t": 1.0, "endpoint": "public", "frame": json.dumps(trade)}) + "\n")
+    async with open_fake_upbit(rate=0, replay=str(path), pace="fast") as fake:
+        with trio.fail_after(100):
+            async with connect(fake) as ws:
+                await send(ws, [{"ticket": "t"}, {"type": "trade", "codes": ["KRW-BTC", "KRW-ETH"]}])
+                assert await recv(ws) == trade  # nothing replayed yet: no snapshot, just the recording
+                await send(ws, [{"ticket": "u"}, {"type": "trade", "codes": ["KRW-BTC", "KRW-ETH"], "is_only_snapshot": True}])
+                snapshot = await recv(ws)
+                assert snapshot["trade_price"] == 1000 and snapshot["stream_type"] == "SNAPSHOT"
+                with trio.move_on_after(5):  # KRW-ETH was never recorded: no invented snapshot
+                    assert await recv(ws) is None
+
+
 async def test_blast_mode_streams_subscribed_frames_only():
     async with open_fake_upbit(blast=True, blast_ring_size=500) as fake:
         with trio.fail_after(20):

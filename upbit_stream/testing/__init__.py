@@ -30,6 +30,9 @@ Documented choices where Upbit's documentation is silent:
 * Every server frame is binary UTF-8 JSON (also ``{"status":"UP"}``, one per text ``PING``);
   *_LIST frames carry one event each. Idle connections (no bytes either way for ``idle_timeout``)
   are closed with code 1000 "Idle Timeout". Any path not ending in ``/private`` is the public endpoint.
+* In replay mode the recording is the market: a snapshot is the latest replayed event of that
+  type and code (re-stamped SNAPSHOT, orderbook truncated to the asked depth), and none is sent
+  for a code the recording has not reached yet.
 """
 
 from ._account import Account, InsufficientFunds, Order

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from .._codec import encode_event
+from .._codec import decode, encode_event
+from .._errors import ProtocolError
 from ._replay import ReplayFrame, load_replay
 
 if TYPE_CHECKING:
@@ -152,10 +153,21 @@ class Controls:
             else:
                 await trio.lowlevel.checkpoint()
             data = frame.frame.encode()
+            if frame.endpoint == "public" and frame.keys:
+                self._remember_replayed(data)
             for conn in list(self._conns.values()):  # type: ignore[attr-defined]
                 if conn.endpoint == frame.endpoint and any(self._matches(conn, key) for key in frame.keys):
                     sent += conn.queue.put(data)
         return sent
+
+    def _remember_replayed(self, data: bytes) -> None:
+        try:
+            messages = decode(data)
+        except ProtocolError:
+            return
+        for message in messages:
+            if hasattr(message, "stream_type") and getattr(message, "code", None):
+                self._replayed[(message.type, message.code)] = message  # type: ignore[attr-defined]
 
     @staticmethod
     def _matches(conn: Connection, key: tuple[str, str]) -> bool:

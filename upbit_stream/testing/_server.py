@@ -99,6 +99,7 @@ class FakeUpbit(Controls):
         self._ring = BlastRing(seed, blast_ring_size, self.now_ms()) if blast else None
         self._replay_frames: list[ReplayFrame] = load_replay(replay) if replay else []
         self._replay_codes = {code for f in self._replay_frames for _, code in f.keys}
+        self._replayed: dict[tuple[str, str], Any] = {}  # latest replayed public event per (type, code)
         self._replay_pace, self._replay_repeat = pace, replay_loop
         self._first_request = trio.Event()
         self.nursery: trio.Nursery | None = None
@@ -259,7 +260,11 @@ class FakeUpbit(Controls):
             if not t.snapshot or t.type in ("myOrder", "myAsset"):
                 continue
             for code, depth in zip(t.codes, t.depths):
-                if t.type == "orderbook":
+                if self._replay_frames:  # the market is the recording: snapshot its latest event, if any yet
+                    event = self._replayed_snapshot(t.type, code, depth)
+                    if event is None:
+                        continue
+                elif t.type == "orderbook":
                     if not self.market.level_supported(code, t.level):
                         continue
                     event = self.market.orderbook(code, now_ms, depth, t.level, StreamType.SNAPSHOT)
@@ -268,6 +273,14 @@ class FakeUpbit(Controls):
                 else:
                     continue
                 conn.queue.put(encode_event(event, conn.format), force=True)
+
+    def _replayed_snapshot(self, type_: str, code: str, depth: int) -> Any:
+        event = self._replayed.get((type_, code))
+        if event is None:
+            return None
+        if type_ == "orderbook":
+            event = attrs.evolve(event, orderbook_units=event.orderbook_units[:depth])
+        return attrs.evolve(event, stream_type=StreamType.SNAPSHOT)
 
     def _blast_chunks_for(self, conn: Connection) -> tuple[tuple[bytes, int], ...]:
         if self._ring is None or not conn.realtime:
