@@ -3,10 +3,11 @@
 ``snapshot`` asks for one SNAPSHOT per code (``is_only_snapshot``, so live streams on the same
 connection are not disturbed) and returns ``{code: Ticker}`` once every code has answered.
 If some code has not answered within ``timeout`` seconds it raises ``SnapshotTimeout`` whose
-``missing`` names those codes: the network or the exchange is slow, or the code is well-formed
-but not listed and Upbit stays silent about it. (A code the server rejects outright gives a
-``ServerError`` instead.) This program retries once with a longer timeout, then without the
-missing codes. ``--fake-delay`` makes the fake exchange hold every frame back, to see that path.
+``missing`` names those codes (and ``found`` holds the ones that came): the network or the exchange
+is slow, or the code is well-formed but not listed and Upbit stays silent about it. (A code the
+server rejects outright gives a ``ServerError`` instead.) This program keeps what came, retries the
+missing codes once with a longer timeout, then leaves out any still missing. ``--fake-delay`` makes
+the fake exchange hold every frame back, to see that path.
 
 Run it:
     python examples/snapshot_prices.py --fake                            # fake exchange
@@ -31,13 +32,14 @@ async def snapshot_with_retry(session: ub.UpbitSession, codes: list[str], timeou
     try:
         return await session.snapshot(ub.ticker(codes), timeout=timeout)
     except ub.SnapshotTimeout as exc:
-        print(f"no snapshot within {exc.timeout} s for {', '.join(exc.missing)}; retrying with {timeout * 4:g} s")
-    try:  # what did arrive is not kept by the exception, so ask for every code again
-        return await session.snapshot(ub.ticker(codes), timeout=timeout * 4)
+        print(f"no snapshot within {exc.timeout} s for {', '.join(exc.missing)}; "
+              f"keeping the {len(exc.found)} that came, retrying the rest with {timeout * 4:g} s")
+        found, missing = dict(exc.found), list(exc.missing)
+    try:
+        return found | await session.snapshot(ub.ticker(missing), timeout=timeout * 4)
     except ub.SnapshotTimeout as exc:
         print(f"still nothing for {', '.join(exc.missing)}: leaving them out (not listed, or a slow link)")
-        rest = [code for code in codes if code not in exc.missing]
-        return await session.snapshot(ub.ticker(rest), timeout=timeout * 4) if rest else {}
+        return found | exc.found
 
 
 def table(tickers: dict[str, ub.Ticker]) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 
+import json
+
 import pytest
 import trio
 
 import upbit_stream as ub
-from upbit_stream.testing import FakeUpbit
+from upbit_stream.testing import FakeUpbit, open_fake_upbit
 
 from session_helpers import memory_connector, settings_for
 
@@ -139,6 +141,20 @@ async def test_snapshot_routing_per_mode(fake, autojump_clock):
                     pytest.fail(f"unexpected {extra}")
                 snap = await s.snapshot(ub.ticker(["KRW-XRP"]))
                 assert snap["KRW-XRP"].code == "KRW-XRP"
+
+
+async def test_snapshot_timeout_names_the_missing_codes_and_keeps_the_found_ones(tmp_path, autojump_clock):
+    recording = tmp_path / "btc-only.jsonl"
+    ticker = {"type": "ticker", "code": "KRW-BTC", "trade_price": 1000, "stream_type": "REALTIME"}
+    recording.write_text(json.dumps({"t": 1.0, "endpoint": "public", "frame": json.dumps(ticker)}) + "\n")
+    with trio.fail_after(60):
+        async with open_fake_upbit(rate=0, replay=str(recording), pace="fast") as fake, session(fake) as s:
+            async with s.ticker("KRW-BTC", mode="realtime") as live:
+                assert (await live.receive()).trade_price == 1000  # the recording has been played
+                with pytest.raises(ub.SnapshotTimeout, match="KRW-ETH") as caught:
+                    await s.snapshot(ub.ticker(["KRW-BTC", "KRW-ETH"]), timeout=2.0)
+    assert caught.value.missing == ("KRW-ETH",) and caught.value.timeout == 2.0
+    assert list(caught.value.found) == ["KRW-BTC"] and caught.value.found["KRW-BTC"].trade_price == 1000
 
 
 async def test_strict_overflow_raises_from_the_subscription(fake, autojump_clock):

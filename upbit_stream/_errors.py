@@ -18,6 +18,9 @@ exceptions; ``ServerError`` is what a subscriber sees when an ``ErrorFrame`` con
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "AuthenticationError",
     "ConfigError",
@@ -91,11 +94,15 @@ class SlowConsumerError(UpbitStreamError):
 
 
 class SnapshotTimeout(UpbitStreamError):
-    """``session.snapshot()`` timed out; ``missing`` names the codes that never arrived."""
+    """``session.snapshot()`` timed out; ``missing`` names the codes that never arrived.
 
-    def __init__(self, missing: tuple[str, ...], timeout: float) -> None:
+    ``found`` maps each code that did arrive to its event, so a caller can retry only ``missing``.
+    """
+
+    def __init__(self, missing: tuple[str, ...], timeout: float, found: Mapping[str, Any] | None = None) -> None:
         self.missing = missing
         self.timeout = timeout
+        self.found = dict(found or {})
         super().__init__(f"no snapshot within {timeout} s for: {', '.join(missing)}")
 
 

@@ -167,7 +167,7 @@ class UpbitSession:
                     found[event.code] = event
         missing = tuple(code for code in spec.codes if code not in found)
         if missing:
-            raise SnapshotTimeout(missing, timeout)
+            raise SnapshotTimeout(missing, timeout, found)
         return found
 
     async def list_subscriptions(self, endpoint: Literal["public", "private"] = "public", timeout: float = 5.0) -> SubscriptionList:
