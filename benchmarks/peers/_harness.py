@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 FIRST_MESSAGE_TIMEOUT = 30.0
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -105,7 +106,7 @@ class Meter:
         self.parsed: int | None = None  # set by clients that can count messages parsed before delivery
         self.info = {"client": client, "decodes": decodes}
 
-    def tick(self, timestamp_ms: float | int | str | None) -> None:
+    def tick(self, timestamp_ms: float | str) -> None:
         self.seen += 1
         if self.recording:
             self.samples.append(time.time() * 1000.0 - float(timestamp_ms))  # type: ignore[arg-type]
@@ -162,7 +163,7 @@ class Meter:
         os._exit(0)
 
 
-def run_guarded(meter: Meter, body) -> None:  # noqa: ANN001 - any zero-argument callable
+def run_guarded(meter: Meter, body: Callable[[], object]) -> None:
     """Run the client's consumer loop; an exception becomes the result's error, not a traceback."""
     meter.start()
     try:

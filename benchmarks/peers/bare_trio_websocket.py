@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+
+import _harness
 import trio
 import trio_websocket
 
-import _harness
 import upbit_stream as ub
 
-DECODES = "ub.decode (msgspec-typed events); no session, no reconnect, no fan-out"
+DECODES = "ub.decode (the same typed structs with Decimal prices); no session, no reconnect, no fan-out"
 
 
-async def consume(meter: _harness.Meter, options) -> None:  # noqa: ANN001
+async def consume(meter: _harness.Meter, options: argparse.Namespace) -> None:
     decode, tick = ub.decode, meter.tick
     async with trio_websocket.open_websocket_url(options.url, message_queue_size=64, max_message_size=1 << 22) as ws:
         await ws.send_message(_harness.request(options.type, options.code))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+
+import _harness
 import trio
 from websockets.trio.client import connect
 
-import _harness
 import upbit_stream as ub
 
-DECODES = "ub.decode (msgspec-typed events); websockets' trio client, no session, no reconnect, no fan-out"
+DECODES = ("ub.decode (the same typed structs with Decimal prices); websockets' trio client, no session, "
+           "no reconnect, no fan-out")
 
 
-async def consume(meter: _harness.Meter, options) -> None:  # noqa: ANN001
+async def consume(meter: _harness.Meter, options: argparse.Namespace) -> None:
     decode, tick = ub.decode, meter.tick
     async with connect(options.url, compression=None, max_size=1 << 22) as ws:
         await ws.send(_harness.request(options.type, options.code))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 import _harness
@@ -14,7 +15,7 @@ MARKET = {"id": "KRW-BTC", "symbol": "BTC/KRW", "base": "BTC", "quote": "KRW", "
           "type": "spot", "spot": True, "active": True, "precision": {}, "limits": {}}
 
 
-async def consume(meter: _harness.Meter, options) -> None:  # noqa: ANN001
+async def consume(meter: _harness.Meter, options: argparse.Namespace) -> None:
     exchange = ccxt.pro.upbit({"enableRateLimit": False})
     exchange.urls["api"]["ws"] = options.url
     quote, base = options.code.split("-")
@@ -24,7 +25,7 @@ async def consume(meter: _harness.Meter, options) -> None:  # noqa: ANN001
     meter.parsed = 0
     handle = exchange.handle_trades if options.type == "trade" else exchange.handle_ticker
 
-    def counted(client, message):  # noqa: ANN001, ANN202 - to report what the cache drops or conflates
+    def counted(client: object, message: dict) -> object:  # counts what the cache then drops or conflates
         meter.parsed += 1
         return handle(client, message)
 

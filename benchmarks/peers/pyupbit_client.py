@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import types
 
 import _harness
 
 DECODES = "json.loads into dicts (floats) in a child process, then pickled through mp.Queue(1000) to the parent"
 
 
-def load_websocket_api():  # noqa: ANN201
+def load_websocket_api() -> types.ModuleType:
     package = importlib.util.find_spec("pyupbit")
     if package is None or not package.submodule_search_locations:
         raise ImportError("pyupbit is not installed")
-    path = os.path.join(list(package.submodule_search_locations)[0], "websocket_api.py")
+    path = os.path.join(next(iter(package.submodule_search_locations)), "websocket_api.py")
     spec = importlib.util.spec_from_file_location("pyupbit_websocket_api", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]

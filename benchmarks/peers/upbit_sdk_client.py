@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 import _harness
@@ -11,7 +12,7 @@ DECODES = ("pydantic models (construct_type_unchecked; numbers as str): json.loa
            "websockets asyncio client")
 
 
-async def consume(meter: _harness.Meter, options) -> None:  # noqa: ANN001
+async def consume(meter: _harness.Meter, options: argparse.Namespace) -> None:
     base = options.url.removesuffix("/websocket/v1")  # the SDK appends /websocket/v1
     client = AsyncUpbit(websocket_base_url=base)
     stream = client.ws_stream.trade if options.type == "trade" else client.ws_stream.ticker
