@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import upbit_stream as ub
 from upbit_stream._record import RecordingWriter, parse_duration, parse_size, parse_targets
 from upbit_stream.testing import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, load_replay
 
-from cli_helpers import run_cli, serve, start_cli, stop
+from cli_helpers import Concurrently, run_cli, serve, start_cli, stop
 
 TARGETS = ("ticker:KRW-BTC,KRW-ETH", "trade:KRW-BTC,KRW-ETH", "orderbook:KRW-BTC")
 
@@ -147,10 +148,57 @@ def test_writer_refuses_to_replace_files_unless_told(tmp_path):
 # -- whole recordings -----------------------------------------------------------------------------
 
 
+def _round_trip(here: Path, live_url: str) -> tuple[subprocess.CompletedProcess[str], ...]:
+    """Record 80 frames from the live fake, replay them with ``serve --replay --pace fast``, record again."""
+    first = run_cli("record", *TARGETS, "--realtime-only", "--format", "simple", "--count", "80",
+                    "-o", "first.jsonl", "--url", live_url, "--seconds", "30", cwd=here)
+    if first.returncode != 0:
+        return (first,)
+    with serve("--replay", "first.jsonl", "--pace", "fast", cwd=here) as replay_url:
+        second = run_cli("record", *TARGETS, "--realtime-only", "--count", "80", "-o", "second.jsonl.gz",
+                         "--url", replay_url, "--seconds", "30", cwd=here)
+    return first, second
+
+
+def _record_until(signum: int, name: str, here: Path, url: str) -> tuple[int, str, str]:
+    """Record until the file appears, half a second more, then send ``signum``."""
+    proc = start_cli("record", *TARGETS, "-o", name, "--url", url, cwd=here)
+    deadline = time.monotonic() + 20
+    while not (here / name).exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    out, err = stop(proc, signum)
+    return proc.returncode, out, err
+
+
+def _private(here: Path, url: str) -> dict[str, subprocess.CompletedProcess[str]]:
+    results = {}
+    for secret in (DEFAULT_SECRET_KEY, "not-the-secret"):
+        results[secret] = run_cli("record", "my_asset", "my_order", "ticker:KRW-BTC", "-o", f"{len(results)}.jsonl",
+                                  "--seconds", "1", "--url", url, cwd=here,
+                                  UPBIT_ACCESS_KEY=DEFAULT_ACCESS_KEY, UPBIT_SECRET_KEY=secret)
+    return results
+
+
 @pytest.fixture(scope="module")
-def live_url(tmp_path_factory):
-    with serve("--rate", "300", "--seed", "5", cwd=tmp_path_factory.mktemp("serve")) as url:
-        yield url
+def runs(tmp_path_factory):
+    """The recordings of this module, started at once; each opens one connection to the shared fake."""
+    folders = {name: tmp_path_factory.mktemp(name) for name in ("serve", "trip", "term", "int", "rot", "private")}
+    with serve("--rate", "300", "--seed", "5", cwd=folders["serve"]) as url:
+        jobs = Concurrently(workers=5)  # four on the shared fake, one on its own
+        jobs.folders = folders
+        jobs.start("round trip", _round_trip, folders["trip"], url)
+        jobs.start("SIGTERM", _record_until, signal.SIGTERM, "data.jsonl.gz", folders["term"], url)
+        jobs.start("SIGINT", _record_until, signal.SIGINT, "data.jsonl", folders["int"], url)
+        jobs.start("rotation", run_cli, "record", *TARGETS, "-o", "rot.jsonl", "--rotate-size", "4KB",
+                   "--seconds", "1.5", "--url", url, cwd=folders["rot"])
+        try:
+            with serve("--rate", "100", cwd=folders["private"]) as private_url:  # two connections per run
+                jobs.start("private", _private, folders["private"], private_url)
+                jobs.result("private")
+            yield jobs
+        finally:
+            jobs.close()
 
 
 def _recorded(stdout: str) -> int:
@@ -170,12 +218,12 @@ def _lines(paths: list[Path]) -> list[dict]:
     return entries
 
 
-def test_record_then_replay_round_trips_every_frame(tmp_path, live_url):
-    first = run_cli("record", *TARGETS, "--realtime-only", "--format", "simple", "--count", "80",
-                    "-o", "first.jsonl", "--url", live_url, "--seconds", "20", cwd=tmp_path)
+def test_record_then_replay_round_trips_every_frame(runs):
+    here = runs.folders["trip"]
+    first, *rest = runs.result("round trip")
     assert first.returncode == 0, first.stderr
     assert _recorded(first.stdout) == 80
-    recorded = _lines([tmp_path / "first.jsonl"])
+    recorded = _lines([here / "first.jsonl"])
     assert len(recorded) == 80 and {e["endpoint"] for e in recorded} == {"public"}
     assert all(isinstance(e["t"], float) for e in recorded)
     assert [e["t"] for e in recorded] == sorted(e["t"] for e in recorded)
@@ -183,42 +231,51 @@ def test_record_then_replay_round_trips_every_frame(tmp_path, live_url):
     assert kinds <= {("ticker", "KRW-BTC"), ("ticker", "KRW-ETH"), ("trade", "KRW-BTC"), ("trade", "KRW-ETH"),
                      ("orderbook", "KRW-BTC")}
     assert all(json.loads(e["frame"]).get("st") == "REALTIME" for e in recorded)  # SIMPLE keys, no snapshots
-
-    with serve("--replay", "first.jsonl", "--pace", "fast", cwd=tmp_path) as replay_url:
-        second = run_cli("record", *TARGETS, "--realtime-only", "--count", "80", "-o", "second.jsonl.gz",
-                         "--url", replay_url, "--seconds", "20", cwd=tmp_path)
+    (second,) = rest
     assert second.returncode == 0, second.stderr
     assert _recorded(second.stdout) == 80
-    assert [e["frame"] for e in _lines([tmp_path / "second.jsonl.gz"])] == [e["frame"] for e in recorded]
+    assert [e["frame"] for e in _lines([here / "second.jsonl.gz"])] == [e["frame"] for e in recorded]
 
 
-@pytest.mark.parametrize(("signum", "name", "status"), [
-    (signal.SIGTERM, "data.jsonl.gz", 0),
-    (signal.SIGINT, "data.jsonl", 130),
+@pytest.mark.parametrize(("name", "folder", "file", "status"), [
+    ("SIGTERM", "term", "data.jsonl.gz", 0),
+    ("SIGINT", "int", "data.jsonl", 130),
 ])
-def test_a_signal_stops_recording_with_every_line_complete(tmp_path, live_url, signum, name, status):
-    proc = start_cli("record", *TARGETS, "-o", name, "--url", live_url, cwd=tmp_path)
-    time.sleep(1.5)
-    out, err = stop(proc, signum)
-    assert proc.returncode == status, err
+def test_a_signal_stops_recording_with_every_line_complete(runs, name, folder, file, status):
+    returncode, out, err = runs.result(name)
+    assert returncode == status, err
     assert "Traceback" not in err
     count = _recorded(out)
-    entries = _lines([tmp_path / name])
-    assert count == len(entries) > 10
-    snapshots = [e for e in entries if json.loads(e["frame"]).get("stream_type") == "SNAPSHOT"]
-    assert {json.loads(e["frame"])["type"] for e in snapshots} >= {"ticker", "orderbook"}  # default mode: both
+    entries = _lines([runs.folders[folder] / file])
+    assert count == len(entries) > 0
+    stream_types = [json.loads(e["frame"]).get("stream_type") for e in entries]
+    assert stream_types[0] == "SNAPSHOT"  # default mode: a snapshot per code first, then realtime
 
 
-def test_record_rotates_by_size(tmp_path, live_url):
-    done = run_cli("record", *TARGETS, "-o", "rot.jsonl", "--rotate-size", "4KB", "--seconds", "1.5",
-                   "--url", live_url, cwd=tmp_path)
+def test_record_rotates_by_size(runs):
+    done = runs.result("rotation")
     assert done.returncode == 0, done.stderr
-    files = sorted(tmp_path.glob("rot-*.jsonl"))
+    files = sorted(runs.folders["rot"].glob("rot-*.jsonl"))
     assert len(files) >= 2 and files[0].name == "rot-0001.jsonl"
     for f in files:  # at most SIZE, unless one frame alone is larger
         assert f.stat().st_size <= 4000 or len(_lines([f])) == 1
     assert f"{len(files)} files" in done.stdout
     assert len(_lines(files)) == _recorded(done.stdout)
+
+
+def test_private_types_record_with_keys_from_the_environment(runs):
+    here = runs.folders["private"]
+    good, bad = runs.result("private").values()
+    for done in (good, bad):
+        assert DEFAULT_SECRET_KEY not in done.stdout + done.stderr and "not-the-secret" not in done.stderr
+    entries = _lines([here / "0.jsonl"])
+    assert good.returncode == 0, good.stderr
+    assert _recorded(good.stdout) == len(entries) > 0  # authenticated; the account is quiet, the ticker flows
+    assert {e["endpoint"] for e in entries} == {"public"}
+    entries = _lines([here / "1.jsonl"])  # a wrong secret: the server's INVALID_AUTH is recorded, and reported
+    assert bad.returncode == 1
+    assert any(e["endpoint"] == "private" and "INVALID_AUTH" in e["frame"] for e in entries)
+    assert "INVALID_AUTH" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_record_refuses_to_overwrite_without_force(tmp_path):
@@ -235,20 +292,3 @@ def test_private_types_without_keys_fail_with_advice(tmp_path):
     assert done.returncode == 1
     assert "UPBIT_ACCESS_KEY" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "mine.jsonl").exists()
-
-
-@pytest.mark.parametrize("secret", [DEFAULT_SECRET_KEY, "not-the-secret"])
-def test_private_types_record_with_keys_from_the_environment(tmp_path, live_url, secret):
-    done = run_cli("record", "my_asset", "my_order", "ticker:KRW-BTC", "-o", "mine.jsonl", "--seconds", "1",
-                   "--url", live_url, cwd=tmp_path, UPBIT_ACCESS_KEY=DEFAULT_ACCESS_KEY, UPBIT_SECRET_KEY=secret)
-    assert secret not in done.stdout + done.stderr
-    entries = _lines([tmp_path / "mine.jsonl"])
-    assert _recorded(done.stdout) == len(entries) > 0
-    private = [e["frame"] for e in entries if e["endpoint"] == "private"]
-    if secret == DEFAULT_SECRET_KEY:  # authenticated: the account is quiet, the ticker flows
-        assert done.returncode == 0, done.stderr
-        assert private == []
-    else:  # the server's INVALID_AUTH is recorded from the private connection, and reported
-        assert done.returncode == 1
-        assert any("INVALID_AUTH" in frame for frame in private)
-        assert "INVALID_AUTH" in done.stderr and "Traceback" not in done.stderr

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import trio
@@ -27,8 +30,30 @@ FORMATS = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 DEPTHS = (1, 5, 15, 30)
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help text at most 100 columns wide; paragraphs are re-wrapped, indented ones (examples) kept."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=28, width=min(100, shutil.get_terminal_size().columns - 2))
+        self._action_max_length = 14  # room for sub-command names like "orderbook" beside their help
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if any(line.startswith(" ") for line in paragraph.splitlines()):
+                paragraphs.append("\n".join(indent + line for line in paragraph.splitlines()))
+            else:
+                paragraphs.append(textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent,
+                                                subsequent_indent=indent))
+        return "\n\n".join(paragraphs)
+
+
 class _Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line on stderr (exit 2), with a pointer to ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -142,8 +167,7 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="upbit-stream", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=formatter)
+    parser = _Parser(prog="upbit-stream", description=_DESCRIPTION, epilog=_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
 
     demo = sub.add_parser("demo", help="offline demo: the fake exchange in-process and a live ticker table",
@@ -178,9 +202,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("record", help="write raw frames with receive times to JSONL (optionally gzip)",
                          usage="upbit-stream record TYPE:CODES [TYPE:CODES ...] -o FILE [options]",
-                         description="Subscribe through a session (reconnects, rate limits and fresh snapshots\n"
+                         description="Subscribe through a session (reconnects, rate limits and fresh snapshots "
                          "included) and write every frame its connections receive, exactly as received.",
-                         epilog=_RECORD_EPILOG, formatter_class=formatter)
+                         epilog=_RECORD_EPILOG)
     rec.add_argument("targets", nargs="+", metavar="TYPE:CODES", help="what to record, e.g. ticker:KRW-BTC,KRW-ETH")
     rec.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (.gz: compressed)")
     rec.add_argument("--gzip", action="store_true", help="compress (adds .gz to FILE if missing)")
