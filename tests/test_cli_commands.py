@@ -87,7 +87,8 @@ def test_bench_runs_each_script_with_this_interpreter_and_says_what_is_missing(t
         "== benchmarks/bench_core.py --quick", f"bench_core.py {sys.executable} ['--quick']",
         "== benchmarks/bench_pipeline.py --quick", f"bench_pipeline.py {sys.executable} ['--quick']",
     ]
-    assert done.stderr == f"upbit-stream bench: {tree / 'benchmarks' / 'compare_peers.py'} is missing in this checkout; skipped\n"
+    missing = tree / "benchmarks" / "compare_peers.py"
+    assert done.stderr == f"upbit-stream bench: {missing} is missing in this checkout; skipped\n"
     assert done.returncode == 1
     (tree / "benchmarks" / "compare_peers.py").write_text(REPORTS)
     done = run_cli("bench", "--peers", cwd=tmp_path, PYTHONPATH=str(tree))

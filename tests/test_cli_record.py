@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import upbit_stream as ub
-from upbit_stream._record import RecordingWriter, parse_duration, parse_size, parse_targets
+from upbit_stream._cli_args import parse_duration, parse_size, parse_targets
+from upbit_stream._record_file import RecordingWriter
 from upbit_stream.testing import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, load_replay
 
 from cli_helpers import Concurrently, run_cli, serve, start_cli, stop
@@ -116,7 +117,8 @@ def test_writer_rotates_on_interval_boundaries(tmp_path):
         writer.write(t, "public", FRAME)
     writer.close()
     assert [p.name for p in writer.files] == [f"rot-000{i}.jsonl.gz" for i in (1, 2, 3, 4)]
-    assert [[f.t for f in load_replay(p)] for p in writer.files] == [[7100.0, 7199.0], [7200.0, 10799.9], [10800.0], [20000.0]]
+    per_file = [[f.t for f in load_replay(p)] for p in writer.files]
+    assert per_file == [[7100.0, 7199.0], [7200.0, 10799.9], [10800.0], [20000.0]]
 
 
 def test_writer_gzip_rotation_by_compressed_size(tmp_path):

@@ -11,7 +11,8 @@ import pytest
 from cli_helpers import ANSI_COLOR, Concurrently, interrupt_when_running, run_cli, run_in_pty, serve
 
 PRICE = r"[\d,]+(?:\.\d+)?"
-TAPE_LINE = re.compile(rf"(\d\d:\d\d:\d\d\.\d{{3}}) +(\S+) +(BUY|SELL) +({PRICE}) +({PRICE})(  \(last before start\))?$")
+TAPE_LINE = re.compile(
+    rf"(\d\d:\d\d:\d\d\.\d{{3}}) +(\S+) +(BUY|SELL) +({PRICE}) +({PRICE})(  \(last before start\))?$")
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,8 @@ def runs(tmp_path_factory):
         jobs = Concurrently()
         jobs.url = url
         jobs.start("demo", run_cli, "demo", "--seconds", "1.5", cwd=here)
-        jobs.start("ticker", run_cli, "watch", "ticker", "KRW-BTC", "KRW-ETH", "--url", url, "--seconds", "1.2", cwd=here)
+        jobs.start("ticker", run_cli, "watch", "ticker", "KRW-BTC", "KRW-ETH", "--url", url, "--seconds", "1.2",
+                   cwd=here)
         jobs.start("orderbook", run_cli, "watch", "orderbook", "KRW-BTC", "--depth", "5", "--url", url,
                    "--seconds", "1.2", cwd=here)
         jobs.start("trade", run_cli, "watch", "trade", "KRW-BTC", "KRW-ETH", "--url", url, "--seconds", "1.5", cwd=here)
@@ -56,7 +58,8 @@ def test_demo_runs_offline_and_stops_after_seconds(runs):
     assert set(rows) == {"KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE", "BTC-ETH", "USDT-BTC"}
     for code, (_, price, change, volume, age) in rows.items():
         assert Decimal(price.replace(",", "")) > 0 and re.fullmatch(r"[+-]\d+\.\d\d%", change), code
-    assert lines[-1].startswith("healthy;")
+        assert re.fullmatch(PRICE, volume) and re.fullmatch(r"\d+\.\ds", age), code
+    assert re.fullmatch(r"\d+ tickers received; healthy", lines[-1])
 
 
 def test_watch_ticker_shows_every_code(runs):
@@ -67,7 +70,7 @@ def test_watch_ticker_shows_every_code(runs):
     assert lines[1].split() == ["code", "price", "change", "24h", "volume", "age"]
     assert [line.split()[0] for line in lines[2:4]] == ["KRW-BTC", "KRW-ETH"]
     assert all(re.fullmatch(rf"\S+ +{PRICE} +[+-]\d+\.\d\d% +{PRICE} +\d+\.\ds", line) for line in lines[2:4]), lines
-    assert re.fullmatch(r"healthy; \d+ tickers received", lines[-1])
+    assert re.fullmatch(r"\d+ tickers received; healthy", lines[-1])
 
 
 def test_watch_orderbook_ladder(runs):

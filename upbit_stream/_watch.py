@@ -15,10 +15,10 @@ import trio
 
 from ._events import Ticker
 from ._groups import single_errors
-from ._session import open_upbit_session
+from ._session import UpbitSession, open_upbit_session
 from ._settings import Settings
 
-__all__ = ["Screen", "format_price", "format_size", "live_view", "render_tickers", "watch_tickers"]
+__all__ = ["Screen", "format_price", "format_size", "health_text", "live_view", "render_tickers", "watch_tickers"]
 
 RED, BLUE, DIM, BOLD, RESET = "\x1b[31m", "\x1b[34m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
 _HOME, _CLEAR_LINE, _CLEAR_BELOW = "\x1b[H", "\x1b[K", "\x1b[J"
@@ -105,6 +105,12 @@ def title_line(screen: Screen, title: str) -> list[str]:
     return [screen.paint(title, BOLD)] if title else []
 
 
+def health_text(session: UpbitSession) -> str:
+    """``healthy``, or ``down: public: …`` with the session's reasons."""
+    health = session.health()
+    return health.status if not health.reasons else f"{health.status}: {'; '.join(health.reasons)}"
+
+
 def status_line(screen: Screen, text: str) -> str:
     """The dimmed status line under a frame (with the quit hint on a terminal)."""
     return screen.paint(f"{text} — Ctrl-C to quit", DIM) if screen.interactive else text
@@ -151,7 +157,7 @@ async def watch_tickers(
 
             def draw() -> str:
                 table = render_tickers(codes, latest, time.time(), color=screen.color)
-                status = f"{session.health().status}; {received} tickers received"
+                status = f"{received} tickers received; {health_text(session)}"
                 return "\n".join([*title_line(screen, title), table, status_line(screen, status)])
 
             async def consume() -> None:

@@ -11,7 +11,19 @@ from typing import TextIO
 from ._events import Orderbook
 from ._session import open_upbit_session
 from ._settings import Settings
-from ._watch import BLUE, DIM, RED, Screen, format_price, format_size, live_view, price_places, status_line, title_line
+from ._watch import (
+    BLUE,
+    DIM,
+    RED,
+    Screen,
+    format_price,
+    format_size,
+    health_text,
+    live_view,
+    price_places,
+    status_line,
+    title_line,
+)
 
 __all__ = ["render_orderbook", "watch_orderbook"]
 
@@ -97,7 +109,7 @@ async def watch_orderbook(
             def draw() -> str:
                 book, at = latest[-1] if latest else (None, time.time())
                 ladder = render_orderbook(book, code, depth, time.time(), at, screen)
-                status = f"{session.health().status}; {received} order books received"
+                status = f"{received} order books received; {health_text(session)}"
                 return "\n".join([*title_line(screen, title), ladder, status_line(screen, status)])
 
             async def consume() -> None:
