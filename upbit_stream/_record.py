@@ -101,6 +101,7 @@ async def record(
     count: int | None = None,
     progress: TextIO | None = None,
     connector: Connector | None = None,
+    queue_size: int = QUEUE_SIZE,
 ) -> Summary:
     """Subscribe to ``specs`` and write every frame received until ``stop``, ``seconds`` or ``count``.
 
@@ -111,7 +112,7 @@ async def record(
     inner = connector or trio_websocket_connector(
         connect_timeout=settings.connection.connect_timeout, max_message_size=settings.connection.max_message_size
     )
-    copies, received = trio.open_memory_channel[Received](QUEUE_SIZE)
+    copies, received = trio.open_memory_channel[Received](queue_size)
     enough = trio.Event()
     try:
         with single_errors():
