@@ -16,12 +16,12 @@ from upbit_stream.testing import load_replay, open_fake_upbit
 
 
 class SlowWriter(RecordingWriter):
-    """A writer on a slow disk: every batch takes 5 ms."""
+    """A writer on a slow disk: every batch takes 20 ms."""
 
     batches = 0
 
     def write_batch(self, batch):
-        time.sleep(0.005)
+        time.sleep(0.02)
         self.batches += 1
         super().write_batch(batch)
 
@@ -65,9 +65,9 @@ async def test_a_lagging_writer_gets_every_frame(tmp_path):
         with trio.fail_after(30):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(lambda: record([ub.trade("KRW-BTC", mode="realtime")], _settings(fake), writer,
-                                                  stop=trio.Event(), count=300, queue_size=2))
+                                                  stop=trio.Event(), count=150, queue_size=2))
                 await fake.wait_for_request(lambda r: r.request is not None)
-                trades = fake.tick(300, code="KRW-BTC")
+                trades = fake.tick(150, code="KRW-BTC")
     assert writer.batches > 10  # the writer really lagged: many small batches behind a queue of two
     assert _trade_ids(path) == [t.sequential_id for t in trades]
 
@@ -83,12 +83,12 @@ async def test_stopping_while_the_writer_lags_keeps_every_frame_received(tmp_pat
                 nursery.start_soon(lambda: record([ub.trade("KRW-BTC", mode="realtime")], _settings(fake), writer,
                                                   stop=stop, queue_size=2, connector=counting_connector(received)))
                 await fake.wait_for_request(lambda r: r.request is not None)
-                trades = fake.tick(300, code="KRW-BTC")
+                trades = fake.tick(150, code="KRW-BTC")
                 while writer.frames < 20:
                     await trio.sleep(0.01)
                 stop.set()  # readers are blocked on the full queue right now
     written = _trade_ids(path)
-    assert 20 <= len(written) < 300  # stopped midway
+    assert 20 <= len(written) < 150  # stopped midway
     assert len(written) == len(received)  # every frame off the socket, also the one in hand at the stop
     assert written == [t.sequential_id for t in trades[: len(written)]]  # in order, no holes
     assert path.read_text().endswith("\n")

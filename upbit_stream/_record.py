@@ -24,6 +24,7 @@ __all__ = ["Summary", "record", "tee_connector"]
 
 QUEUE_SIZE = 4096  # frames between the readers and the writer; a full queue makes the readers wait
 _BATCH = 1024
+_THREAD_BATCH = 64
 
 
 # -- the tee (the connector seam) -----------------------------------------------------------------
@@ -117,7 +118,8 @@ async def record(
     try:
         with single_errors():
             async with trio.open_nursery() as pipeline:
-                pipeline.start_soon(_write_all, received, writer, count, enough)
+                behind = max(1, min(_THREAD_BATCH, queue_size // 2))  # a batch this big goes to a thread
+                pipeline.start_soon(_write_all, received, writer, count, enough, behind)
                 async with copies:  # closing it lets the writer finish what is queued
                     with trio.move_on_after(seconds):
                         tee = tee_connector(inner, settings.private_url, copies)
@@ -147,8 +149,10 @@ async def _subscribe_until(
 
 
 async def _write_all(
-    received: trio.MemoryReceiveChannel[Received], writer: RecordingWriter, count: int | None, enough: trio.Event
+    received: trio.MemoryReceiveChannel[Received], writer: RecordingWriter, count: int | None, enough: trio.Event,
+    thread_from: int,
 ) -> None:
+    """Write batches of queued frames: inline while keeping up, in a worker thread from ``thread_from`` frames."""
     async with received:
         while True:
             with trio.move_on_after(FLUSH_EVERY) as idle:
@@ -168,8 +172,11 @@ async def _write_all(
                 batch = batch[: max(0, count - writer.frames)]  # past the count: received, not wanted
                 if writer.frames + len(batch) >= count:
                     enough.set()
-            if batch:
+            if len(batch) >= thread_from:  # behind: compress and write while the readers go on
                 await trio.to_thread.run_sync(writer.write_batch, batch)
+            elif batch:  # a few buffered lines cost less than a thread hop
+                writer.write_batch(batch)
+                await trio.lowlevel.checkpoint()
 
 
 async def _drain(events: trio.MemoryReceiveChannel[object], done: trio.CancelScope) -> None:
