@@ -167,17 +167,13 @@ def cmd_record(args: argparse.Namespace) -> int:
     except (UpbitStreamError, OSError) as exc:
         _fail(exc)
         return FAILED
-    summary: list[object] = []
 
     async def body(stop: trio.Event) -> int:
         try:
-            summary.append(await record(specs, settings, writer, stop=stop, seconds=args.seconds,  # type: ignore[arg-type]
-                                        count=args.count, progress=sys.stderr))
-        finally:
-            # Also after a failure or a second Ctrl-C: say what is on disk.
-            if not summary:
-                summary.append(Summary(writer.frames, tuple(writer.files), writer.size))
-            print(summary[0].describe(), flush=True)  # type: ignore[attr-defined]
+            await record(specs, settings, writer, stop=stop, seconds=args.seconds, count=args.count,
+                         progress=sys.stderr)
+        finally:  # also after a failure or a second Ctrl-C: say what is on disk
+            print(Summary(writer.frames, tuple(writer.files), writer.size).describe(), flush=True)
         return OK
 
     return _run(body, graceful=True)
