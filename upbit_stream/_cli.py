@@ -1,143 +1,284 @@
-"""The ``upbit-stream`` command line: one function per subcommand."""
+"""The ``upbit-stream`` command line: one function per subcommand, signals, errors and exit statuses."""
 
 from __future__ import annotations
 
 import argparse
-import math
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 import trio
 
+from ._cli_args import USAGE, build_parser, parse_targets
 from ._errors import UpbitStreamError
+from ._groups import single_errors
+from ._settings import Settings
 
 __all__ = ["main"]
 
-
-def _keys(value: str) -> tuple[str, str]:
-    access, sep, secret = value.partition(":")
-    if not sep or not access or not secret:
-        raise argparse.ArgumentTypeError("expected ACCESS:SECRET")
-    return access, secret
+#: Exit statuses: 0 done (also after SIGTERM: a clean stop), 1 the work failed, 2 bad arguments,
+#: 130 interrupted with Ctrl-C (after cleaning up).
+OK, FAILED, INTERRUPTED = 0, 1, 130
+DEMO_CODES = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE", "BTC-ETH", "USDT-BTC")
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="upbit-stream", description="Upbit real-time WebSocket toolkit.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = sub.add_parser("serve", help="run the fake Upbit exchange in the foreground")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="port (default: an ephemeral port)")
-    serve.add_argument("--rate", type=float, default=50.0, help="simulated trades per second (default 50)")
-    serve.add_argument("--blast", action="store_true", help="send pre-encoded frames as fast as possible")
-    serve.add_argument("--blast-rate", type=float, metavar="N",
-                       help="with --blast: N frames per second per connection, stamped with the send time")
-    serve.add_argument("--seed", type=int, default=0, help="random walk seed (default 0)")
-    serve.add_argument("--replay", metavar="FILE", help="serve a recorded JSONL file instead of the simulation")
-    serve.add_argument("--pace", choices=("recorded", "fast"), default="recorded", help="replay pace")
-    serve.add_argument("--loop", action="store_true", help="repeat the replay forever")
-    serve.add_argument("--keys", type=_keys, action="append", metavar="ACCESS:SECRET",
-                       help="test API key pair (repeatable; default: the built-in test pair)")
-    serve.add_argument("--idle-timeout", type=float, default=120.0, help="idle close in seconds (default 120)")
-    serve.set_defaults(func=cmd_serve)
-
-    watch = sub.add_parser("watch", help="live terminal view of Upbit data")
-    watch_sub = watch.add_subparsers(dest="kind", required=True, metavar="KIND")
-    watch_ticker = watch_sub.add_parser("ticker", help="a live table of prices, change and 24 h volume")
-    watch_ticker.add_argument("codes", nargs="+", type=_code, metavar="CODE", help="market codes, e.g. KRW-BTC")
-    watch_ticker.add_argument("--url", help="public endpoint (default: Upbit, or upbit_stream.toml)")
-    watch_ticker.add_argument("--seconds", type=float, default=math.inf, help="stop after this many seconds")
-    watch_ticker.set_defaults(func=cmd_watch_ticker)
-
-    demo = sub.add_parser("demo", help="offline demo: the fake exchange in-process and a live ticker table")
-    demo.add_argument("--seconds", type=float, default=math.inf, help="stop after this many seconds")
-    demo.add_argument("--rate", type=float, default=200.0, help="simulated trades per second (default 200)")
-    demo.set_defaults(func=cmd_demo)
-    return parser
+# -- running: signals, errors, exit statuses ------------------------------------------------------
 
 
-def _code(value: str) -> str:
-    from ._specs import ticker
+def _run(body: Callable[[trio.Event], Awaitable[int]], *, graceful: bool = False) -> int:
+    """Run ``body(stop)`` under trio; Ctrl-C gives 130, SIGTERM 0, a library or OS error 1.
 
+    ``graceful``: the first signal only sets ``stop`` (the body finishes its work), a second one
+    cancels. Otherwise the first signal cancels the body.
+    """
     try:
-        ticker(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
-
-
-def _run_view(main: Callable[[], Awaitable[int]]) -> int:
-    try:
-        return trio.run(main)
+        return trio.run(_until_signal, body, graceful)
     except KeyboardInterrupt:
-        return 130
-    except UpbitStreamError as exc:
-        print(f"upbit-stream: {exc}", file=sys.stderr)
-        return 1
+        return INTERRUPTED
+    except BrokenPipeError:  # the reader of our output left (`… | head`): nothing more to say
+        _silence_stdout()
+        return OK
+    except (UpbitStreamError, OSError) as exc:
+        _fail(exc)
+        return FAILED
+
+
+async def _until_signal(body: Callable[[trio.Event], Awaitable[int]], graceful: bool) -> int:
+    stop = trio.Event()
+    seen: list[int] = []
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with trio.CancelScope() as body_scope:
+
+            async def listen() -> None:
+                async for signum in signals:
+                    seen.append(signum)
+                    if graceful and len(seen) == 1:
+                        stop.set()
+                    else:
+                        body_scope.cancel()
+
+            with single_errors():
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(listen)
+                    status = await body(stop)
+                    nursery.cancel_scope.cancel()
+    if seen:
+        return INTERRUPTED if seen[0] == signal.SIGINT else OK
+    return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not complain about the pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _fail(exc: BaseException) -> None:
+    notes = "; ".join(getattr(exc, "__notes__", ()))
+    text = str(exc) or exc.__class__.__name__
+    print(f"upbit-stream: {text}{f' ({notes})' if notes else ''}", file=sys.stderr)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.load(args.config)
+    connection: dict[str, object] = {}
+    if args.url:
+        connection["public_url"] = args.url
+        connection["private_url"] = args.url.rstrip("/") + "/private"
+    if getattr(args, "private_url", None):
+        connection["private_url"] = args.private_url
+    if getattr(args, "format", None):
+        connection["format"] = args.format
+    return settings.evolve(connection=connection) if connection else settings
+
+
+def _view(args: argparse.Namespace, show: Callable[..., Awaitable[int]], *what: object, **options: object) -> int:
+    try:
+        settings = _settings(args)
+    except (UpbitStreamError, OSError) as exc:
+        _fail(exc)
+        return FAILED
+    title = f"upbit-stream watch {args.view} — {settings.public_url}"
+
+    async def body(stop: trio.Event) -> int:
+        return await show(*what, settings, seconds=args.seconds, title=title, **options)
+
+    return _run(body)
+
+
+# -- the commands ---------------------------------------------------------------------------------
 
 
 def cmd_watch_ticker(args: argparse.Namespace) -> int:
-    """Show a live ticker table until Ctrl-C."""
-    from ._settings import Settings
+    """A live ticker table."""
     from ._watch import watch_tickers
 
-    settings = Settings.load()
-    if args.url:
-        settings = settings.evolve(connection={"public_url": args.url})
-    return _run_view(lambda: watch_tickers(args.codes, settings, seconds=args.seconds, title="upbit-stream watch"))
+    return _view(args, watch_tickers, args.codes)
 
 
-DEMO_CODES = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE", "BTC-ETH", "USDT-BTC")
+def cmd_watch_orderbook(args: argparse.Namespace) -> int:
+    """A live order book ladder."""
+    from ._watch_book import watch_orderbook
+
+    return _view(args, watch_orderbook, args.code, depth=args.depth)
+
+
+def cmd_watch_trade(args: argparse.Namespace) -> int:
+    """A scrolling trade tape."""
+    from ._watch_tape import watch_trades
+
+    return _view(args, watch_trades, args.codes)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the fake exchange in-process and watch its tickers: no network needed."""
-    from ._settings import Settings
     from ._watch import watch_tickers
     from .testing import open_fake_upbit
 
-    async def run() -> int:
+    async def body(stop: trio.Event) -> int:
         async with open_fake_upbit(rate=args.rate, seed=1) as fake:
             settings = Settings().evolve(connection={"public_url": fake.public_url, "private_url": fake.private_url})
             title = f"upbit-stream demo — fake exchange at {fake.public_url}"
             return await watch_tickers(DEMO_CODES, settings, seconds=args.seconds, title=title)
 
-    return _run_view(run)
+    return _run(body)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record raw frames to JSONL."""
+    from ._record import Summary, record
+    from ._record_file import RecordingWriter
+
+    specs = parse_targets(args.targets, depth=args.depth, realtime_only=args.realtime_only)  # checked by the parser
+    writer = RecordingWriter(args.output, compress=True if args.gzip else None, rotate_size=args.rotate_size,
+                             rotate_every=args.rotate_every, overwrite=args.force)
+    existing = writer.existing()
+    if existing and not args.force:
+        print(f"upbit-stream record: {existing[0]} exists; use --force to replace it", file=sys.stderr)
+        return FAILED
+    try:
+        settings = _settings(args)
+    except (UpbitStreamError, OSError) as exc:
+        _fail(exc)
+        return FAILED
+
+    async def body(stop: trio.Event) -> int:
+        try:
+            await record(specs, settings, writer, stop=stop, seconds=args.seconds, count=args.count,
+                         progress=sys.stderr)
+        finally:  # also after a failure or a second Ctrl-C: say what is on disk
+            print(Summary(writer.frames, tuple(writer.files), writer.size).describe(), flush=True)
+        return OK
+
+    return _run(body, graceful=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the fake exchange until Ctrl-C (or SIGTERM)."""
     from .testing import open_fake_upbit
 
-    async def run() -> None:
+    async def body(stop: trio.Event) -> int:
         async with open_fake_upbit(
-            host=args.host, port=args.port, rate=args.rate, blast=args.blast, blast_rate=args.blast_rate, seed=args.seed,
-            replay=args.replay, pace=args.pace, replay_loop=args.loop,
+            host=args.host, port=args.port, rate=args.rate, blast=args.blast, blast_rate=args.blast_rate,
+            seed=args.seed, replay=args.replay, pace=args.pace, replay_loop=args.loop,
             keys=dict(args.keys) if args.keys else None, idle_timeout=args.idle_timeout,
         ) as fake:
-            print(f"fake Upbit exchange listening (seed {args.seed}, "
-                  f"{'blast' if args.blast else 'replay ' + args.replay if args.replay else f'{args.rate:g} trades/s'})")
+            source = "blast" if args.blast else f"replay {args.replay}" if args.replay else f"{args.rate:g} trades/s"
+            print(f"fake Upbit exchange listening (seed {args.seed}, {source})")
             print(f"  public:  {fake.public_url}")
             print(f"  private: {fake.private_url}")
             for access, secret in fake.keys.items():
                 print(f"  test keys: UPBIT_ACCESS_KEY={access} UPBIT_SECRET_KEY={secret}")
             print("Press Ctrl-C to stop.", flush=True)
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    break
+            await stop.wait()
         print("stopped", flush=True)
+        return OK
+
+    status = _run(body, graceful=True)
+    return OK if status == INTERRUPTED else status  # Ctrl-C is how a server is meant to stop
+
+
+def cmd_config_init(args: argparse.Namespace) -> int:
+    """Write the documented settings file."""
+    from ._settings import DEFAULT_PATH, write_settings
+
+    path = Path(args.path or DEFAULT_PATH)
+    try:
+        write_settings(path, force=args.force)
+    except FileExistsError:
+        print(f"upbit-stream config init: {path} already exists; use --force to replace it", file=sys.stderr)
+        return FAILED
+    except OSError as exc:
+        print(f"upbit-stream config init: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return FAILED
+    print(f"wrote {path} (mode 0600): every setting with its default; edit what you need")
+    return OK
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    """Print the settings in effect."""
+    from ._settings import render_settings
 
     try:
-        trio.run(run)
-    except OSError as exc:
-        print(f"upbit-stream serve: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+        settings = Settings.load(args.path)
+    except (UpbitStreamError, OSError) as exc:
+        _fail(exc)
+        return FAILED
+    sys.stdout.write(render_settings(settings))
+    return OK
+
+
+def benchmarks_dir() -> Path:
+    """``benchmarks/`` of the source checkout this package was imported from (may not exist)."""
+    return Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark scripts with this interpreter, streaming their output."""
+    root = benchmarks_dir()
+    if not (root / "bench_core.py").is_file():
+        print(f"upbit-stream bench: no benchmarks at {root}: the benchmarks ship with the source repository, "
+              "not the installed package; run this from a checkout (pip install -e .)", file=sys.stderr)
+        return USAGE
+    names = ["bench_core.py", "bench_pipeline.py"] + (["compare_peers.py"] if args.peers else [])
+    status = OK
+    for name in names:
+        script = root / name
+        if not script.is_file():
+            print(f"upbit-stream bench: {script} is missing in this checkout; skipped", file=sys.stderr, flush=True)
+            status = FAILED
+            continue
+        print(f"== benchmarks/{name}{' --quick' if args.quick else ''}", flush=True)
+        done = subprocess.run([sys.executable, str(script), *(["--quick"] if args.quick else [])], cwd=root.parent)
+        if done.returncode < 0 and -done.returncode == signal.SIGINT:
+            return INTERRUPTED
+        if done.returncode != 0:
+            print(f"upbit-stream bench: {name} exited with status {done.returncode}", file=sys.stderr, flush=True)
+            status = FAILED
+    return status
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": cmd_demo, "watch_ticker": cmd_watch_ticker, "watch_orderbook": cmd_watch_orderbook,
+    "watch_trade": cmd_watch_trade, "record": cmd_record, "serve": cmd_serve, "config_init": cmd_config_init,
+    "config_show": cmd_config_show, "bench": cmd_bench,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``upbit-stream`` and ``python -m upbit_stream``; returns the exit status."""
-    args = _build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        args = build_parser().parse_args(argv)
+        return int(COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except BaseExceptionGroup as group:
+        if group.subgroup(lambda e: not isinstance(e, (KeyboardInterrupt, trio.Cancelled))) is None:
+            return INTERRUPTED
+        raise

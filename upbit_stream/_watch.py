@@ -1,30 +1,122 @@
-"""The live ticker table of ``upbit-stream watch ticker`` and ``upbit-stream demo`` (plain ANSI)."""
+"""The live terminal views' shared parts (colour choice, repainting, number formats) and the ticker table."""
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TextIO
 
+import attrs
 import trio
 
 from ._events import Ticker
-from ._session import open_upbit_session
+from ._groups import single_errors
+from ._session import UpbitSession, open_upbit_session
 from ._settings import Settings
 
-__all__ = ["render_tickers", "watch_tickers"]
+__all__ = ["Screen", "format_price", "format_size", "health_text", "live_view", "render_tickers", "watch_tickers"]
 
-_RED, _BLUE, _DIM, _BOLD, _RESET = "\x1b[31m", "\x1b[34m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
-_HOME_CLEAR = "\x1b[H\x1b[2J"
+RED, BLUE, DIM, BOLD, RESET = "\x1b[31m", "\x1b[34m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
+_HOME, _CLEAR_LINE, _CLEAR_BELOW = "\x1b[H", "\x1b[K", "\x1b[J"
+_HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 
 
-def _number(value: Decimal | None, places: int = 0) -> str:
+@attrs.frozen
+class Screen:
+    """Where a view draws: ``interactive`` repaints in place, ``color`` adds ANSI colours.
+
+    Not a terminal (a pipe or a file): plain text, each frame printed after the last. ``NO_COLOR``
+    set (https://no-color.org) or ``TERM=dumb``: no colours.
+    """
+
+    out: TextIO
+    interactive: bool
+    color: bool
+
+    @classmethod
+    def for_stream(cls, out: TextIO, env: Mapping[str, str] = os.environ) -> Screen:
+        """The screen of ``out``: interactive if it is a terminal; coloured unless ``NO_COLOR``."""
+        interactive = _isatty(out)
+        color = interactive and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
+        return cls(out, interactive, color)
+
+    def paint(self, text: str, color: str) -> str:
+        """``text`` in ``color`` (an ANSI code) when colours are on."""
+        return f"{color}{text}{RESET}" if self.color and color else text
+
+    def show(self, frame: str) -> None:
+        """Draw a whole frame: over the last one on a terminal, after it otherwise."""
+        if self.interactive:
+            body = f"{_CLEAR_LINE}\n".join(frame.split("\n"))
+            self.out.write(f"{_HOME}{body}{_CLEAR_LINE}\n{_CLEAR_BELOW}")
+        else:
+            self.out.write(f"{frame}\n\n")
+        self.out.flush()
+
+    def begin(self) -> None:
+        """Prepare the terminal for repainting (clear it, hide the cursor)."""
+        if self.interactive:
+            self.out.write(f"{_HOME}{_CLEAR_BELOW}{_HIDE_CURSOR}")
+            self.out.flush()
+
+    def end(self) -> None:
+        """Give the terminal back (show the cursor); synchronous, so safe in ``finally``."""
+        if self.interactive:
+            try:
+                self.out.write(_SHOW_CURSOR)
+                self.out.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def _isatty(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def price_places(price: Decimal | None) -> int:
+    """Decimal places that show a price of this size well (8 below 1, 2 below 100, else 0)."""
+    if price is None:
+        return 0
+    magnitude = abs(price)
+    return 8 if magnitude < 1 else 2 if magnitude < 100 else 0
+
+
+def format_price(value: Decimal | None, places: int | None = None) -> str:
+    """A price with thousands separators (``-`` when absent)."""
     if value is None:
         return "-"
-    return f"{value:,.{places}f}"
+    return f"{value:,.{price_places(value) if places is None else places}f}"
+
+
+def format_size(value: Decimal | None) -> str:
+    """A volume or order size with Upbit's 8 decimals, so a column lines up (``-`` when absent)."""
+    return "-" if value is None else f"{value:,.8f}"
+
+
+def title_line(screen: Screen, title: str) -> list[str]:
+    """The bold title as the first line of a frame, or nothing."""
+    return [screen.paint(title, BOLD)] if title else []
+
+
+def health_text(session: UpbitSession) -> str:
+    """``healthy``, or ``down: public: …`` with the session's reasons."""
+    health = session.health()
+    return health.status if not health.reasons else f"{health.status}: {'; '.join(health.reasons)}"
+
+
+def status_line(screen: Screen, text: str) -> str:
+    """The dimmed status line under a frame (with the quit hint on a terminal)."""
+    return screen.paint(f"{text} — Ctrl-C to quit", DIM) if screen.interactive else text
+
+
+# -- the ticker table -----------------------------------------------------------------------------
 
 
 def render_tickers(codes: Sequence[str], latest: dict[str, tuple[Ticker, float]], now: float, *, color: bool) -> str:
@@ -36,16 +128,14 @@ def render_tickers(codes: Sequence[str], latest: dict[str, tuple[Ticker, float]]
             lines.append(f"{code:<12}{'waiting…':>18}")
             continue
         ticker, at = seen
-        price = ticker.trade_price
-        places = 8 if price is None or price < 1 else 2 if price < 100 else 0
         rate = ticker.signed_change_rate
         change = "-" if rate is None else f"{rate * 100:+.2f}%"
         row = (
-            f"{code:<12}{_number(ticker.trade_price, places):>18}{change:>10}"
-            f"{_number(ticker.acc_trade_volume_24h, 3):>20}{now - at:>7.1f}s"
+            f"{code:<12}{format_price(ticker.trade_price):>18}{change:>10}"
+            f"{format_price(ticker.acc_trade_volume_24h, 3):>20}{now - at:>7.1f}s"
         )
         if color and rate is not None and rate != 0:
-            row = f"{_RED if rate > 0 else _BLUE}{row}{_RESET}"
+            row = f"{RED if rate > 0 else BLUE}{row}{RESET}"
         lines.append(row)
     return "\n".join(lines)
 
@@ -58,29 +148,47 @@ async def watch_tickers(
     out: TextIO = sys.stdout,
     title: str = "",
 ) -> int:
-    """Stream tickers of ``codes`` into a redrawn table until ``seconds`` pass or Ctrl-C."""
+    """Stream tickers of ``codes`` into a redrawn table until ``seconds`` pass (or the caller cancels)."""
+    screen = Screen.for_stream(out)
     latest: dict[str, tuple[Ticker, float]] = {}
-    interactive = out.isatty()
     received = 0
-    with trio.move_on_after(seconds):
-        async with open_upbit_session(config=settings) as session:
-            async with session.ticker(codes) as tickers, trio.open_nursery() as nursery:
+    async with open_upbit_session(config=settings) as session:
+        async with session.ticker(codes) as tickers:
 
-                async def redraw() -> None:
-                    while True:
-                        table = render_tickers(codes, latest, time.time(), color=interactive)
-                        head = f"{_BOLD}{title}{_RESET}\n" if interactive and title else (f"{title}\n" if title else "")
-                        health = session.health()
-                        status = f"{health.status}; {received} tickers received"
-                        if interactive:
-                            out.write(f"{_HOME_CLEAR}{head}{table}\n{_DIM}{status} — Ctrl-C to quit{_RESET}\n")
-                        else:
-                            out.write(f"{head}{table}\n{status}\n\n")
-                        out.flush()
-                        await trio.sleep(0.25 if interactive else 1.0)
+            def draw() -> str:
+                table = render_tickers(codes, latest, time.time(), color=screen.color)
+                status = f"{received} tickers received; {health_text(session)}"
+                return "\n".join([*title_line(screen, title), table, status_line(screen, status)])
 
-                nursery.start_soon(redraw)
+            async def consume() -> None:
+                nonlocal received
                 async for ticker in tickers:
                     received += 1
                     latest[ticker.code] = (ticker, time.time())
+
+            await live_view(screen, seconds, consume, draw)
     return 0
+
+
+async def live_view(
+    screen: Screen, seconds: float, consume: Callable[[], Awaitable[None]], draw: Callable[[], str] | None = None
+) -> None:
+    """Run ``consume`` for ``seconds`` while repainting ``draw()`` (4/s on a terminal, 1/s otherwise)."""
+    screen.begin()
+    try:
+        with trio.move_on_after(seconds) as timer, single_errors():
+            async with trio.open_nursery() as nursery:
+                if draw is not None:
+                    nursery.start_soon(_repaint, screen, draw)
+                await consume()
+                nursery.cancel_scope.cancel()
+        if draw is not None and timer.cancelled_caught:
+            screen.show(draw())  # the final state, also in a pipe
+    finally:
+        screen.end()
+
+
+async def _repaint(screen: Screen, draw: Callable[[], str]) -> None:
+    while True:
+        screen.show(draw())
+        await trio.sleep(0.25 if screen.interactive else 1.0)

@@ -1,0 +1,103 @@
+"""``upbit-stream config init|show`` and ``upbit-stream bench``, run as a person would."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import upbit_stream
+from upbit_stream import Settings
+from upbit_stream._cli import main
+from upbit_stream._settings import render_settings
+
+from cli_helpers import REPO, run_cli
+
+
+def test_config_init_writes_the_documented_file_and_refuses_to_overwrite(tmp_path):
+    done = run_cli("config", "init", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    path = tmp_path / "upbit_stream.toml"
+    assert done.stdout.startswith("wrote upbit_stream.toml (mode 0600)")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text(encoding="utf-8") == render_settings()
+    assert Settings.load(path) == Settings()
+
+    path.write_text("# my edits\n", encoding="utf-8")
+    again = run_cli("config", "init", cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr == "upbit-stream config init: upbit_stream.toml already exists; use --force to replace it\n"
+    assert path.read_text(encoding="utf-8") == "# my edits\n"
+
+    path.chmod(0o644)
+    forced = run_cli("config", "init", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert path.read_text(encoding="utf-8") == render_settings()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_config_init_to_a_path_and_show_reads_file_and_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # in this process: main() is what the command runs
+    assert main(["config", "init", "settings/dev.toml"]) == 1  # no such folder
+    assert capsys.readouterr().err.startswith("upbit-stream config init: cannot write settings/dev.toml:")
+    (tmp_path / "settings").mkdir()
+    assert main(["config", "init", "settings/dev.toml"]) == 0
+    path = tmp_path / "settings" / "dev.toml"
+    default_line = f"\ninterval = {Settings().heartbeat.interval!r}\n"
+    assert path.read_text().count(default_line) == 1
+    path.write_text(path.read_text().replace(default_line, "\ninterval = 7.0\n"))
+    assert Settings.load(path).heartbeat.interval == 7.0
+    capsys.readouterr()
+    monkeypatch.setenv("UPBIT_STREAM_CONNECTION_FORMAT", "SIMPLE")
+    assert main(["config", "show", "settings/dev.toml"]) == 0
+    assert capsys.readouterr().out == render_settings(Settings.load(path).evolve(connection={"format": "SIMPLE"}))
+    (tmp_path / "broken.toml").write_text("[heartbeat]\ninterval = 'soon'\n")
+    assert main(["config", "show", "broken.toml"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "heartbeat.interval" in err and "broken.toml" in err
+
+
+def _checkout(tmp_path: Path, scripts: dict[str, str]) -> Path:
+    """A source tree: a copy of the package and a benchmarks/ folder holding ``scripts``."""
+    shutil.copytree(Path(upbit_stream.__file__).parent, tmp_path / "upbit_stream",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    if scripts:
+        (tmp_path / "benchmarks").mkdir()
+        for name, text in scripts.items():
+            (tmp_path / "benchmarks" / name).write_text(text)
+    return tmp_path
+
+
+def test_bench_without_the_repository_benchmarks_exits_2(tmp_path):
+    tree = _checkout(tmp_path / "site", {})
+    done = run_cli("bench", cwd=tmp_path, PYTHONPATH=str(tree))
+    assert done.returncode == 2
+    assert f"no benchmarks at {tree / 'benchmarks'}" in done.stderr and "source repository" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+REPORTS = "import sys; print(__file__.rsplit('/', 1)[-1], sys.executable, sys.argv[1:])\n"
+
+
+def test_bench_runs_each_script_with_this_interpreter_and_says_what_is_missing(tmp_path):
+    tree = _checkout(tmp_path / "src", {"bench_core.py": REPORTS, "bench_pipeline.py": REPORTS})
+    done = run_cli("bench", "--quick", "--peers", cwd=tmp_path, PYTHONPATH=str(tree))
+    assert done.stdout.splitlines() == [
+        "== benchmarks/bench_core.py --quick", f"bench_core.py {sys.executable} ['--quick']",
+        "== benchmarks/bench_pipeline.py --quick", f"bench_pipeline.py {sys.executable} ['--quick']",
+    ]
+    missing = tree / "benchmarks" / "compare_peers.py"
+    assert done.stderr == f"upbit-stream bench: {missing} is missing in this checkout; skipped\n"
+    assert done.returncode == 1
+    (tree / "benchmarks" / "compare_peers.py").write_text(REPORTS)
+    done = run_cli("bench", "--peers", cwd=tmp_path, PYTHONPATH=str(tree))
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.splitlines()[-1] == f"compare_peers.py {sys.executable} []"
+
+
+def test_bench_finds_this_repository(tmp_path):
+    assert (REPO / "benchmarks" / "bench_core.py").is_file()
+    from upbit_stream._cli import benchmarks_dir
+
+    assert benchmarks_dir() == REPO / "benchmarks"

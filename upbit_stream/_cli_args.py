@@ -1,0 +1,351 @@
+"""Arguments of ``upbit-stream``: the parser, its help layout, one-line errors and the value types."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import shutil
+import textwrap
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._events import CANDLE_INTERVALS
+from ._specs import Spec, candle, my_asset, my_order, orderbook, ticker, trade
+
+__all__ = ["USAGE", "build_parser", "parse_duration", "parse_size", "parse_targets"]
+
+USAGE = 2  # the exit status of bad arguments
+FORMATS = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
+DEPTHS = (1, 5, 15, 30)
+
+
+# -- values (pure) --------------------------------------------------------------------------------
+
+_TYPES = ("ticker", "trade", "orderbook", *(f"candle.{i}" for i in CANDLE_INTERVALS), "my_order", "my_asset")
+_ALIASES = {"myOrder": "my_order", "myAsset": "my_asset", "candle": "candle.1m"}
+
+
+def parse_targets(
+    texts: Iterable[str], *, depth: int | None = None, realtime_only: bool = False
+) -> tuple[Spec, ...]:
+    """Specs from ``TYPE:CODE,CODE`` words (``my_order`` may omit codes, ``my_asset`` takes none).
+
+    Raises ``ValueError`` saying what is wrong with the first bad word.
+    """
+    mode = "realtime" if realtime_only else "both"
+    specs = []
+    for text in texts:
+        name, sep, rest = text.partition(":")
+        name = _ALIASES.get(name, name)
+        codes = [code for code in rest.split(",") if code] if sep else []
+        if name not in _TYPES:
+            given = text.partition(":")[0]
+            raise ValueError(f"unknown type {given!r} in {text!r}: expected one of {', '.join(_TYPES)}")
+        if sep and not codes and name != "my_order":
+            raise ValueError(f"{text!r} names no codes: write {name}:KRW-BTC,KRW-ETH")
+        if name == "my_asset":
+            if codes:
+                raise ValueError(f"my_asset takes no codes (it streams the whole account): got {text!r}")
+            specs.append(my_asset())
+        elif name == "my_order":
+            specs.append(my_order(codes))
+        elif not codes:
+            raise ValueError(f"{name} needs market codes, like {name}:KRW-BTC,KRW-ETH")
+        elif name == "orderbook":
+            specs.append(orderbook(codes, mode=mode, depth=depth))  # type: ignore[arg-type]
+        elif name.startswith("candle."):
+            specs.append(candle(codes, name.partition(".")[2], mode=mode))  # type: ignore[arg-type]
+        else:
+            specs.append((ticker if name == "ticker" else trade)(codes, mode=mode))  # type: ignore[arg-type]
+    if not specs:
+        raise ValueError("name at least one TYPE:CODES to record, like ticker:KRW-BTC")
+    return tuple(specs)
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(i?)(b?)", re.IGNORECASE)
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(s|m|h|d)?", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``100MB``, ``1.5GiB``, ``500k`` or ``4096`` (KB/MB/GB are 1000-based, KiB/MiB/GiB 1024)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match or (match.group(3) and not match.group(2)):
+        raise ValueError(f"not a size: {text!r} (expected e.g. 100MB, 1.5GB, 512KiB or a byte count)")
+    number, prefix, binary = float(match.group(1)), match.group(2).lower(), bool(match.group(3))
+    power = "kmgt".index(prefix) + 1 if prefix else 0
+    size = int(number * (1024 if binary else 1000) ** power)
+    if size < 1:
+        raise ValueError(f"size must be at least one byte: got {text!r}")
+    return size
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``90s``, ``15m``, ``1h``, ``1d`` or a plain number of seconds."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (expected e.g. 90s, 15m, 1h, 1d or seconds)")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive: got {text!r}")
+    return seconds
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help text at most 100 columns wide; paragraphs are re-wrapped, indented ones (examples) kept."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=28, width=min(100, shutil.get_terminal_size().columns - 2))
+        self._action_max_length = 14  # room for sub-command names like "orderbook" beside their help
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if any(line.startswith(" ") for line in paragraph.splitlines()):
+                paragraphs.append("\n".join(indent + line for line in paragraph.splitlines()))
+            else:
+                paragraphs.append(textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent,
+                                                subsequent_indent=indent))
+        return "\n\n".join(paragraphs)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr (exit 2), with a pointer to ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# -- argument types: each raises ArgumentTypeError with a message that says what is expected -------
+
+
+def _code(value: str) -> str:
+    try:
+        ticker(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _depth(value: str) -> int:
+    if value.isdigit() and int(value) in DEPTHS:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"depth must be one of {', '.join(map(str, DEPTHS))}: got {value!r}")
+
+
+def _seconds(value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _size(value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(value: str) -> int:
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"expected a whole number above 0: got {value!r}")
+
+
+def _format(value: str) -> str:
+    if value.upper() in FORMATS:
+        return value.upper()
+    raise argparse.ArgumentTypeError(f"format must be one of {', '.join(FORMATS)}: got {value!r}")
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"expected a ws:// or wss:// URL: got {value!r}")
+    return value
+
+
+def _target(value: str) -> str:
+    try:
+        parse_targets([value])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _keys(value: str) -> tuple[str, str]:
+    access, sep, secret = value.partition(":")
+    if not sep or not access or not secret:
+        raise argparse.ArgumentTypeError("expected ACCESS:SECRET")
+    return access, secret
+
+
+# -- the parser -----------------------------------------------------------------------------------
+
+_DESCRIPTION = """\
+Upbit real-time WebSocket toolkit: live views, recording to JSONL, and an offline fake exchange.
+
+Commands that connect use Upbit (wss://api.upbit.com) unless --url or upbit_stream.toml says
+otherwise. Private types read keys from UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY."""
+
+_EPILOG = """\
+examples:
+  upbit-stream demo                                   offline: fake exchange + live tickers
+  upbit-stream watch ticker KRW-BTC KRW-ETH           live prices from Upbit
+  upbit-stream watch orderbook KRW-BTC --depth 5
+  upbit-stream watch trade KRW-BTC KRW-ETH
+  upbit-stream record ticker:KRW-BTC trade:KRW-BTC -o btc.jsonl.gz --rotate-every 1h
+  upbit-stream serve --replay btc.jsonl.gz            replay a recording to any client
+  upbit-stream config init                            write upbit_stream.toml
+
+exit status: 0 done (also after SIGTERM), 1 failed, 2 bad arguments, 130 Ctrl-C."""
+
+_RECORD_EPILOG = """\
+TYPES: ticker, trade, orderbook, candle.1s candle.1m candle.3m candle.5m candle.10m candle.15m
+candle.30m candle.60m candle.240m (codes after a colon, comma-separated), my_order[:CODES] (no
+codes: every market), my_asset. Private types need UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY.
+
+Each line is {"t": <unix receive time>, "endpoint": "public"|"private", "frame": "<raw frame>"},
+which `upbit-stream serve --replay FILE` and upbit_stream.testing.load_replay read. A name ending
+in .gz is gzip-compressed. With --rotate-size or --rotate-every the files are numbered
+(btc-0001.jsonl.gz, btc-0002.jsonl.gz, ...); --rotate-every cuts on multiples of the interval
+(1h: every UTC hour). Ctrl-C or SIGTERM stops cleanly: every frame received is written and the
+files are closed; a second Ctrl-C stops at once.
+
+example:
+  upbit-stream record ticker:KRW-BTC,KRW-ETH trade:KRW-BTC orderbook:KRW-BTC -o data.jsonl.gz"""
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", type=_url, help="public endpoint, e.g. the fake exchange's "
+                        "ws://127.0.0.1:PORT/websocket/v1 (default: Upbit, or connection.public_url in "
+                        "upbit_stream.toml)")
+    parser.add_argument("--config", metavar="FILE", help="settings file (default: ./upbit_stream.toml if present)")
+    parser.add_argument("--seconds", type=_seconds, default=math.inf, metavar="DURATION",
+                        help="stop after this long (90, 90s, 15m, 1h; default: until Ctrl-C)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole parser; each leaf sets ``command`` to the name of the function that runs it."""
+    parser = _Parser(prog="upbit-stream", description=_DESCRIPTION, epilog=_EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    for add in (_add_demo, _add_watch, _add_record, _add_serve, _add_config, _add_bench):
+        add(sub)
+    return parser
+
+
+Commands = Any  # argparse's _SubParsersAction, which is private
+
+
+def _add_demo(sub: Commands) -> None:
+    demo = sub.add_parser("demo", help="offline demo: the fake exchange in-process and a live ticker table",
+                          description="Run the fake exchange in this process and watch its tickers: no network "
+                          "needed.")
+    demo.add_argument("--seconds", type=_seconds, default=math.inf, metavar="DURATION", help="stop after this long")
+    demo.add_argument("--rate", type=float, default=200.0, help="simulated trades per second (default 200)")
+    demo.set_defaults(command="demo")
+
+
+def _add_watch(sub: Commands) -> None:
+    watch = sub.add_parser("watch", help="live terminal views: ticker table, order book ladder, trade tape",
+                           description="Live terminal views. Colours show rises (red) and falls (blue), as on "
+                           "Upbit; no colours when the output is not a terminal or NO_COLOR is set.")
+    views = watch.add_subparsers(dest="view", required=True, metavar="VIEW", title="views")
+    view = views.add_parser("ticker", help="price, change and 24 h volume of each code",
+                            description="A live table: price, change from the previous close, 24 h volume, and "
+                            "how long ago each code last updated.")
+    view.add_argument("codes", nargs="+", type=_code, metavar="CODE", help="market codes, e.g. KRW-BTC KRW-ETH")
+    _add_connection_options(view)
+    view.set_defaults(command="watch_ticker")
+    view = views.add_parser("orderbook", help="bid/ask ladder of one code, with spread and imbalance",
+                            description="A live order book ladder: asks above, bids below, the spread between, "
+                            "and the size imbalance of the levels shown.")
+    view.add_argument("code", type=_code, metavar="CODE", help="market code, e.g. KRW-BTC")
+    view.add_argument("--depth", type=_depth, metavar="N", default=15,
+                      help="levels per side: 1, 5, 15 or 30 (default 15)")
+    _add_connection_options(view)
+    view.set_defaults(command="watch_orderbook")
+    view = views.add_parser("trade", help="scrolling tape of every trade",
+                            description="One line per trade as it happens: time, code, the taker's side (BUY "
+                            "red, SELL blue), price and volume.")
+    view.add_argument("codes", nargs="+", type=_code, metavar="CODE", help="market codes, e.g. KRW-BTC KRW-ETH")
+    _add_connection_options(view)
+    view.set_defaults(command="watch_trade")
+
+
+def _add_record(sub: Commands) -> None:
+    rec = sub.add_parser("record", help="write raw frames with receive times to JSONL (optionally gzip)",
+                         usage="upbit-stream record TYPE:CODES [TYPE:CODES ...] -o FILE [options]",
+                         description="Subscribe through a session (reconnects, rate limits and fresh snapshots "
+                         "included) and write every frame its connections receive, exactly as received.",
+                         epilog=_RECORD_EPILOG)
+    rec.add_argument("targets", nargs="+", type=_target, metavar="TYPE:CODES",
+                     help="what to record, e.g. ticker:KRW-BTC,KRW-ETH")
+    rec.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (.gz: compressed)")
+    rec.add_argument("--gzip", action="store_true", help="compress (adds .gz to FILE if missing)")
+    rec.add_argument("--force", action="store_true", help="replace existing files")
+    rec.add_argument("--format", type=_format, help=f"wire format to ask for: {', '.join(FORMATS)} (default DEFAULT)")
+    rec.add_argument("--depth", type=_depth, metavar="N", help="orderbook levels: 1, 5, 15 or 30 (default 30)")
+    rec.add_argument("--realtime-only", action="store_true", help="no snapshots, only realtime frames")
+    rec.add_argument("--count", type=_count, metavar="N", help="stop after N frames")
+    rec.add_argument("--rotate-size", type=_size, metavar="SIZE", help="start a new file at this size (100MB, 1GiB)")
+    rec.add_argument("--rotate-every", type=_seconds, metavar="DURATION",
+                     help="start a new file every interval (1h, 15m)")
+    rec.add_argument("--private-url", type=_url, metavar="URL",
+                     help="private endpoint (default: --url + /private, or Upbit's)")
+    _add_connection_options(rec)
+    rec.set_defaults(command="record")
+
+
+def _add_serve(sub: Commands) -> None:
+    serve = sub.add_parser("serve", help="run the fake Upbit exchange (or replay a recording) until Ctrl-C",
+                           description="Run the fake Upbit exchange in the foreground; it prints its URLs and "
+                           "test keys.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: an ephemeral port)")
+    serve.add_argument("--rate", type=float, default=50.0, help="simulated trades per second (default 50)")
+    serve.add_argument("--blast", action="store_true", help="send pre-encoded frames as fast as possible")
+    serve.add_argument("--blast-rate", type=float, metavar="N",
+                       help="with --blast: N frames per second per connection, stamped with the send time")
+    serve.add_argument("--seed", type=int, default=0, help="random walk seed (default 0)")
+    serve.add_argument("--replay", metavar="FILE", help="serve a recording (from `record`) instead of the simulation")
+    serve.add_argument("--pace", choices=("recorded", "fast"), default="recorded",
+                       help="replay with the recorded gaps (default) or as fast as possible")
+    serve.add_argument("--loop", action="store_true", help="repeat the replay forever")
+    serve.add_argument("--keys", type=_keys, action="append", metavar="ACCESS:SECRET",
+                       help="test API key pair (repeatable; default: the built-in test pair)")
+    serve.add_argument("--idle-timeout", type=float, default=120.0, help="idle close in seconds (default 120)")
+    serve.set_defaults(command="serve")
+
+
+def _add_config(sub: Commands) -> None:
+    config = sub.add_parser("config", help="write or show upbit_stream.toml",
+                            description="The settings file: every setting documented, with its default.")
+    actions = config.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
+    init = actions.add_parser("init", help="write the documented settings file",
+                              description="Write upbit_stream.toml (mode 0600) with every setting, its "
+                              "documentation and its default. API keys stay in the environment.")
+    init.add_argument("path", nargs="?", metavar="PATH", help="where to write (default ./upbit_stream.toml)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.set_defaults(command="config_init")
+    show = actions.add_parser("show", help="print the settings in effect (file + environment)",
+                              description="Print the settings in effect, after the file and UPBIT_STREAM_* "
+                              "variables.")
+    show.add_argument("path", nargs="?", metavar="PATH", help="settings file (default ./upbit_stream.toml)")
+    show.set_defaults(command="config_show")
+
+
+def _add_bench(sub: Commands) -> None:
+    bench = sub.add_parser("bench", help="run the repository's benchmarks and print their tables",
+                           description="Run benchmarks/bench_core.py and bench_pipeline.py (and with --peers "
+                           "compare_peers.py) with this Python. Needs a source checkout, not just the package.")
+    bench.add_argument("--quick", action="store_true", help="shorter runs (rougher figures)")
+    bench.add_argument("--peers", action="store_true", help="also compare with other Upbit clients (compare_peers.py)")
+    bench.set_defaults(command="bench")
