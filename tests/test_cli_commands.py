@@ -10,7 +10,7 @@ from pathlib import Path
 import upbit_stream
 from upbit_stream import Settings
 from upbit_stream._cli import main
-from upbit_stream._settings import render_settings
+from upbit_stream._settings_file import render_settings
 
 from cli_helpers import REPO, run_cli
 

@@ -206,7 +206,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_config_init(args: argparse.Namespace) -> int:
     """Write the documented settings file."""
-    from ._settings import DEFAULT_PATH, write_settings
+    from ._settings import DEFAULT_PATH
+    from ._settings_file import write_settings
 
     path = Path(args.path or DEFAULT_PATH)
     try:
@@ -223,7 +224,7 @@ def cmd_config_init(args: argparse.Namespace) -> int:
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     """Print the settings in effect."""
-    from ._settings import render_settings
+    from ._settings_file import render_settings
 
     try:
         settings = Settings.load(args.path)
