@@ -81,6 +81,18 @@ async def test_replay_serves_matching_frames(tmp_path, autojump_clock):
                 assert await fake.replay(str(path), pace="fast") == 2
 
 
+def test_a_gzip_recording_is_recognised_by_its_content_not_its_name(tmp_path):
+    import gzip
+
+    from upbit_stream.testing import load_replay
+
+    line = {"t": 1.0, "endpoint": "public", "frame": json.dumps({"type": "trade", "code": "KRW-BTC", "trade_price": 1})}
+    path = tmp_path / "recording.jsonl"  # compressed, but no .gz suffix
+    path.write_bytes(gzip.compress((json.dumps(line) + "\n").encode()))
+    [frame] = load_replay(path)
+    assert frame.keys == (("trade", "KRW-BTC"),) and frame.t == 1.0
+
+
 async def test_replay_snapshots_come_from_the_recording_not_the_simulation(tmp_path, autojump_clock):
     path = tmp_path / "rec.jsonl"
     trade = {"type": "trade", "code": "KRW-BTC", "trade_price": 1000, "stream_type": "REALTIME"}

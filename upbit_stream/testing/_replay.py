@@ -39,12 +39,14 @@ def _keys(frame: str) -> tuple[tuple[str, str], ...]:
 
 
 def load_replay(path: str | os.PathLike[str]) -> list[ReplayFrame]:
-    """Read a recording (plain or ``.gz``); lines that are not recording entries are skipped."""
+    """Read a recording (plain or gzip, recognised by its content); lines that are not recording entries are skipped."""
     return list(_iter(path))
 
 
 def _iter(path: str | os.PathLike[str]) -> Iterator[ReplayFrame]:
-    opener = gzip.open if str(path).endswith(".gz") else open
+    with open(path, "rb") as probe:
+        compressed = probe.read(2) == b"\x1f\x8b"  # gzip's magic number, whatever the file is called
+    opener = gzip.open if compressed else open
     with opener(path, "rt", encoding="utf-8") as file:  # type: ignore[operator]
         for line in file:
             line = line.strip()
