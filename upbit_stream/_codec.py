@@ -102,10 +102,17 @@ def _to_decimal(value: Any) -> Decimal:
     raise TypeError(f"expected a number, got {value!r}")
 
 
+#: Digits of the largest integer read from a number written with an exponent (``1e5``); Python's
+#: own limit for integer literals. ``int(Decimal("1e999999999"))`` would run for minutes.
+_MAX_INT_DIGITS = 4300
+
+
 def _to_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, Decimal) and value == value.to_integral_value():
+        if value.adjusted() >= _MAX_INT_DIGITS:
+            raise TypeError(f"expected an integer of at most {_MAX_INT_DIGITS} digits, got {value!r}")
         return int(value)
     raise TypeError(f"expected an integer, got {value!r}")
 
@@ -239,6 +246,9 @@ _FAST_DEFAULT, _FAST_SIMPLE = _fast_decoders()
 _DEFAULT_HEAD = b'{"type":"'
 _SIMPLE_HEAD = b'{"ty":"'
 _decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
+#: What a fast decoder raises for a frame it cannot take; the careful path then decides.
+#: msgspec raises RecursionError for deeply nested JSON.
+_FAST_FAILURES = (msgspec.MsgspecError, ValueError, TypeError, RecursionError)
 
 
 def _fast(frame: bytes, listed: bool) -> list[Any] | None:
@@ -262,7 +272,7 @@ def _fast(frame: bytes, listed: bool) -> list[Any] | None:
         if not listed:
             return [decoders[0](frame)]
         events = decoders[1](frame)
-    except (msgspec.MsgspecError, ValueError, TypeError):
+    except _FAST_FAILURES:
         return None
     type_name = events[0].type if events else None
     for event in events:
@@ -284,7 +294,7 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
         if decoders is not None:
             try:
                 return [decoders[0](data)]
-            except (msgspec.MsgspecError, ValueError, TypeError):
+            except _FAST_FAILURES:
                 return _careful(data)
     if data.startswith(b"{"):
         events = _fast(data, listed=False)
@@ -296,7 +306,7 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
             return events
         try:
             parts = _decode_raw_list(data)
-        except msgspec.MsgspecError:
+        except _FAST_FAILURES:
             parts = None
         if parts is not None:
             items = [_fast(bytes(part), listed=False) for part in parts]
@@ -308,7 +318,9 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
 def _careful(data: bytes) -> list[Message]:
     try:
         parsed = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError included
+    # UnicodeDecodeError and JSONDecodeError are ValueErrors; Decimal raises InvalidOperation (an
+    # ArithmeticError) for an exponent beyond its range, such as 1E-2648330639297005599.
+    except (ValueError, RecursionError, ArithmeticError) as exc:
         raise ProtocolError(f"frame is not UTF-8 JSON ({exc.__class__.__name__})", data) from None
     items = parsed if isinstance(parsed, list) else [parsed]
     out: list[Message] = []
@@ -357,14 +369,14 @@ def _subscription_list(item: dict[str, Any], simple: bool) -> SubscriptionList:
         if not isinstance(entry, dict) or not isinstance(entry.get(type_key), str):
             raise ProtocolError("LIST_SUBSCRIPTIONS entry without a type")
         codes = entry.get(codes_key) or []
+        if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+            raise ProtocolError("LIST_SUBSCRIPTIONS codes are not a list of strings")
         level = entry.get(level_key)
-        streams.append(
-            SubscribedStream(
-                entry[type_key],
-                tuple(str(code) for code in codes),
-                None if level is None else _to_decimal(level),
-            )
-        )
+        try:
+            level = None if level is None else _to_decimal(level)
+        except TypeError as exc:
+            raise ProtocolError(f"LIST_SUBSCRIPTIONS level: {exc}") from None
+        streams.append(SubscribedStream(entry[type_key], tuple(codes), level))
     ticket = item.get(ticket_key)
     return SubscriptionList(None if ticket is None else str(ticket), tuple(streams))
 

@@ -83,17 +83,27 @@ def _optional_secret(value: str | Secret | None) -> Secret | None:
     return _to_secret(value) if value else None
 
 
-def _non_empty(instance: object, attribute: attrs.Attribute[Any], value: Secret) -> None:
+def _sendable(key: str) -> bool:
+    return key.isascii() and key.isprintable() and key == key.strip()
+
+
+def _usable_key(instance: object, attribute: attrs.Attribute[Any], value: Secret) -> None:
+    """Refuse an empty key, or one that cannot be signed and sent as is (the message never shows it)."""
     if not value:
         raise AuthenticationError(f"Upbit {attribute.name} must not be empty")
+    if not _sendable(value.reveal()):  # no local of this frame holds the key when it raises
+        raise AuthenticationError(
+            f"Upbit {attribute.name} must be printable ASCII without surrounding spaces (Upbit keys are "
+            "letters and digits): check it for a stray newline, quote or non-ASCII character"
+        )
 
 
 @attrs.frozen
 class Credentials:
     """An Upbit API key pair; its repr shows only masks."""
 
-    access_key: Secret = attrs.field(converter=_to_secret, validator=_non_empty)
-    secret_key: Secret = attrs.field(converter=_to_secret, validator=_non_empty)
+    access_key: Secret = attrs.field(converter=_to_secret, validator=_usable_key)
+    secret_key: Secret = attrs.field(converter=_to_secret, validator=_usable_key)
 
     @classmethod
     def resolve(

@@ -250,8 +250,10 @@ async def open_upbit_session(
     Leaving the block cancels every task, closes every connection and ends every channel.
     """
     settings = _settings_from(config)
-    credentials = Credentials.resolve(access_key, secret_key, settings.auth, os.environ)
-    del access_key, secret_key  # only the masked Credentials stay in this frame's locals
+    try:
+        credentials = Credentials.resolve(access_key, secret_key, settings.auth, os.environ)
+    finally:
+        del access_key, secret_key  # only masked Credentials stay in this frame's locals, also on errors
     if connector is None:
         connector = trio_websocket_connector(
             connect_timeout=settings.connection.connect_timeout,

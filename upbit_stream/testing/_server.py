@@ -38,7 +38,8 @@ class RequestRecord:
     """One entry of the request log: a handshake, a PING or a request message and what it caused.
 
     ``kind`` is ``"handshake"``, ``"ping"`` or ``"message"``; ``status`` is the HTTP status of a
-    handshake (101 accepted); ``request`` the parsed request; ``error`` the error answered.
+    handshake (101 accepted); ``request`` the parsed request; ``error`` the error answered;
+    ``header_names`` the lower-case names of a handshake's HTTP headers (never their values).
     """
 
     time: float
@@ -50,6 +51,7 @@ class RequestRecord:
     error: RequestError | None = None
     status: int | None = None
     detail: str | None = None
+    header_names: tuple[str, ...] = ()
 
 
 class FakeUpbit(Controls):
@@ -208,8 +210,9 @@ class FakeUpbit(Controls):
             status, detail = 401, auth_error
         error = {401: RequestError("INVALID_AUTH"), 418: RequestError("I'm a teapot")}.get(
             status or 0, RequestError("Too Many Requests") if status == 429 else None)
+        names = tuple(name.decode("latin-1").lower() for name, _ in request.headers)
         self._record(RequestRecord(now, conn_id, endpoint, "handshake", status=status or 101, error=error,
-                                   detail=detail or auth_error))
+                                   detail=detail or auth_error, header_names=names))
         if status is not None:
             headers = [(b"Retry-After", str(math.ceil(max(1.0, self._connect_limiter.banned_until - now)
                                                       if status == 418 else 1)).encode())]
