@@ -240,6 +240,7 @@ class Window:
         self.delivered = 0  # events taken by consumers
         self.samples: list[float] = []  # send → consumer, seconds, while recording
         self.recording = False
+        self.opened = trio.current_time()
 
     def take(self, event: Any) -> None:
         """Count one event taken by a consumer (and its latency, inside the window)."""
@@ -251,7 +252,8 @@ class Window:
         """Wait for data, warm up, then measure for ``SECONDS``; ``wire()`` reads the frame counter."""
         with trio.fail_after(20):
             while not self.delivered:
-                await trio.sleep(0.02)
+                await trio.sleep(0.005)
+        first = trio.current_time() - self.opened
         await trio.sleep(WARMUP)
         gc.collect()  # not the previous point's garbage
         wire_0, delivered_0 = wire(), self.delivered
@@ -271,7 +273,7 @@ class Window:
             "client_cpu_percent": 100 * cpu / wall, "sender_cpu_percent": 100 * sender / wall,
             "cpu_us_per_frame": 1e6 * cpu / frames if frames else None,
             "cpu_us_per_delivery": 1e6 * cpu / deliveries if deliveries else None,
-            "load1": os.getloadavg()[0],
+            "load1": os.getloadavg()[0], "first_delivery_s": round(first, 3),
         }
 
 
