@@ -235,6 +235,7 @@ class Window:
     """Counters of one measured window: frames off the wire, deliveries, latency samples, CPU of both sides."""
 
     def __init__(self, sender_pid: int) -> None:
+        gc.collect()  # the previous point's garbage, before any frame is in flight
         self.sender_pid = sender_pid
         self.wire = 0  # frames read from the socket (counted by whoever reads them)
         self.delivered = 0  # events taken by consumers
@@ -255,7 +256,6 @@ class Window:
                 await trio.sleep(0.005)
         first = trio.current_time() - self.opened
         await trio.sleep(WARMUP)
-        gc.collect()  # not the previous point's garbage
         wire_0, delivered_0 = wire(), self.delivered
         cpu_0, sender_0, wall_0 = time.process_time(), cpu_seconds(self.sender_pid), trio.current_time()
         self.recording = True

@@ -14,7 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 
 def plot(path: Path) -> None:
@@ -27,12 +27,15 @@ def plot(path: Path) -> None:
     curves = result["curves"]
     plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
 
-    def axis(ax: Any, xlabel: str, ylabel: str, title: str, *, ylog: bool = False, ylim: Any = None) -> None:
+    def axis(ax: Any, xlabel: str, ylabel: str, title: str, *, ylog: bool = False, ylim: Any = None,
+             xsubs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> None:
         ax.set(xscale="log", xlabel=xlabel, ylabel=ylabel, title=title)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=xsubs))
         ax.xaxis.set_major_formatter(plain)
         ax.xaxis.set_minor_formatter(NullFormatter())
         if ylog:
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(plain)
             ax.yaxis.set_minor_formatter(NullFormatter())
         else:
@@ -77,13 +80,14 @@ def plot(path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
     axes[0].plot(xs, [p["cpu_us_per_frame"] for p in distinct], "o-", color=blue, label=own_label)
     axes[0].plot(xs, [p["cpu_us_per_frame"] for p in same], "s-", color=orange, label=same_label)
-    axis(axes[0], xlabel, "client CPU µs / frame from the wire (log)", "cost per frame", ylog=True)
+    axis(axes[0], xlabel, "client CPU µs / frame from the wire (log)", "cost per frame", ylog=True, xsubs=(1.0,))
     axes[1].plot(xs, [p["cpu_us_per_delivery"] for p in distinct], "o-", color=blue, label=own_label)
     axes[1].plot(xs, [p["cpu_us_per_delivery"] for p in same], "s-", color=orange, label=same_label)
-    axis(axes[1], xlabel, "client CPU µs / delivery", "cost per delivery")
+    axis(axes[1], xlabel, "client CPU µs / delivery", "cost per delivery", xsubs=(1.0,))
     latency(axes[2], xs, distinct, blue, ", own code")
     latency(axes[2], xs, same, orange, ", one code")
-    axis(axes[2], xlabel, "send → consumer latency (ms, log)", "latency of every delivery", ylog=True)
+    axis(axes[2], xlabel, "send → consumer latency (ms, log)", "latency of every delivery", ylog=True,
+         xsubs=(1.0,))
     save(fig, f"upbit_stream session vs number of subscribers: own code = {rate:,.0f} frames/s on one of the N codes; "
               f"one code = {rate:,.0f}/N frames/s, each to all N", "scaling_subscribers.png")
 
