@@ -38,6 +38,8 @@ log = logging.getLogger("upbit_stream")
 WINDOW_MARGIN = 0.05
 #: How long an unused connection stays open for a quick re-subscribe before it closes.
 LINGER = 5.0
+#: Time a connector gets beyond ``connection.connect_timeout`` before its attempt is abandoned.
+CONNECT_GRACE = 1.0
 #: Shortest time between two connection attempts of one endpoint, whatever the backoff drew.
 MIN_ATTEMPT_GAP = 0.5
 _EVENT_TYPES = frozenset(EVENT_CLASSES.values())
@@ -223,11 +225,18 @@ class EndpointConnection:
         return ConnectError(str(failure))
 
     async def _connect_and_serve(self, reconnect: bool, down_since: float | None, reason: str) -> None:
+        # A connector gets connect_timeout plus a grace period, whatever it does inside: trio-websocket
+        # 0.12 never returns from a server that accepts TCP and then says nothing.
+        limit = self._settings.connection.connect_timeout + CONNECT_GRACE
         try:
-            async with self._connector(self.url, list(self._headers())) as wire:
-                await self._serve(wire, reconnect=reconnect, down_since=down_since, reason=reason)
+            with trio.CancelScope(deadline=trio.current_time() + limit) as guard:
+                async with self._connector(self.url, list(self._headers())) as wire:
+                    guard.deadline = math.inf
+                    await self._serve(wire, reconnect=reconnect, down_since=down_since, reason=reason)
         except BaseExceptionGroup as group:  # a connector's own nursery may wrap our error
             raise first_error(group) from None
+        if guard.cancelled_caught:
+            raise ConnectError(f"no handshake within {limit:g} s")
 
     def _disconnected(self, reason: str) -> None:
         self._wire = None
