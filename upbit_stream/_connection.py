@@ -143,6 +143,8 @@ class EndpointConnection:
     def remove(self, handle: Subscriber) -> None:
         """Unregister a subscriber; the next request leaves its data out."""
         self.book.remove(handle)
+        if handle in self._new_since_send:  # else churn while nothing is sent would pile up here
+            self._new_since_send.remove(handle)
         self._poke()
 
     def _poke(self) -> None:
@@ -391,11 +393,16 @@ class EndpointConnection:
         if wire is None:
             raise UpbitStreamError(f"the {self.endpoint} connection is not open: subscribe to something first")
         event, slot = trio.Event(), []
-        self._list_waiters.append((event, slot))
-        await self._pace()
-        await wire.send(encode_list_subscriptions(uuid.uuid4().hex, self._format))
-        with trio.fail_after(timeout):
-            await event.wait()
+        waiter = (event, slot)
+        self._list_waiters.append(waiter)
+        try:
+            await self._pace()
+            await wire.send(encode_list_subscriptions(uuid.uuid4().hex, self._format))
+            with trio.fail_after(timeout):
+                await event.wait()
+        finally:
+            if waiter in self._list_waiters:  # no answer: forget the waiter
+                self._list_waiters.remove(waiter)
         return slot[0]
 
     def stats(self) -> ConnectionStats:
