@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import upbit_stream as ub
 from upbit_stream.testing import FakeUpbit, open_fake_upbit
-from upbit_stream.testing._chaos import ChaosDriver, Observer, limit_violations, live_keys, rolling_max, wanted_keys
+from upbit_stream.testing._chaos import ChaosDriver, limit_violations, live_keys, rolling_max, wanted_keys
+from upbit_stream.testing._chaos_watch import Observer
 
 from session_helpers import memory_connector, settings_for
 

@@ -1,30 +1,25 @@
-"""Seeded chaos against the fake exchange: a fault driver, an observing set of subscribers, limit checks.
+"""Seeded chaos against the fake exchange: the fault driver and checks of the fake's log against Upbit's limits.
 
-Shared by ``tests/test_chaos.py`` (virtual time, in-memory streams) and ``benchmarks/chaos.py``
-(real sockets on 127.0.0.1). Everything here runs on trio's clock, so the same code serves both.
+Shared by the reliability tests (virtual time, in-memory streams) and ``benchmarks/chaos.py`` (real
+sockets on 127.0.0.1); ``_chaos_watch`` holds the observing side. Everything runs on trio's clock.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import attrs
 import trio
 
-from .._enums import StreamType
-from .._fanout import StreamGap
-from .._specs import PRIVATE_TYPES, Spec
-from .._stats import ConnectionEventKind
+from .._specs import Spec
 
 if TYPE_CHECKING:
-    from .._session import UpbitSession
     from ._connection import Connection
     from ._server import FakeUpbit, RequestRecord
 
-__all__ = ["FAULTS", "ChaosDriver", "Observer", "close_connection", "limit_violations", "live_keys", "opened", "rolling_max", "wanted_keys"]
+__all__ = ["FAULTS", "ChaosDriver", "close_connection", "limit_violations", "live_keys", "opened", "rolling_max", "wanted_keys"]
 
 #: Every fault the driver knows. "Disruptive" ones end the connection; the driver then waits until
 #: the client has subscribed again before it injects the next fault.
@@ -238,120 +233,3 @@ async def _close(fake: FakeUpbit, conn: Connection, code: int, reason: str) -> N
     with trio.move_on_after(fake.close_timeout):
         await conn.ws.aclose(code, reason)
     conn.cancel_scope.cancel()
-
-
-# -- the observing subscribers ------------------------------------------------------------------
-
-
-@attrs.define(eq=False)
-class Watched:
-    """What one observed subscription saw."""
-
-    name: str
-    specs: tuple[Spec, ...]
-    events: int = 0
-    snapshots: int = 0
-    gaps: int = 0
-    closed: int = 0
-    failure: BaseException | None = None
-    resumes: list[float] = attrs.Factory(list)
-    duplicates: int = 0
-    out_of_order: int = 0
-    last_realtime: dict[str, float] = attrs.Factory(dict)
-    _pending: set[str] = attrs.Factory(set)
-    _gap_at: float | None = None
-    _last_sid: dict[str, int] = attrs.Factory(dict)
-
-    @property
-    def endpoint(self) -> str:
-        return "private" if self.specs[0].type in PRIVATE_TYPES else "public"
-
-    def see(self, event: Any, now: float) -> None:
-        if isinstance(event, StreamGap):
-            self.gaps += 1
-            self._gap_at = now
-            self._pending = {c for s in self.specs if s.mode == "both" for c in s.codes}
-            return
-        self.events += 1
-        if event.stream_type is StreamType.SNAPSHOT:
-            self.snapshots += 1
-            self._pending.discard(event.code)
-            if self._gap_at is not None and not self._pending:
-                self.resumes.append(now - self._gap_at)
-                self._gap_at = None
-            return
-        self.last_realtime[event.code] = now
-        if event.type == "trade":
-            last = self._last_sid.get(event.code)
-            if last is not None and event.sequential_id == last:
-                self.duplicates += 1
-            elif last is not None and event.sequential_id < last:
-                self.out_of_order += 1
-            self._last_sid[event.code] = max(event.sequential_id, last or 0)
-
-
-class Observer:
-    """Holds subscriptions open on ``session`` and records what they and the connection events show."""
-
-    def __init__(self, session: UpbitSession, subscriptions: Mapping[str, Sequence[Spec]]) -> None:
-        self.session = session
-        self.watched = [Watched(name, tuple(specs)) for name, specs in subscriptions.items()]
-        self.connection_events: Counter[tuple[str, ConnectionEventKind]] = Counter()
-        self.longest_outage = 0.0
-        self.running = False
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Subscribe everything, report started, and watch until cancelled."""
-        self.running = True
-        try:
-            async with self.session.connection_events(buffer=4096) as events, trio.open_nursery() as nursery:
-                for watched in self.watched:
-                    await nursery.start(self._consume, watched)
-                task_status.started()
-                async for event in events:
-                    self.connection_events[event.endpoint, event.kind] += 1
-                    if event.kind is ConnectionEventKind.RECONNECTED and event.downtime is not None:
-                        self.longest_outage = max(self.longest_outage, event.downtime)
-        finally:
-            self.running = False
-
-    async def _consume(self, watched: Watched, *, task_status: trio.TaskStatus[None]) -> None:
-        try:
-            async with self.session.subscribe(*watched.specs, gaps=True, buffer=1024) as channel:
-                task_status.started()
-                async for event in channel:
-                    watched.see(event, trio.current_time())
-                if self.running:
-                    watched.closed += 1
-        except trio.Cancelled:
-            raise
-        except Exception as exc:  # recorded: a healthy run has none
-            watched.failure = exc
-
-    def count(self, endpoint: str, kind: ConnectionEventKind) -> int:
-        return self.connection_events[endpoint, kind]
-
-    async def wait_all_live(self, fake: FakeUpbit, timeout: float, *, tick: float = 0.2) -> list[str]:
-        """Make fresh data for every code and account; return the subscriptions that got none."""
-        mark = trio.current_time()
-        missing = list(self.watched)
-        with trio.move_on_after(timeout):
-            while missing:
-                for watched in missing:
-                    for spec in watched.specs:
-                        if spec.type in PRIVATE_TYPES:
-                            order = fake.place_order("KRW-BTC", "bid", "limit", price="1000", volume="1")
-                            fake.cancel(order)
-                        else:
-                            for code in spec.codes:
-                                fake.tick(1, code=code)
-                await trio.sleep(tick)
-                missing = [w for w in missing if not _fresh(w, mark)]
-        return [w.name for w in missing]
-
-
-def _fresh(watched: Watched, mark: float) -> bool:
-    codes = {c for s in watched.specs for c in s.codes}
-    if not codes:
-        return any(t > mark for t in watched.last_realtime.values())
-    return all(watched.last_realtime.get(code, float("-inf")) > mark for code in codes)
