@@ -43,7 +43,9 @@ from __future__ import annotations
 import enum
 import ssl
 
-__all__ = ["REPEAT_LIMIT", "Recovery", "classify"]
+from ._errors import AuthenticationError, ConnectError, ServerError, UpbitStreamError
+
+__all__ = ["REPEAT_LIMIT", "Recovery", "classify", "fatal_error"]
 
 #: Closes classified "fatal if repeated" that end the endpoint when they come this many times in a
 #: row with no data in between.
@@ -127,3 +129,18 @@ def _by_error(error: BaseException) -> Recovery:
             return Recovery.FATAL
         pending.extend(e for e in (exc.__context__, exc.__cause__) if e is not None)
     return Recovery.RETRY
+
+
+def fatal_error(failure: Exception, *, private: bool) -> UpbitStreamError:
+    """The error a fatal ``failure`` raises from the affected subscribers' ``async with``.
+
+    Refused credentials (in-band ``INVALID_AUTH``, HTTP 401/403 on the private endpoint) become
+    ``AuthenticationError``; other library errors stay as they are.
+    """
+    if isinstance(failure, ServerError) and failure.name == "INVALID_AUTH":
+        return AuthenticationError(str(failure))
+    if private and isinstance(failure, ConnectError) and failure.status in (401, 403):
+        return AuthenticationError(f"{failure}: the server refused the API keys")
+    if isinstance(failure, UpbitStreamError):
+        return failure
+    return ConnectError(str(failure))

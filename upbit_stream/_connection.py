@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import trio
 
-from ._classify import REPEAT_LIMIT, Recovery, classify
+from ._classify import REPEAT_LIMIT, Recovery, classify, fatal_error
 from ._codec import ErrorFrame, SubscriptionList, decode, encode_list_subscriptions, encode_request
 from ._demand import Subscriber, SubscriptionBook
 from ._errors import (
@@ -196,7 +196,7 @@ class EndpointConnection:
                 ever_connected = True
                 self._disconnected(reason)
             if recovery is Recovery.FATAL:
-                self._give_up(self._fatal_error(failure))
+                self._give_up(fatal_error(failure, private=self.endpoint == "private"))
                 self._first_data_at = None
                 down_since = None
                 repeated = 0
@@ -215,16 +215,6 @@ class EndpointConnection:
             log.info("%s connection lost (%s); retrying in %.2f s", self.endpoint, reason, delay)
             self.state = "backoff"
             await trio.sleep(delay)
-
-    def _fatal_error(self, failure: Exception) -> UpbitStreamError:
-        """The error a fatal ``failure`` raises from its subscribers' ``async with``."""
-        if isinstance(failure, ServerError) and failure.name == "INVALID_AUTH":
-            return AuthenticationError(str(failure))
-        if isinstance(failure, ConnectError) and failure.status in (401, 403) and self.endpoint == "private":
-            return AuthenticationError(f"{failure}: the server refused the API keys")
-        if isinstance(failure, UpbitStreamError):
-            return failure
-        return ConnectError(str(failure))
 
     async def _connect_and_serve(self, reconnect: bool, down_since: float | None, reason: str) -> None:
         # A connector gets connect_timeout plus a grace period, whatever it does inside: trio-websocket

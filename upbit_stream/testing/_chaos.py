@@ -139,7 +139,7 @@ class ChaosDriver:
         with trio.move_on_after(self.resume_timeout):
             for endpoint in self.endpoints:
                 await self.fake.wait_for_request(
-                    lambda r, e=endpoint: r.kind == "message" and r.endpoint == e and r.time >= since and not r.error)
+                    lambda r, e=endpoint: r.kind == "message" and r.endpoint == e and r.time > since and not r.error)
             return True
         self.stuck += 1
         return False
@@ -151,7 +151,7 @@ class ChaosDriver:
         since = trio.current_time()
         with trio.move_on_after(timeout):
             [*_, record] = await self.fake.wait_for_request(
-                lambda r: r.kind == kind and r.time >= since and r.status in (None, 101) and not r.error)
+                lambda r: r.kind == kind and r.time > since and r.status in (None, 101) and not r.error)
             return record
         return None
 
@@ -163,17 +163,18 @@ class ChaosDriver:
         await self._drop()
         record = await self._next("handshake")
         if record is not None and await opened(self.fake, record.connection) is not None:
-            self.fake.drop_all()
+            await self._drop()
 
     async def _drop_mid_subscribe(self) -> None:
         await self._drop()
         if await self._next("message") is not None:
-            self.fake.drop_all()
+            await self._drop()
 
     async def _close_after_handshake(self) -> None:
         await self._drop()
         record = await self._next("handshake")
         if record is not None:
+            self._disrupt()
             await close_connection(self.fake, record.connection, self.rng.choice(_RETRY_CLOSES))
 
     async def _outage(self) -> None:
