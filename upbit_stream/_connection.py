@@ -15,7 +15,6 @@ from ._classify import REPEAT_LIMIT, Recovery, classify, fatal_error
 from ._codec import ErrorFrame, SubscriptionList, decode, encode_list_subscriptions, encode_request
 from ._demand import Subscriber, SubscriptionBook
 from ._errors import (
-    AuthenticationError,
     ConnectError,
     ProtocolError,
     ServerError,
