@@ -200,19 +200,31 @@ def test_backoff_delays_stay_within_their_ceiling(initial: float, maximum: float
     for attempt in range(n):
         assert backoff.attempts == attempt
         assert Fraction(backoff.ceiling(attempt)) == bound(initial, maximum, attempt)
-        assert 0.0 <= backoff.next_delay() <= bound(initial, maximum, attempt)
+        assert bound(initial, maximum, attempt) / 2 <= backoff.next_delay() <= bound(initial, maximum, attempt)
     backoff.reset()
     assert backoff.attempts == 0
-    assert 0.0 <= backoff.next_delay() <= initial
+    assert initial / 2 <= backoff.next_delay() <= initial
     assert backoff.attempts == 1
 
 
-def test_backoff_defaults_and_full_jitter() -> None:
+def test_backoff_defaults_and_equal_jitter() -> None:
     backoff = Backoff(rng=random.Random(7))
     assert (backoff.initial, backoff.maximum) == (0.5, 30.0)
     assert [backoff.ceiling(n) for n in range(8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     samples = [Backoff(rng=random.Random(seed)).next_delay() for seed in range(2000)]
-    assert min(samples) < 0.01 and max(samples) > 0.49  # the whole [0, initial] range is used
+    assert min(samples) < 0.251 and max(samples) > 0.499  # the whole [initial / 2, initial] range is used
+
+
+def test_backoff_bounds_a_storm_of_failures() -> None:
+    """Failing for 600 s in a row makes at most 45 attempts whatever the jitter draws (R3: <= 50).
+
+    The floors are 0.25 + 0.5 + 1 + 2 + 4 + 8 s, then 15 s each: 1 + 6 + 38 attempts at worst.
+    """
+    for seed in range(200):
+        backoff, elapsed, attempts = Backoff(rng=random.Random(seed)), 0.0, 1
+        while (elapsed := elapsed + backoff.next_delay()) <= 600:
+            attempts += 1
+        assert attempts <= 45
 
 
 def test_backoff_never_overflows() -> None:

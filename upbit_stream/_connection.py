@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections import Counter
@@ -10,13 +11,12 @@ from collections.abc import Callable, Sequence
 
 import trio
 
+from ._classify import REPEAT_LIMIT, Recovery, classify, fatal_error
 from ._codec import ErrorFrame, SubscriptionList, decode, encode_list_subscriptions, encode_request
 from ._demand import Subscriber, SubscriptionBook
 from ._errors import (
-    AuthenticationError,
     ConnectError,
     ProtocolError,
-    RateLimitedError,
     ServerError,
     UpbitStreamError,
 )
@@ -37,8 +37,11 @@ log = logging.getLogger("upbit_stream")
 WINDOW_MARGIN = 0.05
 #: How long an unused connection stays open for a quick re-subscribe before it closes.
 LINGER = 5.0
+#: Time a connector gets beyond ``connection.connect_timeout`` before its attempt is abandoned.
+CONNECT_GRACE = 1.0
+#: Shortest time between two connection attempts of one endpoint, whatever the backoff drew.
+MIN_ATTEMPT_GAP = 0.5
 _EVENT_TYPES = frozenset(EVENT_CLASSES.values())
-_RATE_ERRORS = {"Too Many Requests", "I'm a teapot", "TOO_MANY_REQUESTS"}
 
 
 class _Dead(Exception):
@@ -139,6 +142,8 @@ class EndpointConnection:
     def remove(self, handle: Subscriber) -> None:
         """Unregister a subscriber; the next request leaves its data out."""
         self.book.remove(handle)
+        if handle in self._new_since_send:  # else churn while nothing is sent would pile up here
+            self._new_since_send.remove(handle)
         self._poke()
 
     def _poke(self) -> None:
@@ -153,14 +158,18 @@ class EndpointConnection:
         down_since: float | None = None
         reason = ""
         ever_connected = False
+        last_attempt = -math.inf
+        repeated = 0  # "fatal if repeated" failures in a row with no data in between
         while True:
             while not len(self.book):
                 if self.state != "failed":  # health keeps saying why until a new subscription
                     self.state = "idle"
                 await self._wake.wait()
                 self._wake = trio.Event()
+            await trio.sleep_until(last_attempt + MIN_ATTEMPT_GAP)
             self.state = "cooldown" if self._gate.cooling_down else "connecting"
             await self._gate.acquire()
+            last_attempt = trio.current_time()
             self.state = "connecting"
             try:
                 await self._connect_and_serve(ever_connected and down_since is not None, down_since, reason)
@@ -169,30 +178,32 @@ class EndpointConnection:
                 self._disconnected("no subscribers")
                 down_since = None
                 continue
-            except RateLimitedError as exc:
-                self._gate.cool_down(self._cooldown_for(exc))
-                reason = str(exc)
-            except AuthenticationError as exc:
-                self._give_up(exc)
-                down_since = None
-                continue
-            except ConnectError as exc:
-                if _fatal_status(exc.status, private=self.endpoint == "private"):
-                    self._give_up(exc)
-                    down_since = None
-                    continue
-                reason = str(exc)
-            except (Disconnected, _Dead) as exc:
-                reason = str(exc)
-            except ServerError as exc:  # INVALID_AUTH and friends for a whole connection
-                self._give_up(AuthenticationError(str(exc)) if exc.name == "INVALID_AUTH" else exc)
-                down_since = None
-                continue
-            else:
-                reason = "connection ended"
+            except (UpbitStreamError, Disconnected, _Dead) as exc:
+                failure: Exception = exc
+            else:  # the reader never returns normally; kept for safety
+                failure = Disconnected("connection ended")
+            reason = str(failure)
+            recovery = _recovery(failure)
+            if self._first_data_at is not None:
+                repeated = 0
+            if recovery is Recovery.FATAL_IF_REPEATED:
+                repeated += 1
+                if repeated >= REPEAT_LIMIT:
+                    recovery = Recovery.FATAL
+                    failure = ConnectError(f"gave up after {repeated} failures in a row without data: {reason}")
             if self.connected_since is not None:
                 ever_connected = True
                 self._disconnected(reason)
+            if recovery is Recovery.FATAL:
+                self._give_up(fatal_error(failure, private=self.endpoint == "private"))
+                self._first_data_at = None
+                down_since = None
+                repeated = 0
+                continue
+            if recovery is Recovery.THROTTLED:
+                self._gate.cool_down(self._settings.reconnect.throttled_cooldown)
+            elif recovery is Recovery.BANNED:
+                self._gate.cool_down(self._settings.reconnect.banned_cooldown)
             if down_since is None:
                 down_since = time.time()
             self.last_error = reason
@@ -205,15 +216,18 @@ class EndpointConnection:
             await trio.sleep(delay)
 
     async def _connect_and_serve(self, reconnect: bool, down_since: float | None, reason: str) -> None:
+        # A connector gets connect_timeout plus a grace period, whatever it does inside: trio-websocket
+        # 0.12 never returns from a server that accepts TCP and then says nothing.
+        limit = self._settings.connection.connect_timeout + CONNECT_GRACE
         try:
-            async with self._connector(self.url, list(self._headers())) as wire:
-                await self._serve(wire, reconnect=reconnect, down_since=down_since, reason=reason)
+            with trio.CancelScope(deadline=trio.current_time() + limit) as guard:
+                async with self._connector(self.url, list(self._headers())) as wire:
+                    guard.deadline = math.inf
+                    await self._serve(wire, reconnect=reconnect, down_since=down_since, reason=reason)
         except BaseExceptionGroup as group:  # a connector's own nursery may wrap our error
             raise first_error(group) from None
-
-    def _cooldown_for(self, exc: RateLimitedError) -> float:
-        reconnect = self._settings.reconnect
-        return reconnect.banned_cooldown if exc.status == 418 else reconnect.throttled_cooldown
+        if guard.cancelled_caught:
+            raise ConnectError(f"no handshake within {limit:g} s")
 
     def _disconnected(self, reason: str) -> None:
         self._wire = None
@@ -299,12 +313,12 @@ class EndpointConnection:
 
     def _on_error(self, error: ErrorFrame) -> None:
         log.warning("%s: server error %s: %s", self.endpoint, error.name, error.message)
-        if error.name == "INVALID_AUTH":
-            raise ServerError(error.name, error.message)
-        if error.name in _RATE_ERRORS:
+        if classify(server_error=error.name) is Recovery.RETRY:  # rate limited: re-send, paced
             self.book.reset_sent()
             self._poke()
             return
+        if error.name == "INVALID_AUTH":  # about the connection's keys: fatal for the endpoint
+            raise ServerError(error.name, error.message)
         culprits = self._last_new or list(self.book.subscribers)
         self._last_new = []
         for handle in culprits:
@@ -368,11 +382,16 @@ class EndpointConnection:
         if wire is None:
             raise UpbitStreamError(f"the {self.endpoint} connection is not open: subscribe to something first")
         event, slot = trio.Event(), []
-        self._list_waiters.append((event, slot))
-        await self._pace()
-        await wire.send(encode_list_subscriptions(uuid.uuid4().hex, self._format))
-        with trio.fail_after(timeout):
-            await event.wait()
+        waiter = (event, slot)
+        self._list_waiters.append(waiter)
+        try:
+            await self._pace()
+            await wire.send(encode_list_subscriptions(uuid.uuid4().hex, self._format))
+            with trio.fail_after(timeout):
+                await event.wait()
+        finally:
+            if waiter in self._list_waiters:  # no answer: forget the waiter
+                self._list_waiters.remove(waiter)
         return slot[0]
 
     def stats(self) -> ConnectionStats:
@@ -397,10 +416,14 @@ class EndpointConnection:
         )
 
 
-def _fatal_status(status: int | None, *, private: bool) -> bool:
-    """Handshake statuses that retrying cannot fix (see the README's recovery table)."""
-    if status is None:
-        return False
-    if private and 300 <= status < 400:
-        return True  # never follow a redirect with credentials
-    return 400 <= status < 500 and status not in (408, 429, 418)
+def _recovery(failure: Exception) -> Recovery:
+    """Look ``failure`` up in the classification table (``_classify``)."""
+    if isinstance(failure, _Dead):
+        return Recovery.RETRY
+    if isinstance(failure, Disconnected):
+        return classify(closed=True, close_code=failure.code)
+    if isinstance(failure, ServerError):
+        return classify(server_error=failure.name)
+    if isinstance(failure, ConnectError):
+        return classify(status=failure.status) if failure.status is not None else classify(error=failure)
+    return Recovery.FATAL  # AuthenticationError (no keys) and anything else retrying cannot fix

@@ -50,11 +50,15 @@ class Sink:
         self.delivered = 0
         self.conflated = 0
         self.missed = 0
+        self._in_flight = 0  # an event flush() took from _pending and waits to put in the channel
 
     @property
     def queued(self) -> int:
-        """Events waiting for the subscriber (in the channel or held back by conflation)."""
-        return self._send.statistics().current_buffer_used + len(self._pending)
+        """Events waiting for the subscriber (in the channel or held back by conflation).
+
+        ``delivered + conflated + queued - <events in the channel>`` is every event offered.
+        """
+        return self._send.statistics().current_buffer_used + len(self._pending) + self._in_flight
 
     def deliver(self, event: Any) -> None:
         """Hand ``event`` to the subscriber without blocking."""
@@ -112,11 +116,14 @@ class Sink:
             while self._pending and not self.closed:
                 key = next(iter(self._pending))
                 event = self._pending.pop(key)
+                self._in_flight = 1
                 try:
                     await self._send.send(event)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self.closed = True
                     return
+                finally:
+                    self._in_flight = 0
                 self.delivered += 1
             if self._finishing:
                 self.close()

@@ -97,10 +97,12 @@ class ConnectLimiter(SlidingWindowLimiter):
 
 
 class Backoff:
-    """Capped exponential backoff with full jitter.
+    """Capped exponential backoff with equal jitter.
 
     Attempt ``n`` (0-based since the last ``reset()``) waits a uniformly random time in
-    ``[0, min(maximum, initial * 2**n)]``.
+    ``[c / 2, c]`` with ``c = min(maximum, initial * 2**n)``. The floor of half the ceiling is
+    what bounds a storm: an endpoint that keeps failing makes at most one attempt per
+    ``maximum / 2`` seconds (full jitter, from 0, would allow bursts of quick retries).
     """
 
     __slots__ = ("_attempts", "_rng", "initial", "maximum")
@@ -132,7 +134,8 @@ class Backoff:
 
     def next_delay(self) -> float:
         """The delay before the next attempt; counts the attempt."""
-        delay = self._rng.uniform(0.0, self.ceiling(self._attempts))
+        ceiling = self.ceiling(self._attempts)
+        delay = self._rng.uniform(ceiling / 2, ceiling)
         self._attempts += 1
         return delay
 

@@ -181,6 +181,8 @@ class UpbitSession:
     @asynccontextmanager
     async def connection_events(self, buffer: int = 256) -> AsyncIterator[trio.MemoryReceiveChannel[ConnectionEvent]]:
         """A channel of ``ConnectionEvent``s (connected, disconnected, reconnected, gave up)."""
+        if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
+            raise ValueError(f"buffer must be an int >= 1: got {buffer!r}")
         send, receive = trio.open_memory_channel[ConnectionEvent](buffer)
         sink = Sink(send, buffer, "strict")
         with trio.CancelScope() as scope:

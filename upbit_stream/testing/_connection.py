@@ -44,7 +44,7 @@ class OutQueue:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.items: deque[tuple[bytes | str, float, bool]] = deque()
+        self.items: deque[tuple[bytes | str, float, bool]] = deque()  # bounded: data frames capped; forced ones answer limited requests
         self.dropped = 0
         self._lot = trio.lowlevel.ParkingLot()
 

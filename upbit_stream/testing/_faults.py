@@ -97,8 +97,8 @@ class ConnectLimiter:
         self.per_second = per_second
         self.teapot_after = teapot_after
         self.teapot_seconds = teapot_seconds
-        self._granted: deque[float] = deque()
-        self._refused: deque[float] = deque()
+        self._granted: deque[float] = deque()  # bounded: pruned to 1 s, at most per_second
+        self._refused: deque[float] = deque()  # bounded: pruned to 60 s, cleared at teapot_after
         self.banned_until = float("-inf")
 
     def check(self, now: float) -> int | None:
@@ -128,7 +128,7 @@ class MessageLimiter:
 
     def __init__(self, per_second: int | None, per_minute: int | None) -> None:
         self.per_second, self.per_minute = per_second, per_minute
-        self._times: deque[float] = deque()
+        self._times: deque[float] = deque()  # bounded: pruned to 60 s, at most per_minute
 
     def allow(self, now: float) -> bool:
         while self._times and self._times[0] <= now - 60.0:

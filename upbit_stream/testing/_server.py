@@ -93,7 +93,7 @@ class FakeUpbit(Controls):
         self.account = Account(balances, price_of=lambda code: self.market.best(code)[::-1])
         self._auth = Authenticator(self.keys)
         self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
-        self._refusals: deque[int] = deque()
+        self._refusals: deque[int] = deque()  # bounded: what refuse_handshakes() was asked for
         self._log: deque[RequestRecord] = deque(maxlen=log_size)
         self._log_lot = trio.lowlevel.ParkingLot()
         self._conns: dict[int, Connection] = {}
