@@ -166,7 +166,7 @@ class HeartbeatSettings:
 
 @attrs.frozen
 class ReconnectSettings:
-    """Reconnection: capped exponential backoff with full jitter; cooldowns after rate limiting."""
+    """Reconnection: capped exponential backoff with equal jitter; cooldowns after rate limiting."""
 
     section: ClassVar[str] = "reconnect"
     initial_delay: float = _seconds(0.5, "Upper bound of the first retry's random delay.")
