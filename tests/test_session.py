@@ -107,6 +107,19 @@ async def test_stall_is_detected_and_replaced_within_interval_plus_deadline(fake
                 assert (await tickers.receive()).stream_type is ub.StreamType.SNAPSHOT
 
 
+async def test_an_outage_before_the_first_connection_is_reported_once(fake, autojump_clock):
+    fake.refuse_handshakes(4, 503)
+    with trio.fail_after(300):
+        async with session(fake) as s:
+            async with s.connection_events() as events, s.ticker("KRW-BTC") as tickers:
+                down = await events.receive()
+                assert down.kind is ub.ConnectionEventKind.DISCONNECTED and "cannot connect" in down.reason
+                assert "503" in down.reason
+                assert (await events.receive()).kind is ub.ConnectionEventKind.CONNECTED  # not one event per attempt
+                assert (await tickers.receive()).stream_type is ub.StreamType.SNAPSHOT
+                assert len(handshakes(fake)) == 5
+
+
 async def test_429_storm_cools_down_without_a_hot_loop(fake, autojump_clock):
     fake.refuse_handshakes(20, 429)
     with trio.fail_after(3600):

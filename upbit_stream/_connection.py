@@ -191,7 +191,8 @@ class EndpointConnection:
                 if repeated >= REPEAT_LIMIT:
                     recovery = Recovery.FATAL
                     failure = ConnectError(f"gave up after {repeated} failures in a row without data: {reason}")
-            if self.connected_since is not None:
+            was_connected = self.connected_since is not None
+            if was_connected:
                 ever_connected = True
                 self._disconnected(reason)
             if recovery is Recovery.FATAL:
@@ -200,6 +201,9 @@ class EndpointConnection:
                 down_since = None
                 repeated = 0
                 continue
+            if down_since is None and not was_connected:  # an outage's first failed attempt: once, not per attempt
+                self._emit(ConnectionEvent(self.endpoint, ConnectionEventKind.DISCONNECTED, time.time(),
+                                           f"cannot connect: {reason}"))
             if recovery is Recovery.THROTTLED:
                 self._gate.cool_down(self._settings.reconnect.throttled_cooldown)
             elif recovery is Recovery.BANNED:
