@@ -39,7 +39,7 @@ BAD: dict[str, list[object]] = {
     "connection.private_url": ["https://x.test", "x.test/private", "ws:/x", 0, None],
     "connection.format": ["simple", "JSON", "", 1, None],
     "connection.connect_timeout": SECONDS,
-    "connection.transport": ["websockets", "", 1, None],
+    "connection.transport": ["Websockets", "trio_websocket", "aiohttp", "", 1, None],
     "connection.max_message_size": COUNT,
     "heartbeat.interval": SECONDS,
     "heartbeat.timeout": SECONDS,

@@ -23,6 +23,7 @@ from ._settings import Settings
 from ._specs import PRIVATE_TYPES, Mode, Spec, candle, my_asset, my_order, orderbook, ticker, trade
 from ._stats import ConnectionEvent, Health, SessionStats, SubscriptionStats, summarize_health
 from ._transport import Connector, check_url, trio_websocket_connector
+from ._transport_websockets import websockets_connector
 
 __all__ = ["UpbitSession", "open_upbit_session"]
 
@@ -233,6 +234,13 @@ def _check_specs(specs: tuple[Spec, ...]) -> tuple[Spec, ...]:
     return specs
 
 
+def _connector_for(settings: Settings) -> Connector:
+    """The connector ``connection.transport`` names, with the connection settings."""
+    connection = settings.connection
+    make = websockets_connector if connection.transport == "websockets" else trio_websocket_connector
+    return make(connect_timeout=connection.connect_timeout, max_message_size=connection.max_message_size)
+
+
 def _settings_from(config: Settings | str | os.PathLike[str] | None) -> Settings:
     if isinstance(config, Settings):
         return config
@@ -257,10 +265,7 @@ async def open_upbit_session(
     finally:
         del access_key, secret_key  # only masked Credentials stay in this frame's locals, also on errors
     if connector is None:
-        connector = trio_websocket_connector(
-            connect_timeout=settings.connection.connect_timeout,
-            max_message_size=settings.connection.max_message_size,
-        )
+        connector = _connector_for(settings)
     with single_errors():
         async with trio.open_nursery() as nursery:
             session = UpbitSession(settings, credentials, connector, nursery)

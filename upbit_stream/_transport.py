@@ -1,20 +1,28 @@
-"""The WebSocket edge: the connector seam and its trio-websocket implementation (the only importer)."""
+"""The WebSocket edge: the connector seam, its shared failure mapping, and the trio-websocket connector."""
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Protocol
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import trio
 import trio_websocket
 
 from ._errors import ConnectError, RateLimitedError
+from ._groups import single_errors
 
-__all__ = ["Connector", "Disconnected", "Wire", "check_url", "trio_websocket_connector"]
+__all__ = [
+    "CLOSE_TIMEOUT", "Connector", "Disconnected", "Target", "Wire", "check_url", "closed", "connect_failure",
+    "handshake_refused", "trio_websocket_connector",
+]
+
+#: Longest wait for the peer to answer our close frame before the socket is closed anyway.
+CLOSE_TIMEOUT = 2.0
 
 
 class Disconnected(Exception):
@@ -64,6 +72,58 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class Target(NamedTuple):
+    """Where a WebSocket URL points: TCP host and port, TLS or not, HTTP ``Host`` and resource."""
+
+    host: str
+    port: int
+    secure: bool
+    host_header: str
+    resource: str
+
+    @classmethod
+    def parse(cls, url: str) -> Target:
+        parts = urlsplit(url)
+        secure = parts.scheme == "wss"
+        host = parts.hostname or ""
+        try:
+            port = parts.port or (443 if secure else 80)
+        except ValueError:
+            raise ConnectError(f"not a WebSocket URL: {url!r} (bad port)") from None
+        shown = f"[{host}]" if ":" in host else host
+        host_header = shown if port == (443 if secure else 80) else f"{shown}:{port}"
+        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(host, port, secure, host_header, resource)
+
+
+def handshake_refused(status: int) -> ConnectError:
+    """The error for a handshake answered with HTTP ``status``: ``RateLimitedError`` for 429/418."""
+    if status in (429, 418):
+        what = "too many requests" if status == 429 else "temporarily banned after repeated 429s"
+        return RateLimitedError(f"handshake refused with HTTP {status} ({what})", status=status)
+    return ConnectError(f"handshake refused with HTTP {status}", status=status)
+
+
+def connect_failure(exc: BaseException) -> ConnectError:
+    """The error for a TCP or TLS failure: refused, reset, closed mid-handshake, untrusted certificate."""
+    seen: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in seen and len(seen) < 8:
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return ConnectError(f"TLS certificate not trusted: {link.verify_message or link}")
+        seen.append(link)
+        link = link.__cause__ or link.__context__
+    inner = exc
+    if isinstance(exc, trio.BrokenResourceError) and len(seen) > 1:
+        inner = seen[1]  # trio wraps what the socket or TLS layer said, e.g. SSLEOFError
+    return ConnectError(f"cannot connect: {inner.__class__.__name__}: {inner}")
+
+
+def closed(code: int | None, reason: str | None) -> Disconnected:
+    """The ``Disconnected`` for a connection that ended with close ``code`` (1006: no close frame)."""
+    return Disconnected(f"connection closed: {code} {reason or ''}".strip(), code)
+
+
 class _TrioWebsocketWire:
     """``Wire`` over a trio-websocket connection."""
 
@@ -92,8 +152,7 @@ class _TrioWebsocketWire:
 def _disconnected(exc: trio_websocket.ConnectionClosed) -> Disconnected:
     reason = exc.reason
     code = getattr(reason, "code", None)
-    text = getattr(reason, "reason", None) or getattr(reason, "name", None) or "connection closed"
-    return Disconnected(f"closed by peer: {code} {text}".strip(), code)
+    return closed(code, getattr(reason, "reason", None) or getattr(reason, "name", None))
 
 
 def trio_websocket_connector(
@@ -107,46 +166,59 @@ def trio_websocket_connector(
 
     @asynccontextmanager
     async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[Wire]:
-        context = ssl_context
-        if url.startswith("wss://") and context is None:
-            context = ssl.create_default_context()
-        async with AsyncExitStack() as stack:
-            try:
-                ws = await stack.enter_async_context(
-                    trio_websocket.open_websocket_url(
-                        url,
-                        ssl_context=context,
-                        extra_headers=list(headers),
-                        message_queue_size=message_queue_size,
-                        max_message_size=max_message_size,
-                        connect_timeout=connect_timeout,
-                        disconnect_timeout=2.0,
-                    )
-                )
-            except trio_websocket.ConnectionRejected as exc:
-                raise _rejected(exc.status_code) from None
-            except trio_websocket.ConnectionTimeout:
-                raise ConnectError(f"no handshake within {connect_timeout} s") from None
-            except trio_websocket.HandshakeError as exc:
-                raise ConnectError(f"handshake failed: {exc}") from None
-            except ssl.SSLCertVerificationError as exc:
-                raise ConnectError(f"TLS certificate not trusted: {exc.verify_message}") from None
-            except (OSError, trio.BrokenResourceError) as exc:
-                raise ConnectError(f"cannot connect: {_os_reason(exc)}") from None
-            yield _TrioWebsocketWire(ws)
+        target = Target.parse(url)
+        try:
+            with single_errors():
+                async with trio.open_nursery() as nursery:
+                    with trio.move_on_after(connect_timeout) as deadline:
+                        ws = await _open(nursery, target, headers, ssl_context, message_queue_size, max_message_size)
+                    if deadline.cancelled_caught:
+                        raise ConnectError(f"no handshake within {connect_timeout:g} s")
+                    try:
+                        yield _TrioWebsocketWire(ws)
+                    finally:
+                        await _close(ws)
+                        nursery.cancel_scope.cancel()
+        except trio_websocket.ConnectionRejected as exc:  # raised by trio-websocket's reader task
+            raise handshake_refused(exc.status_code) from None
 
     return connect
 
 
-def _rejected(status: int) -> ConnectError:
-    if status in (429, 418):
-        what = "too many requests" if status == 429 else "temporarily banned after repeated 429s"
-        return RateLimitedError(f"handshake refused with HTTP {status} ({what})", status=status)
-    return ConnectError(f"handshake refused with HTTP {status}", status=status)
+async def _close(ws: trio_websocket.WebSocketConnection) -> None:
+    """The close handshake (at most ``CLOSE_TIMEOUT``); when cancelled, just the socket's close.
+
+    Cancelled, the reader task that would see the peer's answer is cancelled too: waiting is futile.
+    """
+    if trio.current_effective_deadline() == -math.inf:
+        await trio.aclose_forcefully(ws)  # cancelled at once: never blocks
+        return
+    with trio.CancelScope(shield=True, deadline=trio.current_time() + CLOSE_TIMEOUT):
+        await ws.aclose()
 
 
-def _os_reason(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(exc, trio.BrokenResourceError) and cause is not None:
-        exc = cause
-    return f"{exc.__class__.__name__}: {exc}"
+async def _open(
+    nursery: trio.Nursery, target: Target, headers: Sequence[tuple[str, str]], ssl_context: ssl.SSLContext | None,
+    message_queue_size: int, max_message_size: int,
+) -> trio_websocket.WebSocketConnection:
+    """TCP, then TLS (completed here, so that its failures surface at once), then the HTTP upgrade."""
+    stream: trio.abc.Stream | None = None
+    try:
+        stream = await trio.open_tcp_stream(target.host, target.port)
+        if target.secure:
+            context = ssl_context if ssl_context is not None else ssl.create_default_context()
+            stream = trio.SSLStream(stream, context, server_hostname=target.host, https_compatible=True)
+            await stream.do_handshake()
+        return await trio_websocket.wrap_client_stream(
+            nursery, stream, target.host_header, target.resource,  # type: ignore[arg-type]
+            extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+            message_queue_size=message_queue_size, max_message_size=max_message_size,
+        )
+    except BaseException as exc:
+        if stream is not None:
+            await trio.aclose_forcefully(stream)  # cancelled at once: never blocks
+        if isinstance(exc, (OSError, trio.BrokenResourceError)):
+            raise connect_failure(exc) from None
+        if isinstance(exc, trio_websocket.HandshakeError):
+            raise ConnectError(f"handshake failed: {exc!r}") from None
+        raise

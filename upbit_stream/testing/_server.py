@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -63,13 +64,14 @@ class FakeUpbit(Controls):
                  requests_per_minute: int | None, connects_per_second: int | None, teapot_after: int | None,
                  teapot_seconds: float, send_queue_size: int, balances: Mapping[str, Any] | None,
                  epoch_ms: int | None, replay: str | None, pace: str, replay_loop: bool,
-                 blast_ring_size: int, log_size: int) -> None:
+                 blast_ring_size: int, log_size: int, ssl_context: ssl.SSLContext | None = None) -> None:
         if auth_failure not in ("frame", "http"):
             raise ValueError("auth_failure must be 'frame' or 'http'")
         if pace not in ("recorded", "fast"):
             raise ValueError("pace must be 'recorded' or 'fast'")
         self.host = host
         self.port = 0
+        self.ssl_context = ssl_context
         self.seed = seed
         self.rate = rate
         self.blast = blast
@@ -110,8 +112,8 @@ class FakeUpbit(Controls):
 
     @property
     def base_url(self) -> str:
-        """``ws://host:port`` (what upbit-sdk's ``websocket_base_url`` wants)."""
-        return f"ws://{self.host}:{self.port}"
+        """``ws://host:port`` (``wss://`` with TLS; what upbit-sdk's ``websocket_base_url`` wants)."""
+        return f"{'ws' if self.ssl_context is None else 'wss'}://{self.host}:{self.port}"
 
     @property
     def public_url(self) -> str:
@@ -167,6 +169,8 @@ class FakeUpbit(Controls):
             if conn is not None:
                 conn.touch()
 
+        if self.ssl_context is not None:
+            stream = trio.SSLStream(stream, self.ssl_context, server_side=True)  # type: ignore[assignment]
         gated = GateStream(stream, gate, touch)
         try:
             async with trio.open_nursery() as nursery:
@@ -402,7 +406,7 @@ async def open_fake_upbit(
     connects_per_second: int | None = 5, teapot_after: int | None = 10, teapot_seconds: float = 60.0,
     send_queue_size: int = 1024, balances: Mapping[str, Any] | None = None, epoch_ms: int | None = None,
     replay: str | None = None, pace: str = "recorded", replay_loop: bool = False,
-    blast_ring_size: int = 4096, log_size: int = 100_000,
+    blast_ring_size: int = 4096, log_size: int = 100_000, ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[FakeUpbit]:
     """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
 
@@ -411,7 +415,8 @@ async def open_fake_upbit(
     each stamped with its send time); ``keys`` maps access keys to secret keys
     (default one fixed test pair); ``auth_failure`` "frame" answers requests on a badly authenticated
     private connection with INVALID_AUTH, "http" rejects its handshake with 401. ``None`` disables a
-    limit. Leaving the block closes every connection and task.
+    limit. ``ssl_context`` (a server context) serves ``wss://`` instead of ``ws://``. Leaving the
+    block closes every connection and task.
     """
     server = FakeUpbit(
         host=host, seed=seed, rate=rate, blast=blast, blast_rate=blast_rate,
@@ -420,7 +425,7 @@ async def open_fake_upbit(
         requests_per_minute=requests_per_minute, connects_per_second=connects_per_second,
         teapot_after=teapot_after, teapot_seconds=teapot_seconds, send_queue_size=send_queue_size,
         balances=balances, epoch_ms=epoch_ms, replay=replay, pace=pace, replay_loop=replay_loop,
-        blast_ring_size=blast_ring_size, log_size=log_size,
+        blast_ring_size=blast_ring_size, log_size=log_size, ssl_context=ssl_context,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     server.port = listeners[0].socket.getsockname()[1]

@@ -1,0 +1,39 @@
+"""The ``[connection] transport`` setting: its values, the environment, and a clear error for a bad one."""
+
+from __future__ import annotations
+
+import pytest
+
+import upbit_stream as ub
+from upbit_stream._settings import render_settings
+
+
+def test_both_transports_are_accepted_from_a_file_and_from_the_environment(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[connection]\ntransport = "websockets"\n')
+    assert ub.Settings.load(path, env={}).connection.transport == "websockets"
+    env = {"UPBIT_STREAM_CONNECTION_TRANSPORT": "trio-websocket"}
+    assert ub.Settings.load(path, env=env).connection.transport == "trio-websocket"
+    assert ub.Settings().evolve(connection={"transport": "websockets"}).connection.transport == "websockets"
+
+
+def test_bad_transport_names_the_key_and_the_choices():
+    with pytest.raises(ub.ConfigError) as info:
+        ub.Settings().evolve(connection={"transport": "aiohttp"})
+    assert info.value.key == "connection.transport"
+    assert str(info.value) == (
+        "connection.transport = 'aiohttp' is invalid: expected one of 'websockets', 'trio-websocket'")
+
+
+def test_bad_transport_in_the_environment_names_the_variable():
+    with pytest.raises(ub.ConfigError) as info:
+        ub.Settings.load(None, env={"UPBIT_STREAM_CONNECTION_TRANSPORT": "trio_websocket"})
+    assert info.value.key == "UPBIT_STREAM_CONNECTION_TRANSPORT"
+    assert "to set connection.transport" in str(info.value) and "'trio-websocket'" in str(info.value)
+
+
+def test_the_settings_file_documents_the_transport():
+    text = render_settings(ub.Settings().evolve(connection={"transport": "websockets"}))
+    section = text[text.index("[connection]"):text.index("[heartbeat]")]
+    assert "websockets (websockets.trio, faster) or trio-websocket" in section
+    assert '\ntransport = "websockets"\n' in section
