@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv on first use, installs upbit_stream with its test extra, then runs the given command.
+# Also, once each: .peers/upbit-sdk (upbit-sdk pins websockets<16, so it gets its own venv for the
+# interop tests) and .autobahn (Autobahn|Testsuite, when pyenv's Python 2.7 is on the machine).
+# A failed extra install only warns: the tests that need it skip and say why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -11,5 +14,27 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e '.[test]'
     touch "$stamp"
+fi
+
+# One venv per peer under .peers/<peer>/; its .ready file marks it complete.
+peer=.peers/upbit-sdk
+if [ ! -f "$peer/.ready" ]; then
+    rm -rf "$peer"
+    if "$python" -m venv "$peer" && "$peer/bin/python" -m pip install --quiet --disable-pip-version-check \
+            upbit-sdk==1.1.0 >/dev/null 2>&1; then
+        touch "$peer/.ready"
+    else
+        echo "dev.sh: could not install upbit-sdk into $peer; its interop tests will skip" >&2
+    fi
+fi
+
+py2=${AUTOBAHN_PYTHON:-$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/2.7.*/bin/python 2>/dev/null | tail -n 1 || true)}
+if [ -n "$py2" ] && [ -x "$py2" ] && [ ! -f .autobahn/.ready ]; then
+    if "$py2" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+            --prefix .autobahn autobahntestsuite==0.8.2 >/dev/null 2>&1; then
+        touch .autobahn/.ready
+    else
+        echo "dev.sh: could not install autobahntestsuite into .autobahn; the Autobahn tests will skip" >&2
+    fi
 fi
 exec "$@"

@@ -1,53 +1,90 @@
-"""Clients nobody here wrote: the official upbit-sdk and a plain ``websockets`` client (asyncio, in a thread)."""
+"""Clients nobody here wrote: the official upbit-sdk (own venv, subprocess) and a plain ``websockets`` client."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
+import websockets
 
 from upbit_stream.testing import make_token, open_fake_upbit
 
-upbit = pytest.importorskip("upbit")
-websockets = pytest.importorskip("websockets")
+#: upbit-sdk pins ``websockets<16``, so it lives in its own venv (made by ./scripts/dev.sh).
+SDK_VENV = Path(__file__).resolve().parents[2] / ".peers" / "upbit-sdk"
+needs_sdk = pytest.mark.skipif(
+    not (SDK_VENV / ".ready").is_file(),
+    reason=f"no upbit-sdk venv at {SDK_VENV} (./scripts/dev.sh creates it: pip install upbit-sdk==1.1.0)",
+)
+
+SDK_PUBLIC = """
+import asyncio, json, sys, upbit
+
+async def main():
+    sdk = upbit.AsyncUpbit(websocket_base_url=sys.argv[1])
+    out = {}
+    async with sdk.ws_stream.ticker(["KRW-BTC"], format="SIMPLE") as conn:
+        out["snapshot"] = (await asyncio.wait_for(conn.recv(), 5)).to_dict(mode="json")
+        out["realtime"] = (await asyncio.wait_for(conn.recv(), 5)).to_dict(mode="json")
+    async with sdk.ws_stream.orderbook(["KRW-ETH.5"]) as conn:
+        out["book"] = (await asyncio.wait_for(conn.recv(), 5)).to_dict(mode="json")
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+SDK_PRIVATE = """
+import asyncio, json, os, sys, upbit
+
+async def main():
+    sdk = upbit.AsyncUpbit(access_key=os.environ["FAKE_ACCESS_KEY"], secret_key=os.environ["FAKE_SECRET_KEY"],
+                           websocket_base_url=sys.argv[1])
+    async with sdk.ws_stream.subscribe_private(my_order=["KRW-BTC"], my_asset=True) as conn:
+        events = [(await asyncio.wait_for(conn.recv(), 5)).to_dict(mode="json") for _ in range(5)]
+    print(json.dumps(events))
+
+asyncio.run(main())
+"""
+
+
+async def run_sdk(script: str, base_url: str, **env: str) -> Any:
+    """Run ``script`` with the upbit-sdk venv's Python; return what it printed, JSON-decoded."""
+    result = await trio.run_process(
+        [str(SDK_VENV / "bin" / "python"), "-c", textwrap.dedent(script), base_url],
+        capture_stdout=True, capture_stderr=True, check=False, env={**os.environ, **env},
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")[-3000:]
+    return json.loads(result.stdout)
 
 
 def _is_request(type_):
     return lambda r: r.kind == "message" and r.request is not None and any(t.type == type_ for t in r.request.types)
 
 
+@needs_sdk
 async def test_upbit_sdk_ticker_simple_and_orderbook_depth():
     async with open_fake_upbit(rate=50, seed=2) as fake:
-
-        async def client():
-            sdk = upbit.AsyncUpbit(websocket_base_url=fake.base_url)
-            out = {}
-            async with sdk.ws_stream.ticker(["KRW-BTC"], format="SIMPLE") as conn:
-                out["snapshot"] = await asyncio.wait_for(conn.recv(), 5)
-                out["realtime"] = await asyncio.wait_for(conn.recv(), 5)
-            async with sdk.ws_stream.orderbook(["KRW-ETH.5"]) as conn:
-                out["book"] = await asyncio.wait_for(conn.recv(), 5)
-            return out
-
-        with trio.fail_after(20):
-            out = await trio.to_thread.run_sync(asyncio.run, client())
-        assert out["snapshot"].cd == "KRW-BTC" and out["snapshot"].st == "SNAPSHOT"
-        assert out["realtime"].st == "REALTIME"
-        assert out["book"].code == "KRW-ETH" and len(out["book"].orderbook_units) == 5
+        with trio.fail_after(30):
+            out = await run_sdk(SDK_PUBLIC, fake.base_url)
+        assert out["snapshot"]["cd"] == "KRW-BTC" and out["snapshot"]["st"] == "SNAPSHOT"
+        assert out["realtime"]["st"] == "REALTIME"
+        assert out["book"]["code"] == "KRW-ETH" and len(out["book"]["orderbook_units"]) == 5
         assert not any(r.error for r in fake.requests)
 
 
+@needs_sdk
 async def test_upbit_sdk_private_my_order_and_my_asset():
     async with open_fake_upbit(rate=0) as fake:
         got: dict[str, list] = {}
 
         async def client():
-            sdk = upbit.AsyncUpbit(access_key=fake.access_key, secret_key=fake.secret_key,
-                                   websocket_base_url=fake.base_url)
-            async with sdk.ws_stream.subscribe_private(my_order=["KRW-BTC"], my_asset=True) as conn:
-                got["events"] = [await asyncio.wait_for(conn.recv(), 5) for _ in range(5)]
+            got["events"] = await run_sdk(SDK_PRIVATE, fake.base_url, FAKE_ACCESS_KEY=fake.access_key,
+                                          FAKE_SECRET_KEY=fake.secret_key)
 
         async def exchange():
             await fake.wait_for_request(_is_request("myOrder"))
@@ -55,11 +92,11 @@ async def test_upbit_sdk_private_my_order_and_my_asset():
             uuid = fake.place_order("KRW-BTC", "bid", "limit", price="90000000", volume="0.002")
             fake.fill(uuid)
 
-        with trio.fail_after(20):
+        with trio.fail_after(30):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(exchange)
-                await trio.to_thread.run_sync(asyncio.run, client())
-        kinds = [(e.type, getattr(e, "state", None)) for e in got["events"]]
+                await client()
+        kinds = [(e["type"], e.get("state")) for e in got["events"]]
         assert kinds == [("myOrder", "wait"), ("myAsset", None), ("myOrder", "trade"), ("myOrder", "done"),
                          ("myAsset", None)]
         handshake = [r for r in fake.requests if r.kind == "handshake"][0]
