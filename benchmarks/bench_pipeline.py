@@ -1,7 +1,8 @@
-"""Session pipeline vs a bare trio-websocket loop, fan-out cost, latency and memory, in one run.
+"""Both transports (bare loops and sessions), fan-out cost, latency and memory, in one run.
 
 The fake exchange runs in another process (``upbit-stream serve``). Every figure printed is a
-ratio or a measurement from this run; nothing is asserted.
+ratio or a measurement from this run; nothing is asserted. The transport comparison alternates
+the two transports for ``ROUNDS`` rounds and keeps each one's best round (the machine is shared).
 
     python benchmarks/bench_pipeline.py [--quick]
 """
@@ -21,12 +22,15 @@ from typing import Iterator
 import orjson
 import trio
 import trio_websocket
+from websockets.trio.client import connect as websockets_connect
 
 import upbit_stream as ub
 from upbit_stream.testing import MARKETS
 
 QUICK = "--quick" in sys.argv
 SECONDS = 1.5 if QUICK else 4.0
+ROUNDS = 1 if QUICK else 2
+TRANSPORTS = ("trio-websocket", "websockets")
 CODES = sorted(m.code for m in MARKETS)
 
 
@@ -56,10 +60,25 @@ def request(codes: list[str], types: tuple[str, ...] = ("ticker",)) -> str:
     return json.dumps(body)
 
 
-async def bare_loop(url: str, decoder: str) -> float:
-    """Messages per second through trio-websocket alone, decoding each frame."""
+async def bare_loop(url: str, decoder: str, transport: str = "trio-websocket") -> float:
+    """Messages per second through the WebSocket library alone, decoding each frame."""
     decode = orjson.loads if decoder == "orjson" else ub.decode
     count = 0
+    if transport == "websockets":
+        # Left by cancellation: a close handshake behind a full queue would wait for close_timeout.
+        with trio.CancelScope() as scope:
+            async with websockets_connect(url, compression=None, ping_interval=None, max_size=1 << 22,
+                                          max_queue=64) as ws:
+                await ws.send(request(CODES))
+                await ws.recv()
+                start = trio.current_time()
+                with trio.move_on_after(SECONDS):
+                    while True:
+                        decode(await ws.recv())
+                        count += 1
+                elapsed = trio.current_time() - start
+                scope.cancel()
+        return count / elapsed
     async with trio_websocket.open_websocket_url(url, message_queue_size=64, max_message_size=1 << 22) as ws:
         await ws.send_message(request(CODES))
         await ws.get_message()
@@ -71,15 +90,18 @@ async def bare_loop(url: str, decoder: str) -> float:
     return count / (trio.current_time() - start)
 
 
-def settings(url: str) -> ub.Settings:
-    return ub.Settings().evolve(connection={"public_url": url}, heartbeat={"stale_after": 0})
+DEFAULT_TRANSPORT = ub.Settings().connection.transport
 
 
-async def pipeline(url: str, subscribers: int = 1, spread: int = 0) -> tuple[float, float]:
+def settings(url: str, transport: str = DEFAULT_TRANSPORT) -> ub.Settings:
+    return ub.Settings().evolve(connection={"public_url": url, "transport": transport}, heartbeat={"stale_after": 0})
+
+
+async def pipeline(url: str, subscribers: int = 1, spread: int = 0, transport: str = DEFAULT_TRANSPORT) -> tuple[float, float]:
     """(messages per second read from the wire, events per second delivered) through the session."""
     rng = random.Random(5)
     delivered = 0
-    async with ub.open_upbit_session(config=settings(url)) as session:
+    async with ub.open_upbit_session(config=settings(url, transport)) as session:
         async with trio.open_nursery() as nursery:
             async def consume(codes: list[str]) -> None:
                 nonlocal delivered
@@ -148,14 +170,33 @@ async def memory(url: str, total: int) -> tuple[float, float, float]:
     return marks[0], marks[1], float(stalled.queued)
 
 
+async def compare_transports(url: str) -> None:
+    """Bare loop and session of each transport, alternated, best of ``ROUNDS``; printed as ratios."""
+    bare: dict[str, float] = dict.fromkeys(TRANSPORTS, 0.0)
+    session: dict[str, float] = dict.fromkeys(TRANSPORTS, 0.0)
+    for _ in range(ROUNDS):
+        for transport in TRANSPORTS:
+            bare[transport] = max(bare[transport], await bare_loop(url, "ub.decode", transport))
+            session[transport] = max(session[transport], (await pipeline(url, transport=transport))[1])
+    print(f"transports (best of {ROUNDS} alternated rounds; default: {DEFAULT_TRANSPORT}):")
+    for transport in TRANSPORTS:
+        print(f"  bare {transport:15} + ub.decode {bare[transport]:10,.0f} msg/s   "
+              f"session -> one consumer {session[transport]:10,.0f} msg/s "
+              f"({session[transport] / bare[transport]:.0%} of its bare loop)")
+    new, old = TRANSPORTS[1], TRANSPORTS[0]
+    print(f"  {new} / {old}: bare {bare[new] / bare[old]:.2f}x, session {session[new] / session[old]:.2f}x")
+
+
 async def main() -> None:
     print(f"fake exchange in another process; {SECONDS:g} s per measurement; ticker frames, DEFAULT format")
     with fake_exchange("--blast") as url:
-        bare_orjson = await bare_loop(url, "orjson")
-        bare_ours = await bare_loop(url, "ub.decode")
+        await compare_transports(url)
+        bare_orjson = await bare_loop(url, "orjson", DEFAULT_TRANSPORT)
+        bare_ours = await bare_loop(url, "ub.decode", DEFAULT_TRANSPORT)
         wire_1, delivered_1 = await pipeline(url)
-        print(f"bare trio-websocket + orjson.loads      {bare_orjson:10,.0f} msg/s")
-        print(f"bare trio-websocket + ub.decode         {bare_ours:10,.0f} msg/s")
+        print(f"default transport ({DEFAULT_TRANSPORT}):")
+        print(f"bare {DEFAULT_TRANSPORT} + orjson.loads {bare_orjson:10,.0f} msg/s")
+        print(f"bare {DEFAULT_TRANSPORT} + ub.decode    {bare_ours:10,.0f} msg/s")
         print(f"session -> one consumer                 {delivered_1:10,.0f} msg/s  "
               f"= {delivered_1 / bare_ours:.0%} of bare+ub.decode, {delivered_1 / bare_orjson:.0%} of bare+orjson (target >= 60 %)")
         wire_100, delivered_100 = await pipeline(url, subscribers=100, spread=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -234,3 +235,18 @@ async def test_server_closing_during_the_tls_handshake_is_a_connect_error(make_c
                     pass
         assert trio.current_time() - start < 2
         nursery.cancel_scope.cancel()
+
+
+async def test_leaving_while_the_peer_floods_unread_frames_closes_promptly(make_connector):
+    async with open_fake_upbit(seed=7, blast=True, idle_timeout=None) as fake:
+        for ending in ("normal", "error"):
+            start = trio.current_time()
+            with trio.fail_after(10):
+                with pytest.raises(KeyError) if ending == "error" else contextlib.nullcontext():
+                    async with make_connector()(fake.public_url, []) as wire:
+                        await wire.send('[{"ticket":"t"},{"type":"ticker","codes":["KRW-BTC","KRW-ETH"]}]')
+                        await wire.receive()
+                        await trio.sleep(0.3)  # nobody reads: every buffer on the way fills up
+                        if ending == "error":
+                            raise KeyError("mine")
+            assert trio.current_time() - start < 0.3 + 2 * 2.0 + 1  # at most the close timeout, bounded

@@ -146,7 +146,7 @@ class ConnectionSettings:
         tuple(f.value for f in Format), Format)
     connect_timeout: float = _seconds(10.0, "Longest wait for a TCP + TLS + WebSocket handshake.")
     transport: str = _choice(
-        "trio-websocket", "WebSocket implementation: websockets (websockets.trio, faster) or "
+        "websockets", "WebSocket implementation: websockets (websockets.trio, faster) or "
         "trio-websocket. Both pass the same tests and Autobahn cases; see the README.",
         ("websockets", "trio-websocket"))
     max_message_size: int = _count(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -78,6 +79,15 @@ def _disconnected(exc: ConnectionClosed) -> Exception:
     return closed(1006, "no close frame")
 
 
+async def _drain(ws: ClientConnection) -> None:
+    """Read and drop messages until the connection is closed."""
+    try:
+        while True:
+            await ws.recv()
+    except ConnectionClosed:
+        return
+
+
 def websockets_connector(
     *,
     connect_timeout: float = 10.0,
@@ -115,6 +125,30 @@ def websockets_connector(
                 raise ConnectError(f"handshake failed: {exc}") from None
             except (OSError, trio.BrokenResourceError) as exc:
                 raise connect_failure(exc) from None
-            yield _WebsocketsWire(ws)
+            code = 1011  # internal error, unless the block ends normally
+            try:
+                yield _WebsocketsWire(ws)
+                code = 1000
+            finally:
+                await _close(ws, code)
 
     return connect
+
+
+async def _close(ws: ClientConnection, code: int) -> None:
+    """The close handshake (websockets bounds it by ``close_timeout``), then let websockets' reader end.
+
+    websockets.trio 17.4 pauses its reader while the incoming queue is full and never resumes it
+    once closed, so after a close whose answer sat behind unread frames, leaving ``connect``
+    would wait forever for that reader (the bug websockets#1555 fixed for asyncio only).
+    When cancelled, websockets closes the socket at once itself and cancels its reader.
+    """
+    if trio.current_effective_deadline() != -math.inf:
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + 2 * CLOSE_TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_drain, ws)  # so that the peer's answer is read, not waited out
+                await ws.aclose(code)
+                nursery.cancel_scope.cancel()
+    paused = ws.recv_flow_control
+    if paused is not None:
+        paused.set()
