@@ -28,11 +28,17 @@ if [ ! -f "$peer/.ready" ]; then
     fi
 fi
 
+# The prefix must be absolute: sdists built by setup.py install (zope.interface, autobahn) resolve
+# a relative one inside their temporary build directory, and their files vanish with it.
 py2=${AUTOBAHN_PYTHON:-$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/2.7.*/bin/python 2>/dev/null | tail -n 1 || true)}
-if [ -n "$py2" ] && [ -x "$py2" ] && [ ! -f .autobahn/.ready ]; then
-    if "$py2" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-            --prefix .autobahn autobahntestsuite==0.8.2 >/dev/null 2>&1; then
-        touch .autobahn/.ready
+autobahn=$PWD/.autobahn
+if [ -n "$py2" ] && [ -x "$py2" ] && [ ! -f "$autobahn/.ready" ]; then
+    rm -rf "$autobahn"
+    if (cd /tmp && "$py2" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+            --prefix "$autobahn" autobahntestsuite==0.8.2 >/dev/null 2>&1) \
+        && "$py2" -c "import site; site.addsitedir('$autobahn/lib/python2.7/site-packages'); import autobahntestsuite.wstest" 2>/dev/null
+    then
+        touch "$autobahn/.ready"
     else
         echo "dev.sh: could not install autobahntestsuite into .autobahn; the Autobahn tests will skip" >&2
     fi
