@@ -197,8 +197,6 @@ async def test_leaving_during_a_real_handshake(fake):
         assert await leave_during_a_real_handshake(fake) <= CLOSE_TIMEOUT
 
 
-@pytest.mark.xfail(strict=True, reason="trio-websocket 0.12 never closes the TCP stream of a handshake that is "
-                                       "cancelled or times out (connect_websocket); the transport must own it")
 async def test_an_abandoned_handshake_closes_its_socket(fake):
     await leave_during_a_real_handshake(fake)
 

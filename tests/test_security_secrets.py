@@ -24,6 +24,7 @@ import upbit_stream as ub
 from upbit_stream._auth import authorization_header
 from upbit_stream._secrets import Credentials, Secret
 from upbit_stream._transport import trio_websocket_connector
+from upbit_stream._transport_websockets import websockets_connector
 from upbit_stream.testing import FakeUpbit, open_fake_upbit
 
 from session_helpers import memory_connector, settings_for
@@ -37,7 +38,9 @@ LOGGERS = ["", "trio-websocket", "trio_websocket", "websockets", "websockets.cli
            "websockets.server", "upbit_stream", "upbit_stream.testing"]
 
 #: Real-socket connectors by transport name; every S1 real-socket test runs once per entry.
-CONNECTORS: dict[str, Callable[..., ub.Connector]] = {"trio-websocket": trio_websocket_connector}
+CONNECTORS: dict[str, Callable[..., ub.Connector]] = {
+    "trio-websocket": trio_websocket_connector, "websockets": websockets_connector,
+}
 
 
 @pytest.fixture(params=sorted(CONNECTORS))

@@ -13,7 +13,6 @@ from functools import partial
 
 import pytest
 import trio
-import trio_websocket
 import trustme
 
 import upbit_stream as ub
@@ -58,12 +57,6 @@ def private_settings(url: str) -> ub.Settings:
 # -- S4 ---------------------------------------------------------------------------------------------
 
 
-TLS_HANG = ("trio-websocket never wakes its handshake waiter when the TLS handshake fails: the attempt "
-            "ends at connect_timeout as 'no handshake within …' (10 s by default), not as a certificate "
-            "error. Fix in _transport.py: complete the TLS handshake before wrap_client_stream.")
-
-
-@pytest.mark.xfail(strict=True, reason=TLS_HANG)
 async def test_s4_untrusted_certificate_fails_the_first_attempt_fast(ca, connector_factory):
     async with wss_fake(ca, "localhost") as (fake, port, accepts):
         connect = connector_factory(connect_timeout=1.5)  # default context: system CAs, not ours
@@ -85,17 +78,15 @@ async def test_s4_untrusted_certificate_never_becomes_a_retry_storm(ca):
             config=settings.evolve(connection={"connect_timeout": 0.3}),
             access_key=ACCESS, secret_key=SECRET,
         ) as session:
-            with trio.move_on_after(2):
+            with trio.move_on_after(2), pytest.raises(ub.ConnectError, match="(?i)certificate"):
                 async with session.my_asset() as assets:
                     await assets.receive()
             stats = session.stats().connections["private"]
     assert 1 <= len(accepts) <= 6, f"{len(accepts)} TLS attempts in 2 s"
-    assert stats.last_error  # (it says "no handshake within 0.3 s": see TLS_HANG)
+    assert stats.last_error and "certificate" in stats.last_error
     assert not [r for r in fake.requests if r.kind == "handshake"]  # no token ever left the TLS layer
 
 
-@pytest.mark.xfail(strict=True, reason=TLS_HANG + " Then _connection.py must treat it as fatal: it retries "
-                                       "every ConnectError without an HTTP status (R10).")
 async def test_s4_untrusted_certificate_is_fatal_after_one_attempt(ca):
     async with wss_fake(ca, "localhost") as (fake, port, accepts):
         async with ub.open_upbit_session(
@@ -133,7 +124,7 @@ async def test_s4_the_default_context_checks_the_host_name(ca, connector_factory
     ca.cert_pem.write_to_path(str(pem))
     monkeypatch.setenv("SSL_CERT_FILE", str(pem))
     async with wss_fake(ca, "localhost") as (fake, port, accepts):
-        connect = connector_factory(connect_timeout=0.5)  # the error text waits for TLS_HANG's fix
+        connect = connector_factory(connect_timeout=0.5)
         with trio.fail_after(5):
             async with connect(f"wss://localhost:{port}/websocket/v1", []):
                 pass  # trusted through SSL_CERT_FILE: the setup works
@@ -144,19 +135,19 @@ async def test_s4_the_default_context_checks_the_host_name(ca, connector_factory
     assert len([r for r in fake.requests if r.kind == "handshake"]) == 1  # the mismatch never got past TLS
 
 
-async def test_s4_the_default_context_is_strict(monkeypatch, ca):
-    """The context the transport really passes to trio-websocket for wss:// (captured by a spy)."""
+async def test_s4_the_default_context_is_strict(monkeypatch, ca, connector_factory):
+    """The context the transport really wraps the TCP stream with for wss:// (captured by a spy)."""
     seen: list[ssl.SSLContext | None] = []
-    real = trio_websocket.open_websocket_url
+    real = trio.SSLStream
 
-    def spy(url: str, ssl_context: ssl.SSLContext | None = None, **options: object) -> object:
+    def spy(stream: object, ssl_context: ssl.SSLContext, **options: object) -> object:
         seen.append(ssl_context)
-        return real(url, ssl_context=ssl_context, **options)
+        return real(stream, ssl_context, **options)
 
-    monkeypatch.setattr(trio_websocket, "open_websocket_url", spy)
+    monkeypatch.setattr(trio, "SSLStream", spy)
     async with wss_fake(ca, "localhost") as (fake, port, accepts):
         with pytest.raises(ub.ConnectError):
-            connect = ub._transport.trio_websocket_connector(connect_timeout=0.5)
+            connect = connector_factory(connect_timeout=0.5)
             async with connect(f"wss://localhost:{port}/websocket/v1", []):
                 pass
     [context] = seen

@@ -63,8 +63,10 @@ async def test_refused_connection_is_retried_not_raised(autojump_clock, transpor
             await trio.sleep(5)
             assert session.stats().connections["public"].state in ("backoff", "connecting")
             assert session.health().status == "down"
+            outage = events.receive_nowait()  # the outage is said once, not once per attempt
+            assert outage.kind is ub.ConnectionEventKind.DISCONNECTED and "cannot connect" in outage.reason
             with pytest.raises(trio.WouldBlock):
-                events.receive_nowait()  # never connected: no events yet
+                events.receive_nowait()
 
 
 async def test_paced_blast_stamps_frames_with_the_send_time(transport):

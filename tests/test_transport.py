@@ -13,6 +13,7 @@ import trio
 import trustme
 
 import upbit_stream as ub
+from upbit_stream._classify import Recovery, classify
 from upbit_stream._transport import Disconnected
 from upbit_stream.testing import FakeUpbit, make_token, open_fake_upbit
 
@@ -194,10 +195,11 @@ async def test_tls_with_an_unknown_ca_fails_at_once(tls_fake, make_connector):
     assert tls_fake.public_url.startswith("wss://")
     start = trio.current_time()
     with trio.fail_after(10):
-        with pytest.raises(ub.ConnectError, match="TLS certificate not trusted: .*local issuer"):
+        with pytest.raises(ub.ConnectError, match="TLS certificate not trusted: .*local issuer") as info:
             async with make_connector()(tls_fake.public_url, []):
                 pass
     assert trio.current_time() - start < 2  # refused on the first attempt, not after connect_timeout
+    assert classify(error=info.value) is Recovery.FATAL  # the connection gives up: no retry storm
 
 
 async def test_tls_with_the_right_ca_connects(tls_fake, make_connector, ca):
@@ -230,10 +232,11 @@ async def test_server_closing_during_the_tls_handshake_is_a_connect_error(make_c
         port = listeners[0].socket.getsockname()[1]
         start = trio.current_time()
         with trio.fail_after(5):
-            with pytest.raises(ub.ConnectError, match="cannot connect: SSL|cannot connect: Connection"):
+            with pytest.raises(ub.ConnectError, match="cannot connect: SSL|cannot connect: Connection") as info:
                 async with make_connector(connect_timeout=3)(f"wss://127.0.0.1:{port}/", []):
                     pass
         assert trio.current_time() - start < 2
+        assert classify(error=info.value) is Recovery.RETRY  # a dropped link, not a TLS verdict
         nursery.cancel_scope.cancel()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import upbit_stream as ub
-from upbit_stream._settings import render_settings
+from upbit_stream._settings_file import render_settings
 
 
 def test_both_transports_are_accepted_from_a_file_and_from_the_environment(tmp_path):
@@ -35,5 +35,5 @@ def test_bad_transport_in_the_environment_names_the_variable():
 def test_the_settings_file_documents_the_transport():
     text = render_settings(ub.Settings().evolve(connection={"transport": "websockets"}))
     section = text[text.index("[connection]"):text.index("[heartbeat]")]
-    assert "websockets (websockets.trio, faster) or trio-websocket" in section
+    assert "websockets (websockets.trio, the faster one) or trio-websocket" in section
     assert '\ntransport = "websockets"\n' in section

@@ -146,8 +146,8 @@ class ConnectionSettings:
         tuple(f.value for f in Format), Format)
     connect_timeout: float = _seconds(10.0, "Longest wait for a TCP + TLS + WebSocket handshake.")
     transport: str = _choice(
-        "websockets", "WebSocket implementation: websockets (websockets.trio, faster) or "
-        "trio-websocket. Both pass the same tests and Autobahn cases; see the README.",
+        "websockets", "WebSocket library: websockets (websockets.trio, the faster one) or "
+        "trio-websocket (the previous default). Both pass the same tests.",
         ("websockets", "trio-websocket"))
     max_message_size: int = _count(
         4194304, "Largest incoming frame accepted; a bigger one closes the connection.", "bytes")

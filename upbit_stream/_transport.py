@@ -14,7 +14,7 @@ import trio
 import trio_websocket
 
 from ._errors import ConnectError, RateLimitedError
-from ._groups import single_errors
+from ._groups import first_error
 
 __all__ = [
     "CLOSE_TIMEOUT", "Connector", "Disconnected", "Target", "Wire", "check_url", "closed", "connect_failure",
@@ -168,21 +168,34 @@ def trio_websocket_connector(
     async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[Wire]:
         target = Target.parse(url)
         try:
-            with single_errors():
-                async with trio.open_nursery() as nursery:
-                    with trio.move_on_after(connect_timeout) as deadline:
-                        ws = await _open(nursery, target, headers, ssl_context, message_queue_size, max_message_size)
-                    if deadline.cancelled_caught:
-                        raise ConnectError(f"no handshake within {connect_timeout:g} s")
-                    try:
-                        yield _TrioWebsocketWire(ws)
-                    finally:
-                        await _close(ws)
-                        nursery.cancel_scope.cancel()
-        except trio_websocket.ConnectionRejected as exc:  # raised by trio-websocket's reader task
-            raise handshake_refused(exc.status_code) from None
+            async with trio.open_nursery() as nursery:
+                with trio.move_on_after(connect_timeout) as deadline:
+                    ws, stream = await _open(nursery, target, headers, ssl_context, message_queue_size,
+                                             max_message_size)
+                if deadline.cancelled_caught:
+                    raise ConnectError(f"no handshake within {connect_timeout:g} s")
+                try:
+                    yield _TrioWebsocketWire(ws)
+                finally:
+                    await _close(ws)
+                    await trio.aclose_forcefully(stream)  # cancelled at once: never blocks
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            real = [leaf for leaf in _leaves(group) if not isinstance(leaf, trio.Cancelled)]
+            if len(real) > 1:
+                raise
+            leaf = real[0] if real else first_error(group)
+            if isinstance(leaf, trio_websocket.ConnectionRejected):  # raised by trio-websocket's reader task
+                raise handshake_refused(leaf.status_code) from None
+            raise leaf  # as itself, its __cause__ kept (it tells a certificate verdict from a reset)
 
     return connect
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
 
 
 async def _close(ws: trio_websocket.WebSocketConnection) -> None:
@@ -200,8 +213,11 @@ async def _close(ws: trio_websocket.WebSocketConnection) -> None:
 async def _open(
     nursery: trio.Nursery, target: Target, headers: Sequence[tuple[str, str]], ssl_context: ssl.SSLContext | None,
     message_queue_size: int, max_message_size: int,
-) -> trio_websocket.WebSocketConnection:
-    """TCP, then TLS (completed here, so that its failures surface at once), then the HTTP upgrade."""
+) -> tuple[trio_websocket.WebSocketConnection, trio.abc.Stream]:
+    """TCP, then TLS (completed here, so that its failures surface at once), then the HTTP upgrade.
+
+    The stream is returned too: a close answered by the peer leaves it to us to close.
+    """
     stream: trio.abc.Stream | None = None
     try:
         stream = await trio.open_tcp_stream(target.host, target.port)
@@ -209,16 +225,17 @@ async def _open(
             context = ssl_context if ssl_context is not None else ssl.create_default_context()
             stream = trio.SSLStream(stream, context, server_hostname=target.host, https_compatible=True)
             await stream.do_handshake()
-        return await trio_websocket.wrap_client_stream(
+        ws = await trio_websocket.wrap_client_stream(
             nursery, stream, target.host_header, target.resource,  # type: ignore[arg-type]
             extra_headers=[(k.encode(), v.encode()) for k, v in headers],
             message_queue_size=message_queue_size, max_message_size=max_message_size,
         )
+        return ws, stream
     except BaseException as exc:
         if stream is not None:
             await trio.aclose_forcefully(stream)  # cancelled at once: never blocks
         if isinstance(exc, (OSError, trio.BrokenResourceError)):
-            raise connect_failure(exc) from None
+            raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
         if isinstance(exc, trio_websocket.HandshakeError):
             raise ConnectError(f"handshake failed: {exc!r}") from None
         raise

@@ -124,7 +124,7 @@ def websockets_connector(
             except (InvalidHandshake, ConnectionClosed) as exc:
                 raise ConnectError(f"handshake failed: {exc}") from None
             except (OSError, trio.BrokenResourceError) as exc:
-                raise connect_failure(exc) from None
+                raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
             code = 1011  # internal error, unless the block ends normally
             try:
                 yield _WebsocketsWire(ws)
