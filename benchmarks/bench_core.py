@@ -10,7 +10,7 @@ from decimal import Decimal
 import orjson
 
 import upbit_stream as ub
-from upbit_stream._codec import encode_event
+from upbit_stream._encode import encode_event
 from upbit_stream._demand import SubscriptionBook
 
 D = Decimal

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import upbit_stream as ub
-from upbit_stream._codec import encode_event, encode_events, encode_list_subscriptions, encode_request
+from upbit_stream._encode import encode_event, encode_events, encode_list_subscriptions, encode_request
 from upbit_stream._events import CANDLE_INTERVALS
 
 # The documented tables (reference/upbit-protocol.md §8): DEFAULT key, SIMPLE key, kind.

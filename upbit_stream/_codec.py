@@ -1,4 +1,4 @@
-"""The wire codec: server frames to events and control results, events and requests to frames.
+"""Decoding: server frames (any format) to events and control results; encoding lives in ``_encode``.
 
 Decoding has a fast path and a careful path. Frames shaped the way Upbit sends them (an object
 whose first key is ``type``/``ty``, or a list of such objects) are decoded by msgspec straight into
@@ -12,14 +12,13 @@ key orders, unknown enum values, huge integers, control frames — takes the car
 import enum
 import json
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
 import msgspec
 
-from ._enums import Format
 from ._errors import ProtocolError
 from ._events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
 
@@ -31,10 +30,6 @@ __all__ = [
     "SubscriptionList",
     "UnknownMessage",
     "decode",
-    "encode_event",
-    "encode_events",
-    "encode_list_subscriptions",
-    "encode_request",
 ]
 
 
@@ -379,53 +374,3 @@ def _subscription_list(item: dict[str, Any], simple: bool) -> SubscriptionList:
         streams.append(SubscribedStream(entry[type_key], tuple(codes), level))
     ticket = item.get(ticket_key)
     return SubscriptionList(None if ticket is None else str(ticket), tuple(streams))
-
-
-# --------------------------------------------------------------------------------------------
-# Encoding.
-
-_encoder = msgspec.json.Encoder(decimal_format="number")
-
-
-def _wire_object(value: Any, simple: bool) -> Any:
-    if isinstance(value, tuple):
-        return [_wire_object(item, simple) for item in value]
-    if not attrs.has(type(value)):
-        return value
-    return {
-        (f.metadata["simple"] if simple else f.name): _wire_object(getattr(value, f.name), simple)
-        for f in attrs.fields(type(value))
-    }
-
-
-def encode_event(event: Event, format: Format | str = Format.DEFAULT) -> bytes:
-    """Encode one event as the server sends it in ``format`` (a one-item list for *_LIST)."""
-    return encode_events([event], format)
-
-
-def encode_events(events: Sequence[Event], format: Format | str = Format.DEFAULT) -> bytes:
-    """Encode events as one server frame: a list for *_LIST formats, else exactly one event."""
-    fmt = Format(format)
-    objects = [_wire_object(event, fmt.simple_keys) for event in events]
-    if fmt.listed:
-        return _encoder.encode(objects)
-    if len(objects) != 1:
-        raise ValueError(f"{fmt} frames carry exactly one event, got {len(objects)}")
-    return _encoder.encode(objects[0])
-
-
-def encode_request(
-    ticket: str, type_objects: Iterable[Mapping[str, Any]], format: Format | str = Format.DEFAULT
-) -> str:
-    """Encode a subscription request ``[{ticket}, {type}…, {format}]`` as compact JSON text."""
-    body: list[Any] = [{"ticket": ticket}, *type_objects, {"format": str(Format(format))}]
-    if len(body) == 2:
-        raise ValueError("a request needs at least one type object; Upbit rejects empty requests")
-    return _encoder.encode(body).decode()
-
-
-def encode_list_subscriptions(ticket: str, format: Format | str = Format.DEFAULT) -> str:
-    """Encode a LIST_SUBSCRIPTIONS request; ``format`` must be the connection's current format."""
-    body = [{"ticket": ticket}, {"method": "LIST_SUBSCRIPTIONS"}, {"format": str(Format(format))}]
-    return _encoder.encode(body).decode()
-

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 import trio
 
 from ._classify import REPEAT_LIMIT, Recovery, classify, fatal_error
-from ._codec import ErrorFrame, SubscriptionList, decode, encode_list_subscriptions, encode_request
+from ._codec import ErrorFrame, SubscriptionList, decode
 from ._demand import Subscriber, SubscriptionBook
+from ._encode import encode_list_subscriptions, encode_request
 from ._errors import (
     ConnectError,
     ProtocolError,
@@ -22,6 +23,7 @@ from ._errors import (
 )
 from ._events import EVENT_CLASSES
 from ._fanout import Sink, StreamGap
+from ._gate import WINDOW_MARGIN, ConnectGate
 from ._groups import first_error
 from ._policies import Backoff, SlidingWindowLimiter
 from ._settings import Settings
@@ -33,8 +35,6 @@ __all__ = ["ConnectGate", "EndpointConnection"]
 
 log = logging.getLogger("upbit_stream")
 
-#: Safety margin added to every limiter window: Upbit measures on its side of the network.
-WINDOW_MARGIN = 0.05
 #: How long an unused connection stays open for a quick re-subscribe before it closes.
 LINGER = 5.0
 #: Time a connector gets beyond ``connection.connect_timeout`` before its attempt is abandoned.
@@ -50,35 +50,6 @@ class _Dead(Exception):
 
 class _Idle(Exception):
     """Nobody subscribes any more: close the connection without counting a failure."""
-
-
-class ConnectGate:
-    """Session-wide pacing of connection attempts: the connect limit plus 429/418 cooldowns."""
-
-    def __init__(self, per_second: int) -> None:
-        self._limiter = SlidingWindowLimiter([(per_second, 1.0 + WINDOW_MARGIN)])
-        self._cooldown_until = 0.0
-        self.waits = 0
-
-    @property
-    def cooling_down(self) -> bool:
-        """True while a 429/418 cooldown forbids attempts."""
-        return self._cooldown_until > trio.current_time()
-
-    def cool_down(self, seconds: float) -> None:
-        """Make no attempt for ``seconds``."""
-        self._cooldown_until = max(self._cooldown_until, trio.current_time() + seconds)
-
-    async def acquire(self) -> None:
-        """Wait until one more connection attempt is allowed, and count it."""
-        while True:
-            now = trio.current_time()
-            wait = max(self._cooldown_until - now, self._limiter.delay(now))
-            if wait <= 0:
-                self._limiter.record(now)
-                return
-            self.waits += 1
-            await trio.sleep(wait)
 
 
 class EndpointConnection:

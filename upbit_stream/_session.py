@@ -13,15 +13,32 @@ import trio
 
 from ._auth import authorization_header
 from ._codec import SubscriptionList
-from ._connection import ConnectGate, EndpointConnection
+from ._connection import EndpointConnection
 from ._errors import AuthenticationError, SnapshotTimeout
 from ._events import Event
 from ._fanout import Sink
+from ._gate import ConnectGate
 from ._groups import single_errors
 from ._secrets import Credentials
 from ._settings import Settings
-from ._specs import PRIVATE_TYPES, Mode, Spec, candle, my_asset, my_order, orderbook, ticker, trade
-from ._stats import ConnectionEvent, Health, SessionStats, SubscriptionStats, summarize_health
+from ._specs import (
+    PRIVATE_TYPES,
+    Mode,
+    Spec,
+    candle,
+    my_asset,
+    my_order,
+    orderbook,
+    ticker,
+    trade,
+)
+from ._stats import (
+    ConnectionEvent,
+    Health,
+    SessionStats,
+    SubscriptionStats,
+    summarize_health,
+)
 from ._transport import Connector, check_url, trio_websocket_connector
 from ._transport_websockets import websockets_connector
 

@@ -10,7 +10,8 @@ import attrs
 import tomli_w
 
 from ._secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV
-from ._settings import _META, _SECTIONS, DEFAULT_PATH, ENV_PREFIX, Settings, _plain, _Spec
+from ._setting_fields import _META, _Spec
+from ._settings import _SECTIONS, DEFAULT_PATH, ENV_PREFIX, Settings, _plain
 
 __all__ = ["reference_table", "render_settings", "write_settings"]
 

@@ -10,13 +10,26 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import trio
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
 from websockets.protocol import State
 from websockets.trio.client import ClientConnection
 from websockets.trio.client import connect as _websockets_connect
 
 from ._errors import ConnectError
-from ._transport import CLOSE_TIMEOUT, Connector, Target, Wire, closed, connect_failure, handshake_refused
+from ._transport import (
+    CLOSE_TIMEOUT,
+    Connector,
+    Target,
+    Wire,
+    closed,
+    connect_failure,
+    handshake_refused,
+)
 
 __all__ = ["websockets_connector"]
 

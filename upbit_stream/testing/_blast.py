@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._codec import encode_event
+from .._encode import encode_event
 from .._enums import Format
 from ._connection import ws_frame
 from ._market import MarketSim

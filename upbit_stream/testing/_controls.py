@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from .._codec import decode, encode_event
+from .._codec import decode
+from .._encode import encode_event
 from .._errors import ProtocolError
 from ._replay import ReplayFrame, load_replay
 

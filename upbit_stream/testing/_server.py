@@ -15,7 +15,7 @@ import attrs
 import trio
 import trio_websocket
 
-from .._codec import encode_event
+from .._encode import encode_event
 from .._enums import Format, StreamType
 from .._groups import single_errors
 from ._account import Account
@@ -26,7 +26,12 @@ from ._controls import Controls
 from ._faults import ConnectLimiter, FaultCounters, Gate, GateStream
 from ._market import MarketSim
 from ._replay import ReplayFrame, load_replay
-from ._requests import ParsedRequest, RequestError, list_subscriptions_frame, parse_request
+from ._requests import (
+    ParsedRequest,
+    RequestError,
+    list_subscriptions_frame,
+    parse_request,
+)
 
 __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
 
