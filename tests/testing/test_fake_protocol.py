@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio_websocket
 
-from upbit_stream import _codec
+from upbit_stream import _codec, _encode
 from upbit_stream.testing import open_fake_upbit
 
 from ._helpers import connect, no_frame, recv, send, sync
@@ -140,7 +140,7 @@ async def test_list_subscriptions_shape_and_format_switch(fake):
             await send(ws, [{"method": "LIST_SUBSCRIPTIONS"}, {"ticket": "x"}, {"format": "SIMPLE"}])
             reply = await recv(ws)
             assert reply["mthd"] == "LIST_SUBSCRIPTIONS" and reply["tckt"] == "x"
-            parsed = _codec.decode(_codec.encode_list_subscriptions("x"))  # round-trip sanity of the decoder
+            parsed = _codec.decode(_encode.encode_list_subscriptions("x"))  # round-trip sanity of the decoder
             assert parsed
 
 

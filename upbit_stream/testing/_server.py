@@ -16,7 +16,7 @@ import trio
 import trio_websocket
 
 from .._encode import encode_event
-from .._enums import Format, StreamType
+from .._enums import StreamType
 from .._groups import single_errors
 from ._account import Account
 from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Authenticator
@@ -25,6 +25,7 @@ from ._connection import Connection
 from ._controls import Controls
 from ._faults import ConnectLimiter, FaultCounters, Gate, GateStream
 from ._market import MarketSim
+from ._publishing import Publishing
 from ._replay import ReplayFrame, load_replay
 from ._requests import (
     ParsedRequest,
@@ -60,7 +61,7 @@ class RequestRecord:
     header_names: tuple[str, ...] = ()
 
 
-class FakeUpbit(Controls):
+class FakeUpbit(Publishing, Controls):
     """Handle of a running fake exchange (yielded by ``open_fake_upbit``)."""
 
     def __init__(self, *, host: str, seed: int, rate: float, blast: bool, blast_rate: float | None,
@@ -299,98 +300,7 @@ class FakeUpbit(Controls):
             return ()
         return self._ring.chunks(conn.format, conn.realtime)
 
-    # -- publishing -----------------------------------------------------------------------------
-
-    def publish(self, event: Any) -> int:
-        """Send one event to every connection subscribed to it; return how many frames were queued."""
-        type_ = event.type
-        queued = 0
-        if type_ == "myOrder" or type_ == "myAsset":
-            cache: dict[Format, bytes] = {}
-            for conn in self._conns.values():
-                if conn.endpoint != "private" or conn.auth_error is not None:
-                    continue
-                if type_ == "myAsset" and not conn.my_asset:
-                    continue
-                if type_ == "myOrder" and (conn.my_order is None or (conn.my_order and event.code not in conn.my_order)):
-                    continue
-                frame = cache.get(conn.format) or cache.setdefault(conn.format, encode_event(event, conn.format))
-                queued += conn.queue.put(frame)
-            return queued
-        key = (type_, event.code)
-        frames: dict[tuple[Format, Any], bytes] = {}
-        for conn in self._conns.values():
-            variants = conn.realtime.get(key)
-            if not variants:
-                continue
-            for variant in variants:
-                if type_ == "orderbook" and variant != (len(event.orderbook_units), event.level):
-                    depth, level = variant
-                    if not self.market.level_supported(event.code, level) or event.code not in self.market:
-                        continue
-                    cache_key = (conn.format, variant)
-                    frame = frames.get(cache_key)
-                    if frame is None:
-                        ev = self.market.orderbook(event.code, event.timestamp, depth, level)
-                        frame = frames[cache_key] = encode_event(ev, conn.format)
-                else:
-                    cache_key = (conn.format, None)
-                    frame = frames.get(cache_key)
-                    if frame is None:
-                        frame = frames[cache_key] = encode_event(event, conn.format)
-                queued += conn.queue.put(frame)
-        return queued
-
-    def _wanted(self, type_: str, code: str) -> bool:
-        key = (type_, code)
-        return any(key in conn.realtime for conn in self._conns.values())
-
-    def tick(self, n: int = 1, code: str | None = None) -> list[Any]:
-        """Make ``n`` trades now (in ``code`` or random markets), publish them; return the trades."""
-        trades = []
-        for _ in range(n):
-            now_ms = self.now_ms()
-            trade = self.market.step_trade(now_ms, code)
-            trades.append(trade)
-            if not self._conns:
-                continue
-            c = trade.code
-            if self._wanted("trade", c):
-                self.publish(trade)
-            if self._wanted("ticker", c):
-                self.publish(self.market.ticker(c, now_ms))
-            if self._wanted("orderbook", c):
-                self.publish(self.market.orderbook(c, now_ms))
-        return trades
-
-    def flush_candles(self) -> int:
-        """Publish the candles changed since the last flush (the 1 s cadence calls this)."""
-        now_ms = self.now_ms()
-        sent = 0
-        for code, unit in self.market.take_dirty():
-            if self._wanted(f"candle.{unit}", code):
-                sent += self.publish(self.market.candle(code, unit, now_ms))
-        return sent
-
     # -- background tasks -------------------------------------------------------------------------
-
-    async def _market_loop(self) -> None:
-        if self.rate <= 0 or self.blast or self._replay_frames:
-            return
-        start, produced = trio.current_time(), 0
-        while True:
-            await trio.sleep_until(start + (produced + 1) / self.rate)
-            due = int((trio.current_time() - start) * self.rate) - produced
-            if due > 1000:  # fell far behind (a stalled process): skip rather than burst
-                produced += due - 1000
-                due = 1000
-            self.tick(due)
-            produced += due
-
-    async def _candle_loop(self) -> None:
-        while True:
-            await trio.sleep_until(math.floor(trio.current_time()) + 1)
-            self.flush_candles()
 
     async def _replay_loop(self) -> None:
         if not self._replay_frames:
