@@ -267,7 +267,7 @@ def main() -> int:
                 if not PROJECT_PYTHON.exists():
                     raise RuntimeError(f"{PROJECT_PYTHON} is missing: run ./scripts/dev.sh true first")
                 client.python = PROJECT_PYTHON
-                names: tuple[str, ...] = ("upbit-stream", "trio-websocket", "wsproto", "msgspec")
+                names: tuple[str, ...] = ("upbit-stream", "websockets", "trio-websocket", "wsproto", "msgspec")
             else:
                 venv = _venvs.VENVS[client.venv]
                 client.python = _venvs.ensure(venv)

@@ -7,7 +7,7 @@ redirect server is a bare HTTP responder on 127.0.0.1. Everything stays on loopb
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 

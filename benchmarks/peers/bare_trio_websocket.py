@@ -10,7 +10,7 @@ import trio_websocket
 
 import upbit_stream as ub
 
-DECODES = "ub.decode (the same typed structs with Decimal prices); no session, no reconnect, no fan-out"
+DECODES = "ub.decode (the same attrs events with Decimal prices); no session, no reconnect, no fan-out"
 
 
 async def consume(meter: _harness.Meter, options: argparse.Namespace) -> None:

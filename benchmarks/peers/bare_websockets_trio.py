@@ -10,7 +10,7 @@ from websockets.trio.client import connect
 
 import upbit_stream as ub
 
-DECODES = ("ub.decode (the same typed structs with Decimal prices); websockets' trio client, no session, "
+DECODES = ("ub.decode (the same attrs events with Decimal prices); websockets' trio client, no session, "
            "no reconnect, no fan-out")
 
 

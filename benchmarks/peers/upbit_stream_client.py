@@ -1,4 +1,4 @@
-"""upbit_stream: one session, one subscription, one consumer reading typed events (msgspec structs)."""
+"""upbit_stream: one session, one subscription, one consumer reading typed events (frozen attrs classes)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import trio
 
 import upbit_stream as ub
 
-DECODES = ("typed Trade/Ticker structs (msgspec) with Decimal prices and enums, through the session's reader "
+DECODES = ("frozen attrs Trade/Ticker events (decoded by msgspec) with Decimal prices and enums, through the session's reader "
            "and the subscriber's bounded channel (library defaults: 256 events, overflow auto)")
 
 
