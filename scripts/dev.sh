@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates .venv on first use, installs upbit_stream with its test extra, then runs the given command.
-# Also, once each: .peers/upbit-sdk (upbit-sdk pins websockets<16, so it gets its own venv for the
-# interop tests) and .autobahn (Autobahn|Testsuite, when pyenv's Python 2.7 is on the machine).
-# A failed extra install only warns: the tests that need it skip and say why.
+# With WITH_TEST_PEERS=1 (scripts/test sets it), also once each: .peers/upbit-sdk (upbit-sdk pins
+# websockets<16, so it gets its own venv for the interop tests) and .autobahn (Autobahn|Testsuite,
+# when pyenv's Python 2.7 is on the machine). A failed extra install only warns: the tests that need
+# it skip and say why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -14,6 +15,10 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e '.[test]'
     touch "$stamp"
+fi
+
+if [ "${WITH_TEST_PEERS:-0}" != 1 ]; then
+    exec "$@"
 fi
 
 # One venv per peer under .peers/<peer>/; its .ready file marks it complete.
