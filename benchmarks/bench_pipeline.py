@@ -12,16 +12,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
-from typing import Iterator
 
 import orjson
 import trio
 import trio_websocket
+from _fake_process import fake_exchange
 from websockets.trio.client import connect as websockets_connect
 
 import upbit_stream as ub
@@ -32,27 +29,6 @@ SECONDS = 1.5 if QUICK else 4.0
 ROUNDS = 1 if QUICK else 2
 TRANSPORTS = ("trio-websocket", "websockets")
 CODES = sorted(m.code for m in MARKETS)
-
-
-@contextmanager
-def fake_exchange(*args: str) -> Iterator[str]:
-    """Run ``upbit-stream serve`` in its own process; yield its public URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "upbit_stream", "serve", "--port", "0", "--idle-timeout", "3600", *args],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            found = re.search(r"public:\s+(\S+)", line)
-            if found:
-                yield found.group(1)
-                break
-        else:
-            raise RuntimeError("the fake exchange did not start")
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 def request(codes: list[str], types: tuple[str, ...] = ("ticker",)) -> str:

@@ -17,19 +17,18 @@ Figures are medians over the rounds; ratios are upbit_stream ÷ peer, from this 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _fake_process
 from peers import _venvs
 
 HERE = Path(__file__).resolve().parent / "peers"
@@ -67,29 +66,9 @@ def clients(transport: str) -> list[Client]:
     return found
 
 
-@contextmanager
-def fake_exchange(*args: str) -> Iterator[str]:
-    """Run ``upbit_stream serve`` in its own process; yield its public URL."""
-    proc = subprocess.Popen(
-        [str(PROJECT_PYTHON), "-m", "upbit_stream", "serve", "--port", "0", "--idle-timeout", "3600", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=_venvs.ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            found = re.search(r"public:\s+(\S+)", line)
-            if found:
-                yield found.group(1)
-                break
-        else:
-            raise RuntimeError("the fake exchange did not start")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def fake_exchange(*args: str) -> contextlib.AbstractContextManager[str]:
+    """The fake exchange in its own process, on the project's interpreter; yields its public URL."""
+    return _fake_process.fake_exchange(*args, python=PROJECT_PYTHON, cwd=_venvs.ROOT)
 
 
 def measure(client: Client, url: str, opts: argparse.Namespace) -> dict:
