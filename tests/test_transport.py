@@ -128,22 +128,26 @@ async def test_silent_server_hits_the_connect_timeout(make_connector, silent_lis
     assert trio.current_time() - start < 3
 
 
-async def test_server_closing_before_the_http_answer_is_a_connect_error(make_connector, transport):
+@pytest.fixture
+async def hang_up_listener(nursery: trio.Nursery) -> int:
+    """A TCP port whose server reads the client's first bytes, then closes without a word."""
+
     async def hang_up(stream: trio.SocketStream) -> None:
         await stream.receive_some()
         await stream.aclose()
 
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(trio.serve_tcp, hang_up, 0)
-        port = listeners[0].socket.getsockname()[1]
-        start = trio.current_time()
-        with trio.fail_after(5):
-            with pytest.raises(ub.ConnectError):
-                async with make_connector(connect_timeout=1)(f"ws://127.0.0.1:{port}/", []):
-                    pass
-        if transport == "websockets":  # trio-websocket only notices at connect_timeout (its reader ends silently)
-            assert trio.current_time() - start < 0.5
-        nursery.cancel_scope.cancel()
+    listeners = await nursery.start(trio.serve_tcp, hang_up, 0)
+    return listeners[0].socket.getsockname()[1]
+
+
+async def test_server_closing_before_the_http_answer_is_a_connect_error(make_connector, transport, hang_up_listener):
+    start = trio.current_time()
+    with trio.fail_after(5):
+        with pytest.raises(ub.ConnectError):
+            async with make_connector(connect_timeout=1)(f"ws://127.0.0.1:{hang_up_listener}/", []):
+                pass
+    if transport == "websockets":  # trio-websocket only notices at connect_timeout (its reader ends silently)
+        assert trio.current_time() - start < 0.5
 
 
 async def test_message_over_max_size_closes_with_1009(fake, make_connector):
@@ -222,22 +226,14 @@ async def test_tls_host_name_is_checked(tls_fake, make_connector, ca):
                 pass
 
 
-async def test_server_closing_during_the_tls_handshake_is_a_connect_error(make_connector):
-    async def hang_up(stream: trio.SocketStream) -> None:
-        await stream.receive_some()
-        await stream.aclose()
-
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(trio.serve_tcp, hang_up, 0)
-        port = listeners[0].socket.getsockname()[1]
-        start = trio.current_time()
-        with trio.fail_after(5):
-            with pytest.raises(ub.ConnectError, match="cannot connect: SSL|cannot connect: Connection") as info:
-                async with make_connector(connect_timeout=3)(f"wss://127.0.0.1:{port}/", []):
-                    pass
-        assert trio.current_time() - start < 2
-        assert classify(error=info.value) is Recovery.RETRY  # a dropped link, not a TLS verdict
-        nursery.cancel_scope.cancel()
+async def test_server_closing_during_the_tls_handshake_is_a_connect_error(make_connector, hang_up_listener):
+    start = trio.current_time()
+    with trio.fail_after(5):
+        with pytest.raises(ub.ConnectError, match="cannot connect: SSL|cannot connect: Connection") as info:
+            async with make_connector(connect_timeout=3)(f"wss://127.0.0.1:{hang_up_listener}/", []):
+                pass
+    assert trio.current_time() - start < 2
+    assert classify(error=info.value) is Recovery.RETRY  # a dropped link, not a TLS verdict
 
 
 async def test_leaving_while_the_peer_floods_unread_frames_closes_promptly(make_connector):
