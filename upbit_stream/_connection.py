@@ -22,7 +22,7 @@ from ._errors import (
     UpbitStreamError,
 )
 from ._events import EVENT_CLASSES
-from ._fanout import Sink, StreamGap
+from ._fanout import Sink, StreamGap, batch_limit, let_consumers_catch_up
 from ._gate import WINDOW_MARGIN, ConnectGate
 from ._groups import first_error
 from ._policies import Backoff, SlidingWindowLimiter
@@ -248,9 +248,22 @@ class EndpointConnection:
             self._wire = None
 
     async def _read(self, wire: Wire) -> None:
+        """Hand every frame to ``_on_frame``; take waiting ones in batches when the wire can."""
+        receive_ready = getattr(wire, "receive_ready", None)
+        limit_for = (-1, 0)  # (book.changes, batch limit)
         while True:
             frame = await wire.receive()
             self._on_frame(frame)
+            if receive_ready is None:
+                continue
+            if limit_for[0] != self.book.changes:
+                limit_for = (self.book.changes, batch_limit(handle.target for handle in self.book.subscribers))
+            if limit_for[1] > 1:
+                ready = receive_ready(limit_for[1] - 1)
+                if ready:
+                    for frame in ready:
+                        self._on_frame(frame)
+                    await let_consumers_catch_up()
 
     def _on_frame(self, frame: bytes | str) -> None:
         now = trio.current_time()

@@ -107,6 +107,7 @@ class SubscriptionBook:
         self._keys: dict[Key, _KeyState] = {}
         self._subscribers: dict[int, Subscriber] = {}
         self._next_id = 0
+        self.changes = 0  # grows with every add and every effective remove
         self._unrequested = 0  # waiting interests whose SNAPSHOT was not asked for yet
         self._sent: tuple[Any, ...] | None = None  # realtime part of the last request sent
 
@@ -116,6 +117,7 @@ class SubscriptionBook:
         """Register a subscriber for ``specs`` and return its handle."""
         sub = Subscriber(self._next_id, tuple(specs), target)
         self._next_id += 1
+        self.changes += 1
         for spec in specs:
             realtime = spec.mode != "snapshot"
             snapshot = spec.mode != "realtime" and spec.type not in PRIVATE_TYPES
@@ -148,6 +150,7 @@ class SubscriptionBook:
         """Forget ``sub``; removing it twice is harmless."""
         if self._subscribers.pop(sub.id, None) is None:
             return
+        self.changes += 1
         for key, interest in sub.interests.items():
             state = self._keys[key]
             del state.interests[sub.id]

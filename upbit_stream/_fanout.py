@@ -1,17 +1,24 @@
-"""Delivery to one subscriber: a bounded channel the reader fills without ever waiting."""
+"""Delivery to subscribers: bounded channels the reader fills without ever waiting on one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import attrs
 import trio
+from trio.testing import wait_all_tasks_blocked
 
 from ._errors import SlowConsumerError, UpbitStreamError
 
-__all__ = ["Sink", "StreamGap"]
+__all__ = ["MAX_BATCH", "Sink", "StreamGap", "batch_limit", "let_consumers_catch_up"]
 
 Overflow = Literal["latest", "strict"]
+
+#: Most messages the reader takes in one step when several are already waiting.
+MAX_BATCH = 64
+#: Longest the reader waits after a batch for the consumers to take what it delivered.
+CATCH_UP_LIMIT = 0.002
 
 
 @attrs.frozen
@@ -127,3 +134,24 @@ class Sink:
                 self.delivered += 1
             if self._finishing:
                 self.close()
+
+
+def batch_limit(sinks: Iterable[Sink]) -> int:
+    """How many waiting messages the reader may take in one step: half the smallest buffer, at most ``MAX_BATCH``.
+
+    Half, so that a batch fits beside what a consumer has not taken yet, after the reader let it
+    catch up (``let_consumers_catch_up``).
+    """
+    return min(MAX_BATCH, min((sink.buffer // 2 for sink in sinks), default=MAX_BATCH))
+
+
+async def let_consumers_catch_up() -> None:
+    """After a batch: wait until no other task can run (consumers took their events), for a moment at most.
+
+    A consumer takes one event per scheduling round while a reader taking a batch per round
+    would outrun it; this evens the pace without waiting on any one subscriber: a consumer
+    that sleeps or waits on something else does not hold the reader, and busy unrelated tasks
+    hold it for ``CATCH_UP_LIMIT`` at most.
+    """
+    with trio.move_on_after(CATCH_UP_LIMIT):
+        await wait_all_tasks_blocked()

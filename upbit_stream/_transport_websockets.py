@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import ssl
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from websockets.exceptions import (
     InvalidStatus,
     InvalidURI,
 )
+from websockets.frames import Opcode
 from websockets.protocol import State
 from websockets.trio.client import ClientConnection
 from websockets.trio.client import connect as _websockets_connect
@@ -59,6 +61,7 @@ class _WebsocketsWire:
 
     def __init__(self, ws: ClientConnection) -> None:
         self._ws = ws
+        self._assembler = _assembler_of(ws)
 
     async def send(self, message: str | bytes) -> None:
         try:
@@ -72,6 +75,34 @@ class _WebsocketsWire:
         except ConnectionClosed as exc:
             raise _disconnected(exc) from None
 
+    def receive_ready(self, limit: int) -> list[bytes | str]:
+        """Up to ``limit`` whole messages websockets has already received, taken without waiting.
+
+        Stops before a fragmented message or a text message that is not UTF-8: ``receive`` takes
+        those (websockets fails the connection with 1007 for the latter).
+        """
+        assembler = self._assembler
+        if assembler is None or assembler.get_in_progress:
+            return []
+        waiting = assembler.recv_frames._state.data  # read the way websockets' flow control reads it
+        taken: list[bytes | str] = []
+        while waiting and len(taken) < limit:
+            frame = waiting[0]
+            if not frame.fin:
+                break
+            if frame.opcode is Opcode.TEXT:
+                try:
+                    message: bytes | str = bytes(frame.data).decode()
+                except UnicodeDecodeError:
+                    break
+            else:
+                message = bytes(frame.data)
+            waiting.popleft()
+            taken.append(message)
+        if taken:
+            assembler.maybe_resume()
+        return taken
+
     async def ping(self) -> None:
         try:
             pong = await self._ws.ping(ack_on_close=True)
@@ -81,6 +112,16 @@ class _WebsocketsWire:
         if self._ws.state is not State.OPEN:  # woken by the close, not by a pong
             await self._ws.wait_closed()
             raise _disconnected(self._ws.close_exc)
+
+
+def _assembler_of(ws: ClientConnection) -> Any:
+    """websockets' queue of received frames, if this websockets version keeps it where 17.x does."""
+    assembler = getattr(ws, "recv_messages", None)
+    frames = getattr(assembler, "recv_frames", None)
+    state = getattr(frames, "_state", None)
+    usable = (isinstance(getattr(state, "data", None), deque) and hasattr(assembler, "maybe_resume")
+              and hasattr(assembler, "get_in_progress"))
+    return assembler if usable else None
 
 
 def _disconnected(exc: ConnectionClosed) -> Exception:
