@@ -248,56 +248,56 @@ class EndpointConnection:
             self._wire = None
 
     async def _read(self, wire: Wire) -> None:
-        """Hand every frame to ``_on_frame``; take waiting ones in batches when the wire can."""
+        """Hand frames to ``_on_frames``: one at a time, or in batches when the wire offers them."""
         receive_ready = getattr(wire, "receive_ready", None)
         limit_for = (-1, 0)  # (book.changes, batch limit)
         while True:
-            frame = await wire.receive()
-            self._on_frame(frame)
-            if receive_ready is None:
-                continue
-            if limit_for[0] != self.book.changes:
-                limit_for = (self.book.changes, batch_limit(handle.target for handle in self.book.subscribers))
-            if limit_for[1] > 1:
-                ready = receive_ready(limit_for[1] - 1)
-                if ready:
-                    for frame in ready:
-                        self._on_frame(frame)
-                    await let_consumers_catch_up()
+            frames = [await wire.receive()]
+            if receive_ready is not None:
+                if limit_for[0] != self.book.changes:
+                    limit_for = (self.book.changes, batch_limit(self._sinks()))
+                if limit_for[1] > 1:
+                    frames += receive_ready(limit_for[1] - 1)
+            self._on_frames(frames)
+            if len(frames) > 1:
+                await let_consumers_catch_up(self._sinks)
 
-    def _on_frame(self, frame: bytes | str) -> None:
-        now = trio.current_time()
-        self._last_message_at = now
-        try:
-            messages = decode(frame)
-        except ProtocolError as exc:
-            self.protocol_errors += 1
-            log.debug("%s: skipped a frame: %s", self.endpoint, exc)
-            return
-        size = len(frame)
+    def _sinks(self) -> list[Sink]:
+        return [handle.target for handle in self.book.subscribers]
+
+    def _on_frames(self, frames: list[bytes | str]) -> None:
+        """Decode, count and deliver frames received together (one clock reading for all)."""
+        now = self._last_message_at = trio.current_time()
         wall_ms = time.time() * 1000.0
-        book = self.book
-        for message in messages:
-            if message.__class__ in _EVENT_TYPES:
-                self.messages[message.type] += 1
-                self.bytes[message.type] += size
-                if self._first_data_at is None:
-                    self._first_data_at = now
-                if message.timestamp is not None:
-                    self._latency.add(wall_ms - message.timestamp)
-                deliveries, finished = book.route(message)
-                for sink, event in deliveries:
-                    sink.deliver(event)
-                for handle in finished:
-                    book.remove(handle)
-                    handle.target.finish()
-            elif message.__class__ is ErrorFrame:
-                self._on_error(message)
-            elif message.__class__ is SubscriptionList:
-                for event, slot in self._list_waiters:
-                    slot.append(message)
-                    event.set()
-                self._list_waiters.clear()
+        book, counts, sizes, latency = self.book, self.messages, self.bytes, self._latency
+        for frame in frames:
+            try:
+                messages = decode(frame)
+            except ProtocolError as exc:
+                self.protocol_errors += 1
+                log.debug("%s: skipped a frame: %s", self.endpoint, exc)
+                continue
+            for message in messages:
+                if message.__class__ in _EVENT_TYPES:
+                    counts[message.type] += 1
+                    sizes[message.type] += len(frame)
+                    if message.timestamp is not None:
+                        latency.add(wall_ms - message.timestamp)
+                    if self._first_data_at is None:
+                        self._first_data_at = now
+                    deliveries, finished = book.route(message)
+                    for sink, event in deliveries:
+                        sink.deliver(event)
+                    for handle in finished:
+                        book.remove(handle)
+                        handle.target.finish()
+                elif message.__class__ is ErrorFrame:
+                    self._on_error(message)
+                elif message.__class__ is SubscriptionList:
+                    for event, slot in self._list_waiters:
+                        slot.append(message)
+                        event.set()
+                    self._list_waiters.clear()
 
     def _on_error(self, error: ErrorFrame) -> None:
         log.warning("%s: server error %s: %s", self.endpoint, error.name, error.message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import attrs
@@ -145,13 +145,22 @@ def batch_limit(sinks: Iterable[Sink]) -> int:
     return min(MAX_BATCH, min((sink.buffer // 2 for sink in sinks), default=MAX_BATCH))
 
 
-async def let_consumers_catch_up() -> None:
-    """After a batch: wait until no other task can run (consumers took their events), for a moment at most.
+async def let_consumers_catch_up(sinks: Callable[[], Iterable[Sink]]) -> None:
+    """After a batch: wait until no other task can run, so consumers take what they were given.
 
     A consumer takes one event per scheduling round while a reader taking a batch per round
-    would outrun it; this evens the pace without waiting on any one subscriber: a consumer
-    that sleeps or waits on something else does not hold the reader, and busy unrelated tasks
-    hold it for ``CATCH_UP_LIMIT`` at most.
+    would outrun it; this evens the pace without waiting on any one subscriber. A consumer that
+    sleeps or waits on something else does not hold the reader (no task can run, so the wait
+    ends); when other tasks keep running, the reader waits in steps of ``CATCH_UP_LIMIT`` only
+    while consumers are still taking events from ``sinks()``.
     """
-    with trio.move_on_after(CATCH_UP_LIMIT):
-        await wait_all_tasks_blocked()
+    backlog: int | None = None
+    while True:
+        with trio.move_on_after(CATCH_UP_LIMIT) as waited:
+            await wait_all_tasks_blocked()
+        if not waited.cancelled_caught:
+            return
+        now = sum(sink.queued for sink in sinks())
+        if not now or (backlog is not None and now >= backlog):
+            return
+        backlog = now

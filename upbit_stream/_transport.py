@@ -46,6 +46,9 @@ class Wire(Protocol):
     async def ping(self) -> None:
         """Send a ping frame and return when its pong arrives; raises ``Disconnected``."""
 
+    # A wire may also offer ``receive_ready(limit) -> list[bytes | str]``: up to ``limit`` messages
+    # already received, taken without waiting. The session then reads in batches.
+
 
 #: ``connector(url, headers)`` opens a connection as an async context manager yielding a ``Wire``.
 #: It raises ``ConnectError`` (``RateLimitedError`` for 429/418) when the attempt fails.
@@ -141,6 +144,18 @@ class _TrioWebsocketWire:
             return await self._ws.get_message()
         except trio_websocket.ConnectionClosed as exc:
             raise _disconnected(exc) from None
+
+    def receive_ready(self, limit: int) -> list[bytes | str]:
+        """Up to ``limit`` messages trio-websocket has already received, taken without waiting."""
+        channel = getattr(self._ws, "_recv_channel", None)
+        taken: list[bytes | str] = []
+        if isinstance(channel, trio.MemoryReceiveChannel):
+            while len(taken) < limit:
+                try:
+                    taken.append(channel.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                    break
+        return taken
 
     async def ping(self) -> None:
         try:

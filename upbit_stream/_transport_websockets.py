@@ -78,7 +78,7 @@ class _WebsocketsWire:
     def receive_ready(self, limit: int) -> list[bytes | str]:
         """Up to ``limit`` whole messages websockets has already received, taken without waiting.
 
-        Stops before a fragmented message or a text message that is not UTF-8: ``receive`` takes
+        Text arrives as ``bytes`` when it is ASCII (the codec takes bytes). Stops before a fragmented message or a text message that is not UTF-8: ``receive`` takes
         those (websockets fails the connection with 1007 for the latter).
         """
         assembler = self._assembler
@@ -90,13 +90,12 @@ class _WebsocketsWire:
             frame = waiting[0]
             if not frame.fin:
                 break
-            if frame.opcode is Opcode.TEXT:
+            message: bytes | str = bytes(frame.data)
+            if frame.opcode is Opcode.TEXT and not message.isascii():  # ASCII is UTF-8: no need to decode it
                 try:
-                    message: bytes | str = bytes(frame.data).decode()
+                    message = message.decode()
                 except UnicodeDecodeError:
                     break
-            else:
-                message = bytes(frame.data)
             waiting.popleft()
             taken.append(message)
         if taken:
