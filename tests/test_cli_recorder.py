@@ -38,6 +38,11 @@ class CountingWire:
         self._received.append(frame)
         return frame
 
+    def receive_ready(self, limit: int) -> list:
+        frames = self._wire.receive_ready(limit)
+        self._received.extend(frames)
+        return frames
+
 
 def counting_connector(received: list) -> ub.Connector:
     inner = trio_websocket_connector()

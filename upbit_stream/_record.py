@@ -60,6 +60,22 @@ class _TeeWire:
             await trio.lowlevel.checkpoint()
         return frame
 
+    def receive_ready(self, limit: int) -> list[bytes | str]:
+        """The inner wire's batch, no larger than the copy channel can take now (copies included)."""
+        inner = getattr(self._wire, "receive_ready", None)
+        room = self._copies.statistics()
+        free = room.max_buffer_size - room.current_buffer_used
+        if inner is None or free < 1:
+            return []
+        frames: list[bytes | str] = inner(int(min(limit, free)))
+        now = time.time()
+        for frame in frames:
+            try:
+                self._copies.send_nowait((now, self._endpoint, frame))
+            except trio.BrokenResourceError:
+                break  # the writer failed: its error cancels the session
+        return frames
+
 
 def tee_connector(inner: Connector, private_url: str, copies: trio.MemorySendChannel[Received]) -> Connector:
     """``inner``, with every frame received on its connections also sent to ``copies``."""

@@ -35,7 +35,12 @@ class Disconnected(Exception):
 
 
 class Wire(Protocol):
-    """An open WebSocket as the session uses it."""
+    """An open WebSocket as the session uses it.
+
+    A wire may also have ``receive_ready(limit: int) -> list[bytes | str]``, returning at once
+    up to ``limit`` messages it has already received (maybe none). The session then reads in
+    batches; wires without it are read one message at a time. Both bundled wires have it.
+    """
 
     async def send(self, message: str | bytes) -> None:
         """Send one message (text for ``str``, binary for ``bytes``); raises ``Disconnected``."""
@@ -45,9 +50,6 @@ class Wire(Protocol):
 
     async def ping(self) -> None:
         """Send a ping frame and return when its pong arrives; raises ``Disconnected``."""
-
-    # A wire may also offer ``receive_ready(limit) -> list[bytes | str]``: up to ``limit`` messages
-    # already received, taken without waiting. The session then reads in batches.
 
 
 #: ``connector(url, headers)`` opens a connection as an async context manager yielding a ``Wire``.
