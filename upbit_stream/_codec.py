@@ -239,6 +239,8 @@ def _fast_decoders() -> tuple[dict[bytes, _Decoders], dict[bytes, _Decoders]]:
 
 _FAST_DEFAULT, _FAST_SIMPLE = _fast_decoders()
 _DEFAULT_HEAD = b'{"type":"'
+#: One-object DEFAULT decoders by the frame's start up to the end of its type name: ``{"type":"trade``.
+_DEFAULT_ONE = {_DEFAULT_HEAD + name: decoders[0] for name, decoders in _FAST_DEFAULT.items()}
 _SIMPLE_HEAD = b'{"ty":"'
 _decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
 #: What a fast decoder raises for a frame it cannot take; the careful path then decides.
@@ -283,14 +285,16 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
     ``SubscriptionList``, ``UnknownMessage``) in wire order. Raises ``ProtocolError`` with a short
     excerpt when the frame is not UTF-8 JSON made of objects.
     """
-    data = frame if frame.__class__ is bytes else frame.encode() if isinstance(frame, str) else bytes(frame)
-    if data[:9] == _DEFAULT_HEAD:  # the usual case, inlined: one dict lookup, one typed decode
-        decoders = _FAST_DEFAULT.get(data[9 : data.find(b'"', 9)])
-        if decoders is not None:
+    if frame.__class__ is bytes:  # the usual case, inlined: one dict lookup, one typed decode
+        one = _DEFAULT_ONE.get(frame[: frame.find(b'"', 9)])  # type: ignore[union-attr]
+        if one is not None:
             try:
-                return [decoders[0](data)]
+                return [one(frame)]
             except _FAST_FAILURES:
-                return _careful(data)
+                return _careful(frame)  # type: ignore[arg-type]
+        data: bytes = frame  # type: ignore[assignment]
+    else:
+        data = frame.encode() if isinstance(frame, str) else bytes(frame)
     if data.startswith(b"{"):
         events = _fast(data, listed=False)
         if events is not None:
