@@ -67,6 +67,11 @@ class Sink:
         """
         return self._send.statistics().current_buffer_used + len(self._pending) + self._in_flight
 
+    @property
+    def backlog(self) -> int:
+        """Events in the channel for a consumer expected to catch up: 0 once it is conflated or closed."""
+        return 0 if self._pending or self.closed else self._send.statistics().current_buffer_used
+
     def deliver(self, event: Any) -> None:
         """Hand ``event`` to the subscriber without blocking."""
         if self.closed:
@@ -152,7 +157,7 @@ async def let_consumers_catch_up(sinks: Callable[[], Iterable[Sink]]) -> None:
     would outrun it; this evens the pace without waiting on any one subscriber. A consumer that
     sleeps or waits on something else does not hold the reader (no task can run, so the wait
     ends); when other tasks keep running, the reader waits in steps of ``CATCH_UP_LIMIT`` only
-    while consumers are still taking events from ``sinks()``.
+    while consumers are still taking events from ``sinks()`` (conflated ones are not waited for).
     """
     backlog: int | None = None
     while True:
@@ -160,7 +165,7 @@ async def let_consumers_catch_up(sinks: Callable[[], Iterable[Sink]]) -> None:
             await wait_all_tasks_blocked()
         if not waited.cancelled_caught:
             return
-        now = sum(sink.queued for sink in sinks())
+        now = sum(sink.backlog for sink in sinks())
         if not now or (backlog is not None and now >= backlog):
             return
         backlog = now

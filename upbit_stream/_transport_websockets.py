@@ -78,8 +78,9 @@ class _WebsocketsWire:
     def receive_ready(self, limit: int) -> list[bytes | str]:
         """Up to ``limit`` whole messages websockets has already received, taken without waiting.
 
-        Text arrives as ``bytes`` when it is ASCII (the codec takes bytes). Stops before a fragmented message or a text message that is not UTF-8: ``receive`` takes
-        those (websockets fails the connection with 1007 for the latter).
+        Text arrives as ``bytes`` when it is ASCII (the codec takes bytes). Stops before a
+        fragmented message or a text message that is not UTF-8: ``receive`` takes those
+        (websockets fails the connection with 1007 for the latter).
         """
         assembler = self._assembler
         if assembler is None or assembler.get_in_progress:
