@@ -137,7 +137,7 @@ async def test_a_busy_task_elsewhere_does_not_stall_delivery():
             async with trio.open_nursery() as nursery:
                 async def spin() -> None:
                     while True:
-                        await trio.sleep(0)
+                        await trio.lowlevel.checkpoint()
 
                 nursery.start_soon(spin)
                 async with session.trade(["KRW-BTC"], mode="realtime", buffer=64) as trades:
