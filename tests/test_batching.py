@@ -217,3 +217,13 @@ async def test_websockets_batches_stop_before_a_fragmented_or_broken_text_messag
                     await wire.receive()
                 assert caught.value.code == 1007
             nursery.cancel_scope.cancel()
+
+
+def test_importing_the_library_imports_no_test_tooling():
+    """The catch-up wait comes from trio's core, not trio.testing (which would import pytest)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, upbit_stream; print(sorted(m for m in ('pytest', 'trio.testing') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
