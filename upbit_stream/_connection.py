@@ -277,10 +277,11 @@ class EndpointConnection:
                 self.protocol_errors += 1
                 log.debug("%s: skipped a frame: %s", self.endpoint, exc)
                 continue
+            size = len(frame)
             for message in messages:
                 if message.__class__ in _EVENT_TYPES:
                     counts[message.type] += 1
-                    sizes[message.type] += len(frame)
+                    sizes[message.type] += size
                     if message.timestamp is not None:
                         latency.add(wall_ms - message.timestamp)
                     if self._first_data_at is None:
