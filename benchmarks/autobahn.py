@@ -37,8 +37,8 @@ os.environ.setdefault("WEBSOCKETS_MAX_FRAGMENTS", "100000")
 import trio  # noqa: E402
 
 import upbit_stream as ub  # noqa: E402
-from upbit_stream._session import _connector_for  # noqa: E402
-from upbit_stream._transport import Disconnected  # noqa: E402
+from upbit_stream._trio.session import _connector_for  # noqa: E402
+from upbit_stream._transports.seam import Disconnected  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = ROOT / ".autobahn"

@@ -11,8 +11,8 @@ from decimal import Decimal
 import orjson
 
 import upbit_stream as ub
-from upbit_stream._demand import SubscriptionBook
-from upbit_stream._encode import encode_event
+from upbit_stream._core.demand import SubscriptionBook
+from upbit_stream._core.encode import encode_event
 
 D = Decimal
 

@@ -26,7 +26,7 @@ import attrs
 import trio
 
 import upbit_stream as ub
-from upbit_stream._transport import trio_websocket_connector
+from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
 from upbit_stream.testing import open_fake_upbit
 from upbit_stream.testing._chaos_watch import run_chaos
 
@@ -47,7 +47,7 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-_LIBRARY = tracemalloc.Filter(True, "*/upbit_stream/_*.py")  # the library's own modules, not the fake
+_LIBRARY = tracemalloc.Filter(True, "*/upbit_stream/_*/*.py")  # the library's own modules, not the fake
 
 
 async def sample_memory(samples: list[tuple[float, float, float, float]], every: float) -> None:

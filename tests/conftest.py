@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 import upbit_stream as ub
-from upbit_stream._transport import trio_websocket_connector
-from upbit_stream._transport_websockets import websockets_connector
+from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
+from upbit_stream._transports.via_websockets import websockets_connector
 from upbit_stream.testing import FakeUpbit, open_fake_upbit
 
 #: ``connection.transport`` values, each with its connector factory.

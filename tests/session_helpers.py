@@ -11,7 +11,7 @@ import trio.testing
 import trio_websocket
 
 import upbit_stream as ub
-from upbit_stream._transport import _TrioWebsocketWire
+from upbit_stream._transports.via_trio_websocket import _TrioWebsocketWire
 from upbit_stream.testing import FakeUpbit
 
 

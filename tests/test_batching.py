@@ -13,7 +13,7 @@ import pytest
 import trio
 
 import upbit_stream as ub
-from upbit_stream._encode import encode_event
+from upbit_stream._core.encode import encode_event
 from upbit_stream.testing import open_fake_upbit
 
 
@@ -190,8 +190,8 @@ async def test_websockets_batches_stop_before_a_fragmented_or_broken_text_messag
     """``receive`` takes those: it reassembles the fragments, and fails the connection (1007) on bad UTF-8."""
     from websockets.trio.server import serve
 
-    from upbit_stream._transport import Disconnected
-    from upbit_stream._transport_websockets import websockets_connector
+    from upbit_stream._transports.seam import Disconnected
+    from upbit_stream._transports.via_websockets import websockets_connector
 
     async def handler(ws) -> None:  # type: ignore[no-untyped-def]
         await ws.send("one")

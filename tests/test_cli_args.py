@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import clean_env, run_cli
-from upbit_stream._cli import main
+from upbit_stream._cli.main import main
 
 HELP_LEVELS = [
     [], ["demo"], ["watch"], ["watch", "ticker"], ["watch", "orderbook"], ["watch", "trade"], ["record"],

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import upbit_stream
 from upbit_stream import Settings
-from upbit_stream._cli import main
-from upbit_stream._settings_file import render_settings
+from upbit_stream._cli.main import main
+from upbit_stream._config.settings_file import render_settings
 
 from cli_helpers import REPO, run_cli
 
@@ -98,6 +98,6 @@ def test_bench_runs_each_script_with_this_interpreter_and_says_what_is_missing(t
 
 def test_bench_finds_this_repository(tmp_path):
     assert (REPO / "benchmarks" / "bench_core.py").is_file()
-    from upbit_stream._cli import benchmarks_dir
+    from upbit_stream._cli.main import benchmarks_dir
 
     assert benchmarks_dir() == REPO / "benchmarks"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import upbit_stream as ub
-from upbit_stream._cli_args import parse_duration, parse_size, parse_targets
-from upbit_stream._record_file import RecordingWriter
+from upbit_stream._cli.args import parse_duration, parse_size, parse_targets
+from upbit_stream._cli.record_file import RecordingWriter
 from upbit_stream.testing import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, load_replay
 
 from cli_helpers import Concurrently, run_cli, serve, start_cli, stop

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 import trio
 
 import upbit_stream as ub
-from upbit_stream._record import record
-from upbit_stream._record_file import RecordingWriter
-from upbit_stream._transport import trio_websocket_connector
+from upbit_stream._cli.record import record
+from upbit_stream._cli.record_file import RecordingWriter
+from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
 from upbit_stream.testing import load_replay, open_fake_upbit
 
 

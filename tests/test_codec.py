@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import upbit_stream as ub
-from upbit_stream._encode import encode_event, encode_events, encode_list_subscriptions, encode_request
-from upbit_stream._events import CANDLE_INTERVALS
+from upbit_stream._core.encode import encode_event, encode_events, encode_list_subscriptions, encode_request
+from upbit_stream._core.events import CANDLE_INTERVALS
 
 # The documented tables (reference/upbit-protocol.md §8): DEFAULT key, SIMPLE key, kind.
 # Written out here on purpose, independently of the event classes, so a wrong key fails.

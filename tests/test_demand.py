@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import upbit_stream as ub
-from upbit_stream._demand import SubscriptionBook, event_key
+from upbit_stream._core.demand import SubscriptionBook, event_key
 
 CODES = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "BTC-ETH"]
 ZERO = Decimal(0)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from upbit_stream._policies import (
+from upbit_stream._core.policies import (
     Backoff,
     ConnectLimiter,
     RequestLimiter,

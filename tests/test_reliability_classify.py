@@ -15,9 +15,9 @@ import trio
 import trio.testing
 
 import upbit_stream as ub
-from upbit_stream._classify import REPEAT_LIMIT, Recovery, classify
-from upbit_stream._groups import single_errors
-from upbit_stream._transport import trio_websocket_connector
+from upbit_stream._core.classify import REPEAT_LIMIT, Recovery, classify
+from upbit_stream._trio.groups import single_errors
+from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
 from upbit_stream.testing import FakeUpbit
 from upbit_stream.testing._chaos import close_connection
 
@@ -108,7 +108,7 @@ def test_classify_takes_exactly_one_failure():
 
 
 def test_the_docstring_table_lists_every_recovery():
-    import upbit_stream._classify as module
+    import upbit_stream._core.classify as module
 
     table = module.__doc__
     for recovery in Recovery:

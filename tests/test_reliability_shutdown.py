@@ -10,7 +10,7 @@ import pytest
 import trio
 
 import upbit_stream as ub
-from upbit_stream._transport import trio_websocket_connector
+from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
 from upbit_stream.testing import FakeUpbit
 
 from session_helpers import memory_connector, settings_for

@@ -6,7 +6,7 @@ import pytest
 import trio
 
 import upbit_stream as ub
-from upbit_stream._classify import REPEAT_LIMIT
+from upbit_stream._core.classify import REPEAT_LIMIT
 from upbit_stream.testing import FakeUpbit
 from upbit_stream.testing._chaos import close_connection, opened
 from upbit_stream.testing._requests import error_frame

@@ -11,8 +11,8 @@ import jwt
 import trio
 
 import upbit_stream as ub
-from upbit_stream._auth import authorization_header
-from upbit_stream._secrets import Credentials
+from upbit_stream._config.auth import authorization_header
+from upbit_stream._config.secrets import Credentials
 from upbit_stream.testing import open_fake_upbit
 
 from session_helpers import memory_connector, settings_for

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import upbit_stream as ub
-from upbit_stream._encode import encode_event
+from upbit_stream._core.encode import encode_event
 
 from test_codec import TYPE_NAMES, _documented_frame, events
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import upbit_stream as ub
+from upbit_stream._config.secrets import Secret
 
 from test_security_secrets import ACCESS, SECRET, assert_clean
 
@@ -43,7 +44,7 @@ async def test_s6_a_session_accepts_a_0600_key_file_of_its_user(tmp_path):
     assert path.stat().st_uid == os.geteuid()
     async with ub.open_upbit_session(config=path) as session:
         assert session._credentials is not None
-        assert session._credentials.access_key == ub._secrets.Secret(ACCESS)
+        assert session._credentials.access_key == Secret(ACCESS)
 
 
 def test_s6_a_key_file_of_another_owner_is_refused_simulated(tmp_path, monkeypatch):

@@ -21,10 +21,10 @@ import pytest
 import trio
 
 import upbit_stream as ub
-from upbit_stream._auth import authorization_header
-from upbit_stream._secrets import Credentials, Secret
-from upbit_stream._transport import trio_websocket_connector
-from upbit_stream._transport_websockets import websockets_connector
+from upbit_stream._config.auth import authorization_header
+from upbit_stream._config.secrets import Credentials, Secret
+from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
+from upbit_stream._transports.via_websockets import websockets_connector
 from upbit_stream.testing import FakeUpbit, open_fake_upbit
 
 from session_helpers import memory_connector, settings_for

@@ -16,7 +16,8 @@ import trio
 import trustme
 
 import upbit_stream as ub
-from upbit_stream._transport import check_url
+from upbit_stream._transports.seam import check_url
+from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
 from upbit_stream.testing import FakeUpbit, open_fake_upbit
 
 from session_helpers import memory_connector, settings_for
@@ -169,7 +170,7 @@ async def test_s4_plain_ws_with_credentials_is_refused_before_any_socket(url, mo
         raise AssertionError("a socket was opened")
 
     monkeypatch.setattr(trio, "open_tcp_stream", no_sockets)
-    recorder = Recorder(ub._transport.trio_websocket_connector())
+    recorder = Recorder(trio_websocket_connector())
     async with ub.open_upbit_session(config=private_settings(url), access_key=ACCESS, secret_key=SECRET,
                                      connector=recorder) as session:
         with trio.fail_after(5), pytest.raises(ub.ConnectError, match="unencrypted") as info:

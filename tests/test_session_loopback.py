@@ -105,7 +105,7 @@ async def test_session_over_wss_with_a_private_ca(make_connector):
 
 @pytest.mark.parametrize(("value", "name"), [("websockets", "websockets"), ("trio-websocket", "trio_websocket")])
 async def test_the_transport_setting_picks_the_connector(fake, monkeypatch, value, name):
-    import upbit_stream._session as session_module
+    import upbit_stream._trio.session as session_module
 
     used: list[str] = []
     for attr in ("websockets_connector", "trio_websocket_connector"):

@@ -14,15 +14,15 @@ from pathlib import Path
 import attrs
 import pytest
 
-from upbit_stream._enums import Format
-from upbit_stream._errors import AuthenticationError, ConfigError
-from upbit_stream._secrets import Credentials, Secret
-from upbit_stream._settings import (
+from upbit_stream._core.enums import Format
+from upbit_stream._core.errors import AuthenticationError, ConfigError
+from upbit_stream._config.secrets import Credentials, Secret
+from upbit_stream._config.settings import (
     AuthSettings,
     HeartbeatSettings,
     Settings,
 )
-from upbit_stream._settings_file import reference_table, render_settings, write_settings
+from upbit_stream._config.settings_file import reference_table, render_settings, write_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCESS = "AKxq7Access0123456789abcdefghijklmnopqrst"

@@ -13,8 +13,8 @@ import trio
 import trustme
 
 import upbit_stream as ub
-from upbit_stream._classify import Recovery, classify
-from upbit_stream._transport import Disconnected
+from upbit_stream._core.classify import Recovery, classify
+from upbit_stream._transports.seam import Disconnected
 from upbit_stream.testing import FakeUpbit, make_token, open_fake_upbit
 
 MakeConnector = Callable[..., ub.Connector]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import upbit_stream as ub
-from upbit_stream._settings_file import render_settings
+from upbit_stream._config.settings_file import render_settings
 
 
 def test_both_transports_are_accepted_from_a_file_and_from_the_environment(tmp_path):

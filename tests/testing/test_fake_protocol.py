@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio_websocket
 
-from upbit_stream import _codec, _encode
+from upbit_stream._core import codec as _codec, encode as _encode
 from upbit_stream.testing import open_fake_upbit
 
 from ._helpers import connect, no_frame, recv, send, sync

@@ -13,8 +13,8 @@ from decimal import Context, Decimal
 
 import attrs
 
-from .._enums import AskBid, OrderState, OrderType, StreamType
-from .._events import Asset, MyAsset, MyOrder
+from .._core.enums import AskBid, OrderState, OrderType, StreamType
+from .._core.events import Asset, MyAsset, MyOrder
 from ._market import PairCode
 
 __all__ = ["Account", "InsufficientFunds", "Order"]

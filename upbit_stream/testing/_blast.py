@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._encode import encode_event
-from .._enums import Format
+from .._core.encode import encode_event
+from .._core.enums import Format
 from ._connection import ws_frame
 from ._market import MarketSim
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .._specs import Spec
+from .._core.specs import Spec
 
 if TYPE_CHECKING:
     from ._connection import Connection

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from .._enums import StreamType
-from .._fanout import StreamGap
-from .._specs import PRIVATE_TYPES, Spec
-from .._stats import ConnectionEventKind
+from .._core.enums import StreamType
+from .._trio.fanout import StreamGap
+from .._core.specs import PRIVATE_TYPES, Spec
+from .._core.stats import ConnectionEventKind
 from ._chaos import ChaosDriver, limit_violations, live_keys, wanted_keys
 
 if TYPE_CHECKING:
-    from .._session import UpbitSession
+    from .._trio.session import UpbitSession
     from ._server import FakeUpbit
 
 __all__ = ["ChaosReport", "Observer", "Watched", "chaos_subscriptions", "run_chaos"]
@@ -152,7 +152,7 @@ def _fresh(watched: Watched, mark: float) -> bool:
 
 def chaos_subscriptions(codes: Sequence[str]) -> dict[str, tuple[Spec, ...]]:
     """Public and private subscribers over ``codes`` (18 or more): every type, both modes."""
-    from .._specs import my_asset, my_order, orderbook, ticker, trade
+    from .._core.specs import my_asset, my_order, orderbook, ticker, trade
 
     return {
         "tickers": (ticker(codes[0:6]),),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import trio
 import trio_websocket
 
-from .._enums import Format
+from .._core.enums import Format
 from ._faults import Gate, GateStream, MessageLimiter
 from ._requests import TypeRequest
 

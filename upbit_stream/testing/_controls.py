@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from .._codec import decode
-from .._encode import encode_event
-from .._errors import ProtocolError
+from .._core.codec import decode
+from .._core.encode import encode_event
+from .._core.errors import ProtocolError
 from ._replay import ReplayFrame, load_replay
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 
 import attrs
 
-from .._enums import AskBid, Change, MarketState, MarketWarning, StreamType
-from .._events import CANDLE_INTERVALS, Candle, Orderbook, OrderbookUnit, Ticker, Trade
+from .._core.enums import AskBid, Change, MarketState, MarketWarning, StreamType
+from .._core.events import CANDLE_INTERVALS, Candle, Orderbook, OrderbookUnit, Ticker, Trade
 
 __all__ = ["MARKETS", "Market", "MarketSim", "tick_size"]
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._encode import encode_event
-from .._enums import Format
+from .._core.encode import encode_event
+from .._core.enums import Format
 
 if TYPE_CHECKING:
     from ._connection import Connection

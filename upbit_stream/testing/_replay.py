@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import attrs
 
-from .._codec import decode
-from .._errors import ProtocolError
+from .._core.codec import decode
+from .._core.errors import ProtocolError
 
 __all__ = ["ReplayFrame", "load_replay"]
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import attrs
 
-from .._enums import Format
-from .._events import CANDLE_INTERVALS
+from .._core.enums import Format
+from .._core.events import CANDLE_INTERVALS
 
 __all__ = ["ParsedRequest", "RequestError", "TypeRequest", "error_frame", "parse_request"]
 

@@ -15,9 +15,9 @@ import attrs
 import trio
 import trio_websocket
 
-from .._encode import encode_event
-from .._enums import StreamType
-from .._groups import single_errors
+from .._core.encode import encode_event
+from .._core.enums import StreamType
+from .._trio.groups import single_errors
 from ._account import Account
 from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Authenticator
 from ._blast import BlastRing

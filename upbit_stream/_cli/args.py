@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._events import CANDLE_INTERVALS
-from ._specs import Spec, candle, my_asset, my_order, orderbook, ticker, trade
+from .._core.events import CANDLE_INTERVALS
+from .._core.specs import Spec, candle, my_asset, my_order, orderbook, ticker, trade
 
 __all__ = ["USAGE", "build_parser", "parse_duration", "parse_size", "parse_targets"]
 

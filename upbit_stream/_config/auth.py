@@ -8,8 +8,8 @@ import warnings
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from ._errors import AuthenticationError
-from ._secrets import Credentials
+from .._core.errors import AuthenticationError
+from .secrets import Credentials
 
 __all__ = ["authorization_header"]
 

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._enums import Format
-from ._errors import ConfigError
-from ._secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV, Secret
-from ._setting_fields import (
+from .._core.enums import Format
+from .._core.errors import ConfigError
+from .secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV, Secret
+from .setting_fields import (
     _HIDDEN,
     _META,
     _choice,

@@ -9,9 +9,9 @@ from pathlib import Path
 import attrs
 import tomli_w
 
-from ._secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV
-from ._setting_fields import _META, _Spec
-from ._settings import _SECTIONS, DEFAULT_PATH, ENV_PREFIX, Settings, _plain
+from .secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV
+from .setting_fields import _META, _Spec
+from .settings import _SECTIONS, DEFAULT_PATH, ENV_PREFIX, Settings, _plain
 
 __all__ = ["reference_table", "render_settings", "write_settings"]
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import attrs
 
-from ._enums import StreamType
-from ._events import CANDLE_INTERVALS, Orderbook
-from ._specs import PRIVATE_TYPES, Spec
+from .enums import StreamType
+from .events import CANDLE_INTERVALS, Orderbook
+from .specs import PRIVATE_TYPES, Spec
 
 __all__ = ["Key", "SubscriptionBook", "Subscriber", "event_key"]
 

@@ -8,10 +8,10 @@ import time
 from decimal import Decimal
 from typing import TextIO
 
-from ._events import Orderbook
-from ._session import open_upbit_session
-from ._settings import Settings
-from ._watch import (
+from .._core.events import Orderbook
+from .._trio.session import open_upbit_session
+from .._config.settings import Settings
+from .watch import (
     BLUE,
     DIM,
     RED,

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ._errors import ConfigError
-from ._secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV, Secret
+from .._core.errors import ConfigError
+from .secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV, Secret
 
 _META = "upbit_stream.setting"
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 import attrs
 
-from ._events import CANDLE_INTERVALS
+from .events import CANDLE_INTERVALS
 
 __all__ = ["Mode", "Spec", "candle", "my_asset", "my_order", "orderbook", "ticker", "trade"]
 

@@ -12,13 +12,14 @@ from typing import TextIO
 import attrs
 import trio
 
-from ._groups import single_errors
-from ._record_file import FLUSH_EVERY, Received, RecordingWriter, human_size
-from ._session import UpbitSession, open_upbit_session
-from ._settings import Settings
-from ._specs import Spec
-from ._transport import Connector, Wire, trio_websocket_connector
-from ._watch import health_text
+from .._trio.groups import single_errors
+from .record_file import FLUSH_EVERY, Received, RecordingWriter, human_size
+from .._trio.session import UpbitSession, open_upbit_session
+from .._config.settings import Settings
+from .._core.specs import Spec
+from .._transports.seam import Connector, Wire
+from .._transports.via_trio_websocket import trio_websocket_connector
+from .watch import health_text
 
 __all__ = ["Summary", "record", "tee_connector"]
 

@@ -11,11 +11,11 @@ from typing import TextIO
 
 import trio
 
-from ._enums import AskBid, StreamType
-from ._events import Trade
-from ._session import open_upbit_session
-from ._settings import Settings
-from ._watch import BLUE, BOLD, DIM, RED, Screen, format_price, format_size, live_view
+from .._core.enums import AskBid, StreamType
+from .._core.events import Trade
+from .._trio.session import open_upbit_session
+from .._config.settings import Settings
+from .watch import BLUE, BOLD, DIM, RED, Screen, format_price, format_size, live_view
 
 __all__ = ["render_trade", "watch_trades"]
 

@@ -19,8 +19,8 @@ from typing import Any
 import attrs
 import msgspec
 
-from ._errors import ProtocolError
-from ._events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
+from .errors import ProtocolError
+from .events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
 
 __all__ = [
     "ErrorFrame",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from ._policies import SlidingWindowLimiter
+from .._core.policies import SlidingWindowLimiter
 
 __all__ = ["WINDOW_MARGIN", "ConnectGate"]
 

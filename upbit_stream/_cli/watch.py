@@ -13,10 +13,10 @@ from typing import TextIO
 import attrs
 import trio
 
-from ._events import Ticker
-from ._groups import single_errors
-from ._session import UpbitSession, open_upbit_session
-from ._settings import Settings
+from .._core.events import Ticker
+from .._trio.groups import single_errors
+from .._trio.session import UpbitSession, open_upbit_session
+from .._config.settings import Settings
 
 __all__ = ["Screen", "format_price", "format_size", "health_text", "live_view", "render_tickers", "watch_tickers"]
 

@@ -8,8 +8,8 @@ from typing import Any
 import attrs
 import msgspec
 
-from ._enums import Format
-from ._events import Event
+from .enums import Format
+from .events import Event
 
 __all__ = ["encode_event", "encode_events", "encode_list_subscriptions", "encode_request"]
 

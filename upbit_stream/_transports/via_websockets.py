@@ -22,8 +22,8 @@ from websockets.protocol import State
 from websockets.trio.client import ClientConnection
 from websockets.trio.client import connect as _websockets_connect
 
-from ._errors import ConnectError
-from ._transport import (
+from .._core.errors import ConnectError
+from .seam import (
     CLOSE_TIMEOUT,
     Connector,
     Target,

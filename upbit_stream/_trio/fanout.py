@@ -13,7 +13,7 @@ try:  # where trio.testing takes it from: importing trio.testing itself would im
 except ImportError:  # pragma: no cover - a future trio that moved it
     from trio.testing import wait_all_tasks_blocked
 
-from ._errors import SlowConsumerError, UpbitStreamError
+from .._core.errors import SlowConsumerError, UpbitStreamError
 
 __all__ = ["MAX_BATCH", "Sink", "StreamGap", "batch_limit", "let_consumers_catch_up"]
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 import enum
 import ssl
 
-from ._errors import AuthenticationError, ConnectError, ServerError, UpbitStreamError
+from .errors import AuthenticationError, ConnectError, ServerError, UpbitStreamError
 
 __all__ = ["REPEAT_LIMIT", "Recovery", "classify", "fatal_error"]
 

@@ -11,17 +11,17 @@ from typing import Any, Literal
 import attrs
 import trio
 
-from ._auth import authorization_header
-from ._codec import SubscriptionList
-from ._connection import EndpointConnection
-from ._errors import AuthenticationError, SnapshotTimeout
-from ._events import Event
-from ._fanout import Sink
-from ._gate import ConnectGate
-from ._groups import single_errors
-from ._secrets import Credentials
-from ._settings import Settings
-from ._specs import (
+from .._config.auth import authorization_header
+from .._core.codec import SubscriptionList
+from .connection import EndpointConnection
+from .._core.errors import AuthenticationError, SnapshotTimeout
+from .._core.events import Event
+from .fanout import Sink
+from .gate import ConnectGate
+from .groups import single_errors
+from .._config.secrets import Credentials
+from .._config.settings import Settings
+from .._core.specs import (
     PRIVATE_TYPES,
     Mode,
     Spec,
@@ -32,15 +32,16 @@ from ._specs import (
     ticker,
     trade,
 )
-from ._stats import (
+from .._core.stats import (
     ConnectionEvent,
     Health,
     SessionStats,
     SubscriptionStats,
     summarize_health,
 )
-from ._transport import Connector, check_url, trio_websocket_connector
-from ._transport_websockets import websockets_connector
+from .._transports.seam import Connector, check_url
+from .._transports.via_trio_websocket import trio_websocket_connector
+from .._transports.via_websockets import websockets_connector
 
 __all__ = ["UpbitSession", "open_upbit_session"]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import trio
 
-from ._cli_args import USAGE, build_parser, parse_targets
-from ._errors import UpbitStreamError
-from ._groups import single_errors
-from ._settings import Settings
+from .args import USAGE, build_parser, parse_targets
+from .._core.errors import UpbitStreamError
+from .._trio.groups import single_errors
+from .._config.settings import Settings
 
 __all__ = ["main"]
 
@@ -117,29 +117,29 @@ def _view(args: argparse.Namespace, show: Callable[..., Awaitable[int]], *what: 
 
 def cmd_watch_ticker(args: argparse.Namespace) -> int:
     """A live ticker table."""
-    from ._watch import watch_tickers
+    from .watch import watch_tickers
 
     return _view(args, watch_tickers, args.codes)
 
 
 def cmd_watch_orderbook(args: argparse.Namespace) -> int:
     """A live order book ladder."""
-    from ._watch_book import watch_orderbook
+    from .watch_book import watch_orderbook
 
     return _view(args, watch_orderbook, args.code, depth=args.depth)
 
 
 def cmd_watch_trade(args: argparse.Namespace) -> int:
     """A scrolling trade tape."""
-    from ._watch_tape import watch_trades
+    from .watch_tape import watch_trades
 
     return _view(args, watch_trades, args.codes)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the fake exchange in-process and watch its tickers: no network needed."""
-    from ._watch import watch_tickers
-    from .testing import open_fake_upbit
+    from .watch import watch_tickers
+    from ..testing import open_fake_upbit
 
     async def body(stop: trio.Event) -> int:
         async with open_fake_upbit(rate=args.rate, seed=1) as fake:
@@ -152,8 +152,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Record raw frames to JSONL."""
-    from ._record import Summary, record
-    from ._record_file import RecordingWriter
+    from .record import Summary, record
+    from .record_file import RecordingWriter
 
     specs = parse_targets(args.targets, depth=args.depth, realtime_only=args.realtime_only)  # checked by the parser
     writer = RecordingWriter(args.output, compress=True if args.gzip else None, rotate_size=args.rotate_size,
@@ -181,7 +181,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the fake exchange until Ctrl-C (or SIGTERM)."""
-    from .testing import open_fake_upbit
+    from ..testing import open_fake_upbit
 
     async def body(stop: trio.Event) -> int:
         async with open_fake_upbit(
@@ -206,8 +206,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_config_init(args: argparse.Namespace) -> int:
     """Write the documented settings file."""
-    from ._settings import DEFAULT_PATH
-    from ._settings_file import write_settings
+    from .._config.settings import DEFAULT_PATH
+    from .._config.settings_file import write_settings
 
     path = Path(args.path or DEFAULT_PATH)
     try:
@@ -224,7 +224,7 @@ def cmd_config_init(args: argparse.Namespace) -> int:
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     """Print the settings in effect."""
-    from ._settings_file import render_settings
+    from .._config.settings_file import render_settings
 
     try:
         settings = Settings.load(args.path)
@@ -237,7 +237,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 def benchmarks_dir() -> Path:
     """``benchmarks/`` of the source checkout this package was imported from (may not exist)."""
-    return Path(__file__).resolve().parent.parent / "benchmarks"
+    return Path(__file__).resolve().parent.parent.parent / "benchmarks"
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -11,25 +11,25 @@ from collections.abc import Callable, Sequence
 
 import trio
 
-from ._classify import REPEAT_LIMIT, Recovery, classify, fatal_error
-from ._codec import ErrorFrame, SubscriptionList, decode
-from ._demand import Subscriber, SubscriptionBook
-from ._encode import encode_list_subscriptions, encode_request
-from ._errors import (
+from .._core.classify import REPEAT_LIMIT, Recovery, classify, fatal_error
+from .._core.codec import ErrorFrame, SubscriptionList, decode
+from .._core.demand import Subscriber, SubscriptionBook
+from .._core.encode import encode_list_subscriptions, encode_request
+from .._core.errors import (
     ConnectError,
     ProtocolError,
     ServerError,
     UpbitStreamError,
 )
-from ._events import EVENT_CLASSES
-from ._fanout import Sink, StreamGap, batch_limit, let_consumers_catch_up
-from ._gate import WINDOW_MARGIN, ConnectGate
-from ._groups import first_error
-from ._policies import Backoff, SlidingWindowLimiter
-from ._settings import Settings
-from ._specs import Spec
-from ._stats import ConnectionEvent, ConnectionEventKind, ConnectionStats, LatencyWindow
-from ._transport import Connector, Disconnected, Wire
+from .._core.events import EVENT_CLASSES
+from .fanout import Sink, StreamGap, batch_limit, let_consumers_catch_up
+from .gate import WINDOW_MARGIN, ConnectGate
+from .groups import first_error
+from .._core.policies import Backoff, SlidingWindowLimiter
+from .._config.settings import Settings
+from .._core.specs import Spec
+from .._core.stats import ConnectionEvent, ConnectionEventKind, ConnectionStats, LatencyWindow
+from .._transports.seam import Connector, Disconnected, Wire
 
 __all__ = ["ConnectGate", "EndpointConnection"]
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, final
 
 import attrs
 
-from ._errors import AuthenticationError
+from .._core.errors import AuthenticationError
 
 if TYPE_CHECKING:
-    from ._settings import AuthSettings
+    from .settings import AuthSettings
 
 __all__ = ["ACCESS_KEY_ENV", "SECRET_KEY_ENV", "Credentials", "Secret"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from ._enums import (
+from .enums import (
     AskBid,
     Change,
     MarketState,

@@ -1,0 +1,1 @@
+"""The upbit-stream command line: arguments, terminal views, the recorder."""

@@ -1,0 +1,1 @@
+"""Settings, their fields and file, secrets and JWT signing."""

@@ -1,0 +1,1 @@
+"""The pure core: events, codec, specs, demand, the endpoint protocol, policies; no trio, no I/O."""

@@ -1,0 +1,1 @@
+"""The WebSocket edge: one module per WebSocket library, behind the connector seam."""

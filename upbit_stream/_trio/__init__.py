@@ -1,0 +1,1 @@
+"""The trio shell: the session, the connection drivers, subscription channels."""
