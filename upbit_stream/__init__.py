@@ -19,6 +19,7 @@ from ._core.enums import TimeInForce as TimeInForce
 from ._core.errors import AuthenticationError as AuthenticationError
 from ._core.errors import ConfigError as ConfigError
 from ._core.errors import ConnectError as ConnectError
+from ._core.errors import Disconnected as Disconnected
 from ._core.errors import ProtocolError as ProtocolError
 from ._core.errors import RateLimitedError as RateLimitedError
 from ._core.errors import ServerError as ServerError

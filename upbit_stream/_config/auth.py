@@ -11,7 +11,19 @@ from jwt.warnings import InsecureKeyLengthWarning
 from .._core.errors import AuthenticationError
 from .secrets import Credentials
 
-__all__ = ["authorization_header"]
+__all__ = ["MaskedHeaders", "authorization_header"]
+
+
+class MaskedHeaders(tuple[tuple[str, str], ...]):
+    """Handshake headers whose values never show in a repr (traceback locals, debuggers, logs)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        names = ", ".join(name for name, _ in self)
+        return f"<headers {names or '(none)'}: values hidden>"
+
+    __str__ = __repr__
 
 
 def authorization_header(credentials: Credentials, algorithm: str = "HS512") -> tuple[str, str]:

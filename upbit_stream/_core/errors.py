@@ -9,6 +9,7 @@
     ├── ServerError              the server answered a request with {"error": {name, message}}
     ├── ConnectError             a connection attempt failed (refused, timeout, TLS, HTTP status)
     │   └── RateLimitedError     HTTP 429 / 418 on the handshake: the session cools down
+    ├── Disconnected             an open connection ended (close frame, reset, EOF); raised by wires
     ├── SlowConsumerError        a "strict" subscriber fell behind its buffer
     └── SnapshotTimeout          session.snapshot() did not get every code in time
 
@@ -25,6 +26,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigError",
     "ConnectError",
+    "Disconnected",
     "ProtocolError",
     "RateLimitedError",
     "ServerError",
@@ -79,6 +81,19 @@ class ConnectError(UpbitStreamError):
 
 class RateLimitedError(ConnectError):
     """The server refused the handshake with 429 (too many requests) or 418 (temporarily banned)."""
+
+
+class Disconnected(UpbitStreamError):
+    """An open connection ended; ``code`` is the WebSocket close code (``None``: no close frame).
+
+    Wires (the connector seam) raise it from ``send``, ``receive`` and ``ping``; the session
+    classifies it by ``code`` and reconnects. Subscribers never see it.
+    """
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        self.reason = reason
+        self.code = code
+        super().__init__(reason)
 
 
 class SlowConsumerError(UpbitStreamError):

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import trio
 
-from .._core.errors import ConnectError, RateLimitedError
+from .._core.errors import ConnectError, Disconnected, RateLimitedError
 
 __all__ = [
     "CLOSE_TIMEOUT", "Connector", "Disconnected", "Target", "Wire", "check_url", "closed", "connect_failure",
@@ -22,21 +22,15 @@ __all__ = [
 CLOSE_TIMEOUT = 2.0
 
 
-class Disconnected(Exception):
-    """The connection ended (closed by the peer, reset, or broken); ``code`` is the close code."""
-
-    def __init__(self, reason: str, code: int | None = None) -> None:
-        self.reason = reason
-        self.code = code
-        super().__init__(reason)
-
-
 class Wire(Protocol):
     """An open WebSocket as the session uses it.
 
     A wire may also have ``receive_ready(limit: int) -> list[bytes | str]``, returning at once
     up to ``limit`` messages it has already received (maybe none). The session then reads in
     batches; wires without it are read one message at a time. Both bundled wires have it.
+
+    ``receive`` raises ``Disconnected`` as soon as the peer's close frame arrives (with its code),
+    or the stream ends or breaks (code ``None``); it does not wait for the TCP close.
     """
 
     async def send(self, message: str | bytes) -> None:
@@ -50,7 +44,11 @@ class Wire(Protocol):
 
 
 #: ``connector(url, headers)`` opens a connection as an async context manager yielding a ``Wire``.
-#: It raises ``ConnectError`` (``RateLimitedError`` for 429/418) when the attempt fails.
+#: It raises ``ConnectError`` (``RateLimitedError`` for 429/418) when the attempt fails, at once
+#: when the server drops the handshake (not after the connect timeout). Leaving the block normally
+#: closes with a close frame (1000), bounded by ``CLOSE_TIMEOUT``; leaving it cancelled (a dead
+#: peer, the session aborting) closes the socket at once with no close handshake. ``headers`` may
+#: hold credentials: connectors never log them or keep them where a traceback would show them.
 Connector = Callable[[str, Sequence[tuple[str, str]]], AbstractAsyncContextManager[Wire]]
 
 
