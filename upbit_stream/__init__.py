@@ -35,7 +35,7 @@ from ._core.events import Orderbook as Orderbook
 from ._core.events import OrderbookUnit as OrderbookUnit
 from ._core.events import Ticker as Ticker
 from ._core.events import Trade as Trade
-from ._trio.fanout import StreamGap as StreamGap
+from ._core.markers import StreamGap as StreamGap
 from ._trio.session import UpbitSession as UpbitSession
 from ._trio.session import open_upbit_session as open_upbit_session
 from ._config.settings import Settings as Settings

@@ -22,7 +22,8 @@ from .._core.errors import (
     UpbitStreamError,
 )
 from .._core.events import EVENT_CLASSES
-from .fanout import Sink, StreamGap, batch_limit, let_consumers_catch_up
+from .._core.markers import StreamGap
+from .fanout import Sink, batch_limit, let_consumers_catch_up
 from .gate import WINDOW_MARGIN, ConnectGate
 from .groups import first_error
 from .._core.policies import Backoff, SlidingWindowLimiter

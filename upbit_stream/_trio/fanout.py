@@ -14,6 +14,7 @@ except ImportError:  # pragma: no cover - a future trio that moved it
     from trio.testing import wait_all_tasks_blocked
 
 from .._core.errors import SlowConsumerError, UpbitStreamError
+from .._core.markers import StreamGap
 
 __all__ = ["MAX_BATCH", "Sink", "StreamGap", "batch_limit", "let_consumers_catch_up"]
 
@@ -23,18 +24,6 @@ Overflow = Literal["latest", "strict"]
 MAX_BATCH = 64
 #: Longest the reader waits after a batch for the consumers to take what it delivered.
 CATCH_UP_LIMIT = 0.002
-
-
-@attrs.frozen
-class StreamGap:
-    """Marker for ``gaps=True`` subscribers: events between ``since`` and ``until`` may be missing.
-
-    Times are ``time.time()`` seconds; ``reason`` says why the connection was lost.
-    """
-
-    reason: str
-    since: float
-    until: float
 
 
 class Sink:

@@ -14,7 +14,7 @@ import attrs
 import trio
 
 from .._core.enums import StreamType
-from .._trio.fanout import StreamGap
+from .._core.markers import StreamGap
 from .._core.specs import PRIVATE_TYPES, Spec
 from .._core.stats import ConnectionEventKind
 from ._chaos import ChaosDriver, limit_violations, live_keys, wanted_keys
