@@ -96,7 +96,7 @@ class BookMachine(RuleBasedStateMachine):
         self.book = SubscriptionBook()
         self.server = ModelServer()
         self.live: dict[int, tuple[object, Subscriber]] = {}
-        self.sent_since_change = True
+        self.sent: object = None  # live signature of the last request sent
 
     @rule(chosen=st.lists(specs, min_size=1, max_size=3))
     def subscribe(self, chosen: list[ub.Spec]) -> None:
@@ -112,19 +112,25 @@ class BookMachine(RuleBasedStateMachine):
         self.book.remove(handle)
         self.book.remove(handle)  # twice is harmless
 
+    def _needs_send(self) -> bool:
+        keys = self.book.wanted_keys()
+        return bool(keys) and (self.book.owes_snapshots(keys) or self.book.live_signature(keys) != self.sent)
+
     @rule()
     def send(self) -> None:
         objects = self.book.request_objects()
         assert objects == self.book.request_objects()  # deterministic
-        if not self.book.needs_send():
+        assert objects == self.book.request_objects(self.book.wanted_keys())
+        if not self._needs_send():
             return
         assert objects, "a send never carries an empty request"
         for obj in objects:
             if "codes" in obj:
                 assert obj["codes"] == sorted(obj["codes"])
         self.server.apply(objects)
-        self.book.mark_sent()
-        assert not self.book.needs_send()
+        self.book.mark_requested(self.book.wanted_keys(), 0.0)
+        self.sent = self.book.live_signature()
+        assert not self._needs_send()
         self._check_coverage()
 
     def _check_coverage(self) -> None:
@@ -154,9 +160,10 @@ class BookMachine(RuleBasedStateMachine):
     def reconnect(self) -> None:
         self.server = ModelServer()
         self.book.reset_connection()
+        self.sent = None
         for _, sub in self.live.values():
             sub.snapshots.clear()
-        assert not self.live or self.book.needs_send()
+        assert not self.book.wanted_keys() or self._needs_send()
 
     def _route(self, event: object) -> None:
         deliveries, finished = self.book.route(event)
@@ -197,13 +204,13 @@ class BookMachine(RuleBasedStateMachine):
     @invariant()
     def one_send_settles_everything(self) -> None:
         # With no further changes, one send then the snapshots leave nobody waiting.
-        if self.book.needs_send() or self.server.queued:
+        if self._needs_send() or self.server.queued:
             return
         for handle, sub in self.live.values():
             if handle.waiting == 0:
                 continue
             # everybody still waiting has had its snapshot requested on this connection
-            assert all(i.requested for i in handle.interests.values() if i.waiting)
+            assert all(i.requested_at is not None for i in handle.interests.values() if i.waiting)
 
 
 def _keys(spec: ub.Spec) -> list[tuple]:
@@ -233,9 +240,9 @@ def test_three_subscribers_make_one_request_carrying_all_three() -> None:
 def test_snapshot_only_work_leaves_live_streams_realtime() -> None:
     book = SubscriptionBook()
     live = book.add([ub.ticker("KRW-BTC", mode="realtime")])
-    book.mark_sent()
+    book.mark_requested(book.wanted_keys(), 0.0)
     book.add([ub.ticker(["KRW-BTC", "KRW-ETH"], mode="snapshot")])
-    assert book.needs_send()
+    assert book.owes_snapshots(book.wanted_keys())
     assert book.request_objects() == [
         {"type": "ticker", "codes": ["KRW-BTC"]},
         {"type": "ticker", "codes": ["KRW-ETH"], "is_only_snapshot": True},
@@ -245,13 +252,25 @@ def test_snapshot_only_work_leaves_live_streams_realtime() -> None:
     assert [t for t, _ in deliveries] == [None] and live.target is None and not finished
 
 
-def test_unchanged_demand_sends_nothing() -> None:
+def test_unchanged_demand_keeps_its_signature_and_owes_nothing() -> None:
     book = SubscriptionBook()
     first = book.add([ub.ticker("KRW-BTC", mode="realtime")])
-    book.mark_sent()
+    sent = book.live_signature()
     second = book.add([ub.ticker("KRW-BTC", mode="realtime")])
-    assert not book.needs_send()
+    assert book.live_signature() == sent and not book.owes_snapshots(book.wanted_keys())
     book.remove(second)
-    assert not book.needs_send()
+    assert book.live_signature() == sent
     book.remove(first)
-    assert not book.needs_send() and book.request_objects() == []
+    assert book.wanted_keys() == [] and book.request_objects() == []
+
+
+def test_requests_over_a_subset_of_keys_and_forgotten_requests() -> None:
+    book = SubscriptionBook()
+    book.add([ub.ticker(["KRW-BTC", "KRW-ETH"])])
+    btc = ("ticker", "KRW-BTC", None)
+    assert book.request_objects([btc]) == [{"type": "ticker", "codes": ["KRW-BTC"]}]
+    book.mark_requested([btc], 1.0)
+    assert not book.owes_snapshots([btc]) and book.owes_snapshots(book.wanted_keys())
+    assert book.starving(10.0, 5.0) and not book.starving(5.0, 5.0)
+    book.forget_requests([btc])  # the server refused that request
+    assert book.owes_snapshots([btc]) and not book.starving(10.0, 5.0)

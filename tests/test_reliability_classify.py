@@ -18,7 +18,7 @@ import upbit_stream as ub
 from upbit_stream._core.classify import REPEAT_LIMIT, Recovery, classify
 from upbit_stream._trio.groups import single_errors
 from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
-from upbit_stream.testing import FakeUpbit
+from upbit_stream.testing import FakeUpbit, open_fake_upbit
 from upbit_stream.testing._chaos import close_connection
 
 from session_helpers import memory_connector, settings_for
@@ -264,17 +264,33 @@ async def test_in_band_invalid_auth_is_fatal_after_one_attempt(fake, autojump_cl
     assert len(handshakes(fake, "private")) == 1
 
 
-async def test_rate_errors_in_band_resend_the_request(fake, autojump_clock):
+async def test_a_request_refused_for_its_rate_is_sent_again_and_nobody_fails(autojump_clock):
+    # The fake allows one request per second: our limiter allows five, so some are refused in-band.
+    async with open_fake_upbit(seed=7, rate=0, idle_timeout=None, requests_per_second=1) as fake:
+        with trio.fail_after(60):
+            async with session(fake, subscription={"debounce": 0}) as s:
+                async with s.ticker("KRW-BTC") as a:
+                    await a.receive()
+                    async with s.trade("KRW-ETH") as b, s.orderbook("KRW-XRP", depth=5) as c:
+                        for channel in (b, c):
+                            assert (await channel.receive()).stream_type is ub.StreamType.SNAPSHOT
+                        refused = [r for r in fake.requests if r.kind == "message" and r.error is not None]
+                        assert refused and all(r.error.name == "Too Many Requests" for r in refused)
+                        assert s.stats().connections["public"].unmatched_errors == 0
+
+
+async def test_a_rate_error_matching_no_request_changes_nothing(fake, autojump_clock):
     with trio.fail_after(60):
         async with session(fake) as s, s.ticker("KRW-BTC") as tickers:
             await tickers.receive()
+            await trio.sleep(2)
             for name in ("Too Many Requests", "I'm a teapot"):
                 fake.send_frame({"error": {"name": name, "message": "slow down"}})
                 await trio.sleep(1)
             fake.tick(1, code="KRW-BTC")
             assert (await tickers.receive()).stream_type is ub.StreamType.REALTIME
-            sent = [r for r in fake.requests if r.kind == "message"]
-            assert len(sent) == 3 and all(r.error is None for r in sent)
+            assert len([r for r in fake.requests if r.kind == "message"]) == 1
+            assert s.stats().connections["public"].unmatched_errors == 2
 
 
 @pytest.mark.parametrize("code", [1000, 1001, 1006, 1011, 1012, 1013])

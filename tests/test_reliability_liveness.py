@@ -126,20 +126,44 @@ async def test_an_idle_private_stream_lives_an_hour_on_pings(autojump_clock):
                 assert all(INTERVAL - 1 <= beat <= INTERVAL + 1 for beat in beats)  # a ping every 30 s
 
 
-async def test_the_staleness_watchdog_watches_public_streams_only(autojump_clock):
+def _lists(fake: FakeUpbit, endpoint: str) -> list:
+    return [r for r in fake.requests if r.kind == "message" and r.endpoint == endpoint and r.request is not None
+            and r.request.method == "LIST_SUBSCRIPTIONS"]
+
+
+async def test_a_quiet_market_proves_it_is_alive_and_is_never_replaced(autojump_clock):
     stale_after = ub.Settings().heartbeat.stale_after
     async with open_fake_upbit(seed=3, rate=0, idle_timeout=120.0) as fake:
         with trio.fail_after(4000):
             async with session(fake) as s, s.connection_events() as events:
                 async with s.ticker("KRW-BTC") as tickers, s.my_asset():
-                    await tickers.receive()  # then the market goes quiet
+                    await tickers.receive()  # then the market goes quiet for an hour; pings are answered
                     assert {(await events.receive()).kind for _ in range(2)} == {K.CONNECTED}
-                    lost = await events.receive()
-                    assert (lost.endpoint, lost.kind) == ("public", K.DISCONNECTED)
-                    assert "no data" in lost.reason
-                    assert stale_after <= trio.current_time() <= stale_after + INTERVAL + TIMEOUT
                     await trio.sleep(3600)
-                    assert s.stats().connections["private"].reconnects == 0
+                    with pytest.raises(trio.WouldBlock):
+                        events.receive_nowait()  # no DISCONNECTED, no RECONNECTED
+                    stats = s.stats().connections
+                    assert stats["public"].reconnects == 0 and stats["private"].reconnects == 0
+                    proofs = _lists(fake, "public")  # one LIST_SUBSCRIPTIONS per stale_after of silence
+                    assert 3600 / stale_after - 2 <= len(proofs) <= 3600 / stale_after + 1
+                    assert _lists(fake, "private") == []  # private streams are quiet by design
+                    assert s.health().status == "healthy", s.health().reasons
+
+
+async def test_a_quiet_connection_whose_subscription_is_gone_is_replaced(fake, autojump_clock):
+    stale_after = ub.Settings().heartbeat.stale_after
+    with trio.fail_after(600):
+        async with session(fake) as s, s.connection_events() as events, s.ticker("KRW-BTC") as tickers:
+            await tickers.receive()
+            assert (await events.receive()).kind is K.CONNECTED
+            [conn] = fake.connections
+            conn.subscribe(())  # the server forgets what this connection asked for, and says nothing
+            lost = await events.receive()
+            assert (lost.endpoint, lost.kind) == ("public", K.DISCONNECTED)
+            assert "no longer streaming ticker KRW-BTC" in lost.reason
+            assert stale_after <= trio.current_time() <= stale_after + 1
+            assert (await events.receive()).kind is K.RECONNECTED
+            assert (await tickers.receive()).stream_type is ub.StreamType.SNAPSHOT
 
 
 # -- R6: status and ping frames -----------------------------------------------------------------

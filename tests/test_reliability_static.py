@@ -111,8 +111,8 @@ async def test_churn_while_nothing_can_be_sent_piles_nothing_up(fake: FakeUpbit,
             for _ in range(1000):
                 async with s.ticker("KRW-ETH"):
                     await trio.sleep(0.01)
-            public = s._connections["public"]  # white box: the list of not-yet-requested subscribers
-            assert len(public._new_since_send) == 1
+            protocol = s._drivers["public"].protocol  # white box: what waits to be requested
+            assert len(protocol.book) == 1 and not protocol.admission.queue
 
 
 async def test_unanswered_list_subscriptions_leave_nothing_behind(fake: FakeUpbit, autojump_clock):
@@ -121,6 +121,7 @@ async def test_unanswered_list_subscriptions_leave_nothing_behind(fake: FakeUpbi
             await tickers.receive()
             fake.stall()
             for _ in range(20):
-                with pytest.raises(trio.TooSlowError):
+                with pytest.raises(ub.UpbitStreamError, match="no answer to LIST_SUBSCRIPTIONS"):
                     await s.list_subscriptions(timeout=0.5)
-            assert s._connections["public"]._list_waiters == []  # white box: the waiting callers
+            driver = s._drivers["public"]  # white box: the waiting callers
+            assert driver._answered == {} and driver._answers == {} and not driver.protocol._queries.wanted

@@ -281,7 +281,7 @@ async def test_leaving_the_session_ends_channels(fake, autojump_clock):
 
             nursery.start_soon(consume)
             await trio.sleep(1)
-            s._close()
+            await s._aclose()
             await done.wait()
 
 

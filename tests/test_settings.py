@@ -44,6 +44,7 @@ BAD: dict[str, list[object]] = {
     "heartbeat.interval": SECONDS,
     "heartbeat.timeout": SECONDS,
     "heartbeat.stale_after": SECONDS_ZERO_OK,
+    "heartbeat.snapshot_patience": SECONDS,
     "reconnect.initial_delay": SECONDS,
     "reconnect.max_delay": SECONDS,
     "reconnect.throttled_cooldown": SECONDS,

@@ -73,7 +73,11 @@ class HeartbeatSettings:
     timeout: float = _seconds(10.0, "Pong deadline: a connection whose pong is later is replaced.")
     stale_after: float = _seconds(
         90.0, "A public connection with realtime subscribers that receives no data for this long "
-        "is replaced. 0 disables the watchdog.", zero_ok=True)
+        "must prove it still streams (LIST_SUBSCRIPTIONS); it is replaced only if the answer is "
+        "missing or wrong. 0 disables the check.", zero_ok=True)
+    snapshot_patience: float = _seconds(
+        15.0, "A subscriber still waiting for its first snapshot this long after it was requested "
+        "makes health() degraded, naming the codes (say, a code Upbit accepts but never streams).")
 
 
 @attrs.frozen
@@ -149,7 +153,8 @@ class LoggingSettings:
 
     section: ClassVar[str] = "logging"
     level: str = _choice(
-        "WARNING", "Level of the upbit_stream logger.",
+        "WARNING", "Level of the upbit_stream logger while a session runs, unless the application "
+        "set that logger's level itself.",
         ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"))
 
 

@@ -23,14 +23,18 @@ close 1000, 1001, 1005, 1006 (or none)       retry                idle close, re
 close 1011, 1012, 1013, 1014, 1015, 3xxx      retry                server trouble passes
 close 1002, 1003, 1007, 1008, 1009, 1010,     fatal if repeated    retried, but after ``REPEAT_LIMIT`` such
 1xxx unassigned, 4xxx                                              closes in a row without data, fatal
-no pong within the deadline, stale data       retry                a half-open link is replaced
+no pong within the deadline, a failed         retry                a dead or half-open link is replaced
+staleness proof, a refused request of                              (aborted: no close handshake)
+accepted streams
 in-band ``INVALID_AUTH``                      fatal                the endpoint's subscribers fail with
                                                                    ``AuthenticationError``
 in-band ``Too Many Requests``, ``I'm a        retry                the request is re-sent, paced by the
 teapot``                                                           request limiter
-in-band ``WRONG_FORMAT``, ``INVALID_PARAM``,  fatal                only for the subscribers whose request
-``NO_CODES``, ``NO_TICKET``, ``NO_TYPE``,                          caused it; the connection stays
-any other name
+in-band ``WRONG_FORMAT``, ``INVALID_PARAM``,  fatal                only for the subscribers whose own specs
+``NO_CODES``, ``NO_TICKET``, ``NO_TYPE``,                          the server rejects (``admission``); the
+any other name                                                     connection and the rest stay
+anything else a connector, wire or frame      fatal if repeated    retried; fatal for that endpoint after
+raises (a bug, a custom wire's exception)                          ``REPEAT_LIMIT`` in a row without data
 ============================================  ===================  ==========================================
 
 "retry" waits the jittered exponential backoff first; every attempt also passes the session's
@@ -43,9 +47,17 @@ from __future__ import annotations
 import enum
 import ssl
 
-from .errors import AuthenticationError, ConnectError, ServerError, UpbitStreamError
+import attrs
 
-__all__ = ["REPEAT_LIMIT", "Recovery", "classify", "fatal_error"]
+from .errors import (
+    AuthenticationError,
+    ConnectError,
+    Disconnected,
+    ServerError,
+    UpbitStreamError,
+)
+
+__all__ = ["REPEAT_LIMIT", "Failure", "Recovery", "classify", "describe_failure", "fatal_error"]
 
 #: Closes classified "fatal if repeated" that end the endpoint when they come this many times in a
 #: row with no data in between.
@@ -144,3 +156,49 @@ def fatal_error(failure: Exception, *, private: bool) -> UpbitStreamError:
     if isinstance(failure, UpbitStreamError):
         return failure
     return ConnectError(str(failure))
+
+
+@attrs.frozen
+class Failure:
+    """Why a connection or a connection attempt ended, and the recovery the table gives it.
+
+    ``error`` is what the endpoint's subscribers receive if the failure turns out fatal; it holds
+    a message only (no traceback, no chained exceptions that could carry credentials).
+    """
+
+    reason: str
+    recovery: Recovery
+    error: UpbitStreamError
+
+
+def describe_failure(exc: BaseException, *, private: bool) -> Failure:
+    """Classify whatever ended a connection (attempt): our own errors by the table, anything else as unknown."""
+    reason = str(exc) or exc.__class__.__name__
+    if isinstance(exc, Disconnected):
+        recovery = classify(closed=True, close_code=exc.code)
+    elif isinstance(exc, ConnectError):
+        recovery = classify(status=exc.status) if exc.status is not None else classify(error=exc)
+    elif isinstance(exc, ServerError):
+        recovery = classify(server_error=exc.name)
+    elif isinstance(exc, AuthenticationError):  # no keys, or keys that cannot be signed
+        recovery = Recovery.FATAL
+    else:  # a bug, or a custom wire's own exception: retried, but not forever
+        reason = f"unexpected {exc.__class__.__name__}: {exc}".rstrip(": ")
+        recovery = Recovery.FATAL_IF_REPEATED
+        return Failure(reason, recovery, ConnectError(reason))
+    return Failure(reason, recovery, _surfaced(fatal_error(exc, private=private)))
+
+
+def _surfaced(error: UpbitStreamError) -> UpbitStreamError:
+    """A copy of ``error`` carrying its message and fields but no traceback or exception chain."""
+    if isinstance(error, ConnectError):
+        copy: UpbitStreamError = error.__class__(str(error), status=error.status)
+    elif isinstance(error, ServerError):
+        copy = ServerError(error.name, error.message)
+    elif isinstance(error, Disconnected):
+        copy = Disconnected(error.reason, error.code)
+    elif type(error) is AuthenticationError or type(error) is UpbitStreamError:
+        copy = error.__class__(str(error))
+    else:
+        return error
+    return copy

@@ -1,9 +1,9 @@
-"""Subscription algebra for one connection: merged demand, the canonical request, event routing.
+"""Subscription algebra for one connection: merged demand, canonical requests, event routing.
 
 Upbit replaces a connection's whole subscription with every request, so a connection keeps one
-``SubscriptionBook``: subscribers are added and removed synchronously, ``request_objects()``
-gives the one canonical request that covers everybody, and ``route()`` says which subscriber gets
-each decoded event. Rules (SPEC §4):
+``SubscriptionBook``: subscribers are added and removed synchronously, ``request_objects(keys)``
+gives the one canonical request covering everybody's interest in ``keys`` (all keys by default),
+and ``route()`` says which subscriber gets each decoded event. Rules (SPEC §4):
 
 * Coverage: each (type, code, level) wanted in realtime is requested in realtime, at the largest
   depth any subscriber asked for; each subscriber receives its own depth.
@@ -12,8 +12,10 @@ each decoded event. Rules (SPEC §4):
   snapshot. Mode ``realtime`` never sees a SNAPSHOT. Codes nobody waits on are requested with
   ``is_only_realtime`` so a re-sent request stays quiet; codes only wanted as a snapshot are
   requested with ``is_only_snapshot`` so they never disturb live streams.
-* Canonical: the same live set gives the same request (sorted codes, fixed object order), and
-  ``needs_send()`` is false while that request has already been sent.
+* Canonical: the same live set gives the same request (sorted codes, fixed object order);
+  ``live_signature`` names what the server streams once the snapshots are done.
+
+Which keys go into a request, and when, is the endpoint protocol's business (``protocol``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from .enums import StreamType
 from .events import CANDLE_INTERVALS, Orderbook
 from .specs import PRIVATE_TYPES, Spec
 
-__all__ = ["Key", "SubscriptionBook", "Subscriber", "event_key"]
+__all__ = ["Key", "Signature", "Subscriber", "SubscriptionBook", "event_key", "spec_keys"]
 
 #: (type, code, level) — level is set for orderbooks only (0 = Upbit's default grouping).
 Key = tuple[str, str, Decimal | None]
+#: The realtime part of a request: what the server streams once snapshots are done.
+Signature = tuple[tuple[str, str, tuple[str, ...]], ...]
 
 _ZERO = Decimal(0)
 _FULL_DEPTH = 30
@@ -43,6 +47,7 @@ _TYPE_ORDER = {
     )
 }
 _SNAPSHOT = StreamType.SNAPSHOT
+_EVERY_ORDER: Key = ("myOrder", "", None)
 
 
 def event_key(event: Any) -> Key:
@@ -52,7 +57,8 @@ def event_key(event: Any) -> Key:
     return (event.type, event.code, None)
 
 
-def _spec_keys(spec: Spec) -> Iterable[Key]:
+def spec_keys(spec: Spec) -> Iterable[Key]:
+    """The keys a spec asks for."""
     if spec.type == "orderbook":
         level = spec.level or _ZERO
         return ((spec.type, code, level) for code in spec.codes)
@@ -69,7 +75,7 @@ class _Interest:
     realtime: bool = False
     wants_snapshot: bool = False  # mode both: wait again after every reconnect
     waiting: bool = False  # a SNAPSHOT is still owed to this subscriber
-    requested: bool = False  # the owed SNAPSHOT was asked for on the current connection
+    requested_at: float | None = None  # when the owed SNAPSHOT was asked for on this connection
     depth: int = _FULL_DEPTH
 
 
@@ -97,6 +103,7 @@ class _KeyState:
     interests: dict[int, _Interest] = attrs.field(factory=dict)
     realtime: int = 0
     waiting: int = 0
+    unrequested: int = 0  # waiting interests whose SNAPSHOT was not asked for on this connection
     depths: Counter[int] = attrs.field(factory=Counter)
 
 
@@ -108,8 +115,6 @@ class SubscriptionBook:
         self._subscribers: dict[int, Subscriber] = {}
         self._next_id = 0
         self.changes = 0  # grows with every add and every effective remove
-        self._unrequested = 0  # waiting interests whose SNAPSHOT was not asked for yet
-        self._sent: tuple[Any, ...] | None = None  # realtime part of the last request sent
 
     # -- subscribers ---------------------------------------------------------------------------
 
@@ -122,7 +127,7 @@ class SubscriptionBook:
             realtime = spec.mode != "snapshot"
             snapshot = spec.mode != "realtime" and spec.type not in PRIVATE_TYPES
             depth = spec.depth or _FULL_DEPTH
-            for key in _spec_keys(spec):
+            for key in spec_keys(spec):
                 interest = sub.interests.get(key)
                 if interest is None:
                     interest = sub.interests[key] = _Interest(sub, depth=depth)
@@ -141,8 +146,8 @@ class SubscriptionBook:
             state.depths[interest.depth] += 1
             if interest.waiting:
                 state.waiting += 1
+                state.unrequested += 1
                 sub.waiting += 1
-                self._unrequested += 1
             sub.realtime |= interest.realtime
         return sub
 
@@ -160,24 +165,39 @@ class SubscriptionBook:
                 del state.depths[interest.depth]
             if interest.waiting:
                 state.waiting -= 1
-                if not interest.requested:
-                    self._unrequested -= 1
+                state.unrequested -= interest.requested_at is None
             if not state.interests:
                 del self._keys[key]
 
     def __len__(self) -> int:
         return len(self._subscribers)
 
+    def __contains__(self, sub: Subscriber) -> bool:
+        return self._subscribers.get(sub.id) is sub
+
     @property
     def subscribers(self) -> tuple[Subscriber, ...]:
         """Every live subscriber."""
         return tuple(self._subscribers.values())
 
+    def wanted_keys(self) -> list[Key]:
+        """Every key some subscriber still wants: in realtime, or a SNAPSHOT not received yet."""
+        return [key for key, state in self._keys.items() if state.realtime or state.waiting]
+
+    def subscribers_of(self, key: Key) -> list[Subscriber]:
+        """The subscribers interested in ``key``."""
+        state = self._keys.get(key)
+        return [] if state is None else [interest.subscriber for interest in state.interests.values()]
+
     # -- requests ------------------------------------------------------------------------------
 
-    def _groups(self) -> dict[tuple[int, str, Decimal, str], list[str]]:
+    def _groups(self, keys: Iterable[Key]) -> dict[tuple[int, str, Decimal, str], list[str]]:
         groups: dict[tuple[int, str, Decimal, str], list[str]] = {}
-        for (type_, code, level), state in self._keys.items():
+        for key in keys:
+            state = self._keys.get(key)
+            if state is None:
+                continue
+            type_, code, level = key
             if state.realtime and state.waiting:
                 flag = "both"
             elif state.realtime:
@@ -192,10 +212,10 @@ class SubscriptionBook:
             groups.setdefault(group, []).append(wire_code)
         return groups
 
-    def request_objects(self) -> list[dict[str, Any]]:
-        """The type objects of the canonical request covering every subscriber (may be empty)."""
+    def request_objects(self, keys: Iterable[Key] | None = None) -> list[dict[str, Any]]:
+        """The type objects of the canonical request for ``keys`` (every key by default; may be empty)."""
         objects: list[dict[str, Any]] = []
-        for (_, type_, level, flag), codes in sorted(self._groups().items()):
+        for (_, type_, level, flag), codes in sorted(self._groups(self._keys if keys is None else keys).items()):
             obj: dict[str, Any] = {"type": type_}
             if type_ != "myAsset" and "" not in codes:  # "" = myOrder for every market
                 obj["codes"] = sorted(codes)
@@ -208,69 +228,79 @@ class SubscriptionBook:
             objects.append(obj)
         return objects
 
-    def _live_signature(self) -> tuple[Any, ...]:
-        """The realtime part of the request: what the server streams once snapshots are done."""
+    def live_signature(self, keys: Iterable[Key] | None = None) -> Signature:
+        """The realtime part of ``request_objects(keys)``: what the server streams once snapshots are done."""
         return tuple(
             sorted(
                 (g[1], str(g[2]), tuple(sorted(codes)))
-                for g, codes in self._groups().items()
+                for g, codes in self._groups(self._keys if keys is None else keys).items()
                 if g[3] != "snapshot"
             )
         )
 
-    def needs_send(self) -> bool:
-        """True when the server must be sent ``request_objects()``: new streams or owed snapshots."""
-        if self._unrequested:
-            return True
-        if not self._keys:
-            return False
-        return self._live_signature() != self._sent
+    def owes_snapshots(self, keys: Iterable[Key]) -> bool:
+        """True when some subscriber waits for a SNAPSHOT of ``keys`` not yet asked for on this connection."""
+        table = self._keys
+        return any((state := table.get(key)) is not None and state.unrequested for key in keys)
 
-    def mark_sent(self) -> None:
-        """Record that ``request_objects()`` was sent on the current connection."""
-        for state in self._keys.values():
-            if state.waiting:
-                for interest in state.interests.values():
-                    interest.requested = interest.requested or interest.waiting
-        self._unrequested = 0
-        self._sent = self._live_signature() if self._keys else None
-
-    def reset_sent(self) -> None:
-        """Forget what was sent, so ``needs_send()`` holds (the server dropped the request)."""
-        self._sent = None
-        for state in self._keys.values():
+    def mark_requested(self, keys: Iterable[Key], now: float) -> None:
+        """Record that a request for ``keys`` asked for every SNAPSHOT owed on them (at ``now``)."""
+        for key in keys:
+            state = self._keys.get(key)
+            if state is None or not state.unrequested:
+                continue
             for interest in state.interests.values():
-                if interest.waiting and interest.requested:
-                    interest.requested = False
-                    self._unrequested += 1
+                if interest.waiting and interest.requested_at is None:
+                    interest.requested_at = now
+            state.unrequested = 0
+
+    def forget_requests(self, keys: Iterable[Key] | None = None) -> None:
+        """The server did not apply a request for ``keys`` (all by default): owed SNAPSHOTs are unasked again."""
+        for key in self._keys if keys is None else keys:
+            state = self._keys.get(key)
+            if state is None or state.unrequested == state.waiting:
+                continue
+            for interest in state.interests.values():
+                if interest.waiting and interest.requested_at is not None:
+                    interest.requested_at = None
+                    state.unrequested += 1
 
     def streaming(self) -> bool:
         """True when some subscriber wants realtime data of a public type."""
         return any(state.realtime and key[0] not in PRIVATE_TYPES for key, state in self._keys.items())
 
     def reset_connection(self) -> None:
-        """A new connection starts: ``both`` subscribers owe a fresh snapshot; nothing was sent."""
-        self._sent = None
-        unrequested = 0
+        """A new connection starts: ``both`` subscribers owe a fresh snapshot; nothing was asked yet."""
         for state in self._keys.values():
             for interest in state.interests.values():
                 if interest.wants_snapshot and not interest.waiting:
                     interest.waiting = True
                     state.waiting += 1
                     interest.subscriber.waiting += 1
-                interest.requested = False
-                unrequested += interest.waiting
-        self._unrequested = unrequested
+                interest.requested_at = None
+            state.unrequested = state.waiting
+
+    def starving(self, now: float, patience: float) -> list[tuple[Subscriber, Key]]:
+        """Subscribers still waiting for a SNAPSHOT asked for more than ``patience`` seconds ago."""
+        late = []
+        for key, state in self._keys.items():
+            if state.waiting:
+                for interest in state.interests.values():
+                    asked = interest.requested_at
+                    if interest.waiting and asked is not None and now - asked > patience:
+                        late.append((interest.subscriber, key))
+        return late
 
     # -- routing -------------------------------------------------------------------------------
 
-    def route(self, event: Any) -> tuple[list[tuple[Any, Any]], list[Subscriber]]:
+    def route(self, event: Any, key: Key | None = None) -> tuple[list[tuple[Any, Any]], list[Subscriber]]:
         """Who receives ``event``: ``(target, event)`` pairs, and snapshot subscribers now done."""
-        key = event_key(event)
+        if key is None:
+            key = event_key(event)
         state = self._keys.get(key)
         if event.type == "myOrder":
-            everyone = self._keys.get(("myOrder", "", None))
-            if everyone is not None:
+            everyone = self._keys.get(_EVERY_ORDER)
+            if everyone is not None and everyone is not state:
                 state = everyone if state is None else _merged(state, everyone)
         if state is None:
             return [], []
@@ -285,8 +315,9 @@ class SubscriptionBook:
                     state.waiting -= 1
                     sub = interest.subscriber
                     sub.waiting -= 1
-                    if not interest.requested:
-                        self._unrequested -= 1
+                    if interest.requested_at is None:
+                        state.unrequested -= 1
+                    interest.requested_at = None
                     deliveries.append((sub.target, _truncated(event, interest.depth)))
                     if sub.done:
                         finished.append(sub)
@@ -298,8 +329,7 @@ class SubscriptionBook:
 
 
 def _merged(first: _KeyState, second: _KeyState) -> _KeyState:
-    merged = _KeyState(interests={**first.interests, **second.interests})
-    return merged
+    return _KeyState(interests={**first.interests, **second.interests})
 
 
 def _truncated(event: Any, depth: int) -> Any:

@@ -1,4 +1,4 @@
-"""Pacing policies with an injected clock: sliding-window rate limiters and jittered backoff."""
+"""Pacing policies with an injected clock: sliding-window rate limiters, the connect gate, jittered backoff."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import random
 from collections import deque
 from collections.abc import Sequence
 
-__all__ = ["Backoff", "ConnectLimiter", "RequestLimiter", "SlidingWindowLimiter"]
+__all__ = ["WINDOW_MARGIN", "Backoff", "ConnectGate", "ConnectLimiter", "RequestLimiter", "SlidingWindowLimiter"]
+
+#: Safety margin added to every client-side limiter window: Upbit measures on its side of the network.
+WINDOW_MARGIN = 0.05
 
 
 class SlidingWindowLimiter:
@@ -94,6 +97,39 @@ class ConnectLimiter(SlidingWindowLimiter):
 
     def __init__(self, per_second: int = 5) -> None:
         super().__init__([(per_second, 1.0)])
+
+
+class ConnectGate:
+    """Session-wide pacing of connection attempts: the connect limit plus 429/418 cooldowns.
+
+    Shared by every endpoint of a session; times are the caller's monotonic seconds.
+    """
+
+    __slots__ = ("_cooldown_until", "_limiter", "waits")
+
+    def __init__(self, per_second: int) -> None:
+        self._limiter = SlidingWindowLimiter([(per_second, 1.0 + WINDOW_MARGIN)])
+        self._cooldown_until = -math.inf
+        self.waits = 0
+
+    def cooling_down(self, now: float) -> bool:
+        """True while a 429/418 cooldown forbids attempts."""
+        return self._cooldown_until > now
+
+    def cool_down(self, now: float, seconds: float) -> None:
+        """Make no attempt for ``seconds`` from ``now``."""
+        self._cooldown_until = max(self._cooldown_until, now + seconds)
+
+    def ready_at(self, now: float) -> float:
+        """The earliest time from ``now`` at which one more attempt is allowed."""
+        return max(now, self._cooldown_until, now + self._limiter.delay(now))
+
+    def try_attempt(self, now: float) -> bool:
+        """Count an attempt at ``now`` if the limit and cooldown allow it; return whether they did."""
+        if self._cooldown_until > now or not self._limiter.try_acquire(now):
+            self.waits += 1
+            return False
+        return True
 
 
 class Backoff:

@@ -14,6 +14,7 @@ __all__ = [
     "ConnectionStats",
     "Health",
     "LatencyWindow",
+    "RateWindow",
     "SessionStats",
     "SubscriptionStats",
     "summarize_health",
@@ -59,6 +60,39 @@ class LatencyWindow:
         return ordered[index]
 
 
+class RateWindow:
+    """Messages per second over the last ``span`` seconds, counted in one-second buckets."""
+
+    def __init__(self, span: int = 10) -> None:
+        self._span = span
+        self._buckets: deque[list[float]] = deque(maxlen=span + 1)  # [second, count]
+        self._started: float | None = None
+
+    def reset(self, now: float) -> None:
+        """Start counting afresh at ``now`` (a new connection)."""
+        self._buckets.clear()
+        self._started = now
+
+    def add(self, now: float, count: int) -> None:
+        """Record ``count`` messages at ``now``."""
+        second = float(int(now))
+        if self._buckets and self._buckets[-1][0] == second:
+            self._buckets[-1][1] += count
+        else:
+            self._buckets.append([second, count])
+
+    def rate(self, now: float) -> float:
+        """Messages per second over the window ending at ``now`` (shorter if counting began later)."""
+        if self._started is None:
+            return 0.0
+        start = max(self._started, now - self._span)
+        elapsed = now - start
+        if elapsed <= 0:
+            return 0.0
+        total = sum(count for second, count in self._buckets if second + 1 > start)
+        return total / max(elapsed, 1.0)
+
+
 @attrs.frozen
 class ConnectionStats:
     """One endpoint's connection (SPEC §7)."""
@@ -76,6 +110,8 @@ class ConnectionStats:
     latency_p50_ms: float | None
     latency_p99_ms: float | None
     last_error: str | None
+    protocol_errors: int = 0
+    unmatched_errors: int = 0
 
 
 @attrs.frozen
@@ -105,8 +141,12 @@ class Health:
     reasons: tuple[str, ...] = ()
 
 
-def summarize_health(stats: SessionStats, *, stale_after: float) -> Health:
-    """Reduce statistics to healthy / degraded / down with human-readable reasons."""
+def summarize_health(stats: SessionStats) -> Health:
+    """Reduce statistics to healthy / degraded / down with human-readable reasons.
+
+    A quiet connection is not a fault: the protocol proves a quiet link still streams, and
+    replaces it when it does not.
+    """
     reasons: list[str] = []
     down = False
     for endpoint, conn in sorted(stats.connections.items()):
@@ -116,10 +156,6 @@ def summarize_health(stats: SessionStats, *, stale_after: float) -> Health:
         elif conn.state in ("connecting", "backoff", "cooldown"):
             down = True
             reasons.append(f"{endpoint}: {conn.state}" + (f" after {conn.last_error}" if conn.last_error else ""))
-        elif conn.state == "connected":
-            age = conn.last_message_age
-            if stale_after and age is not None and age > stale_after / 2:
-                reasons.append(f"{endpoint}: no data for {age:.0f} s")
     slow = [s for s in stats.subscriptions if s.conflated]
     if slow:
         reasons.append(f"{len(slow)} subscription(s) conflating: consumers slower than the stream")

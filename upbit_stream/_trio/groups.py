@@ -29,11 +29,22 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 @contextmanager
 def single_errors() -> Iterator[None]:
-    """Re-raise a group holding one real error (besides cancellations) as that error."""
+    """Re-raise a group holding one real error (besides cancellations) as that error.
+
+    The error keeps its own ``__cause__``, ``__context__`` and ``__suppress_context__`` (the way
+    trio unwraps a single-exception group): a user's ``raise AppError(...) from e`` comes out as
+    written.
+    """
     try:
         yield
     except BaseExceptionGroup as group:
         real = [leaf for leaf in _leaves(group) if not isinstance(leaf, trio.Cancelled)]
-        if len(real) <= 1:
-            raise first_error(group) from None
-        raise
+        if len(real) > 1:
+            raise
+        leaf = real[0] if real else first_error(group)
+        context = leaf.__context__
+        try:
+            raise leaf  # noqa: B904 - the chain is the leaf's own, restored below
+        finally:
+            leaf.__context__ = context
+            del leaf, context, group, real

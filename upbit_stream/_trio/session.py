@@ -1,8 +1,10 @@
-"""The session: ``open_upbit_session`` and ``UpbitSession``, owner of every connection and task."""
+"""The session: ``open_upbit_session`` and ``UpbitSession``, owner of every connection, task and channel."""
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,37 +13,22 @@ from typing import Any, Literal
 import attrs
 import trio
 
-from .._config.auth import authorization_header
-from .._core.codec import SubscriptionList
-from .connection import EndpointConnection
-from .._core.errors import AuthenticationError, SnapshotTimeout
-from .._core.events import Event
-from .fanout import Sink
-from .gate import ConnectGate
-from .groups import single_errors
+from .._config.auth import MaskedHeaders, authorization_header
 from .._config.secrets import Credentials
 from .._config.settings import Settings
-from .._core.specs import (
-    PRIVATE_TYPES,
-    Mode,
-    Spec,
-    candle,
-    my_asset,
-    my_order,
-    orderbook,
-    ticker,
-    trade,
-)
-from .._core.stats import (
-    ConnectionEvent,
-    Health,
-    SessionStats,
-    SubscriptionStats,
-    summarize_health,
-)
+from .._core.codec import SubscriptionList
+from .._core.errors import AuthenticationError, SnapshotTimeout
+from .._core.events import Event
+from .._core.policies import ConnectGate
+from .._core.protocol import ConnectionState, EndpointProtocol, ProtocolConfig
+from .._core.specs import PRIVATE_TYPES, Mode, Spec, candle, my_asset, my_order, orderbook, ticker, trade
+from .._core.stats import ConnectionEvent, Health, SessionStats, SubscriptionStats, summarize_health
 from .._transports.seam import Connector, check_url
 from .._transports.via_trio_websocket import trio_websocket_connector
 from .._transports.via_websockets import websockets_connector
+from .channel import SubscriptionChannel
+from .connection import CLOSE_BOUND, EndpointDriver
+from .groups import single_errors
 
 __all__ = ["UpbitSession", "open_upbit_session"]
 
@@ -50,6 +37,7 @@ _NO_KEYS = (
     "private streams need Upbit API keys: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY in the "
     "environment, or pass open_upbit_session(access_key=..., secret_key=...)"
 )
+_ENDPOINTS = ("public", "private")
 
 
 class UpbitSession:
@@ -61,31 +49,37 @@ class UpbitSession:
         self.settings = settings
         self._credentials = credentials
         self._nursery = nursery
-        self._sinks: dict[int, tuple[Sink, tuple[Spec, ...]]] = {}
-        self._watchers: list[Sink] = []
-        gate = ConnectGate(settings.limits.connects_per_second)
-        private_url = settings.private_url
+        self._channels: dict[int, tuple[SubscriptionChannel[Any], tuple[Spec, ...]]] = {}
+        self._watchers: list[SubscriptionChannel[ConnectionEvent]] = []
         check_url(settings.public_url, private=False)
-        self._connections = {
-            "public": EndpointConnection(
-                "public", settings.public_url, settings, connector, gate, lambda: (), self._emit, nursery.start_soon
-            ),
-            "private": EndpointConnection(
-                "private", private_url, settings, connector, gate, self._private_headers, self._emit,
-                nursery.start_soon,
-            ),
-        }
         self._private_url_checked = False
         self._closed = False
+        gate = ConnectGate(settings.limits.connects_per_second)
+        rng = random.Random()
+        config = _protocol_config(settings)
+        urls = {"public": settings.public_url, "private": settings.private_url}
+        headers = {"public": lambda: MaskedHeaders(), "private": self._private_headers}
+        self._drivers = {
+            endpoint: EndpointDriver(
+                EndpointProtocol(endpoint, config, gate, random.Random(rng.getrandbits(64))), urls[endpoint],
+                connector, gate, headers[endpoint], self._emit, nursery.start_soon,
+                connect_timeout=settings.connection.connect_timeout,
+            )
+            for endpoint in _ENDPOINTS
+        }
 
     def __repr__(self) -> str:
         keys = "with keys" if self._credentials else "without keys"
         return f"<UpbitSession {self.settings.public_url} {keys}>"
 
-    def _private_headers(self) -> list[tuple[str, str]]:
+    def _private_headers(self) -> MaskedHeaders:
         if self._credentials is None:
             raise AuthenticationError(_NO_KEYS)
-        return [authorization_header(self._credentials, self.settings.auth.jwt_algorithm)]
+        return MaskedHeaders([authorization_header(self._credentials, self.settings.auth.jwt_algorithm)])
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("this upbit_stream session is closed")
 
     # -- subscribing ------------------------------------------------------------------------------
 
@@ -96,19 +90,20 @@ class UpbitSession:
         buffer: int | None = None,
         overflow: Literal["latest", "strict"] | None = None,
         gaps: bool = False,
-    ) -> AsyncIterator[trio.MemoryReceiveChannel[Any]]:
-        """Subscribe to ``specs``; yields the receiving end of a bounded channel of events.
+    ) -> AsyncIterator[SubscriptionChannel[Any]]:
+        """Subscribe to ``specs``; yields the subscription's channel of events (``async for``).
 
-        Leaving the block unsubscribes. A ``"strict"`` subscription that falls behind, a server
-        error about its request, or an authentication failure is raised from this block.
+        Leaving the block unsubscribes. A failure of this subscription (``"strict"`` overflow, a
+        server error about its own specs, refused keys) is raised in-band: from the next receive
+        after the events already delivered, or from this block if never read. Nothing cancels
+        the code inside the block.
         """
         chosen = _check_specs(specs)
         size = self.settings.subscription.buffer if buffer is None else buffer
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"buffer must be an int >= 1: got {buffer!r}")
         policy = self._overflow(chosen, overflow)
-        if self._closed:
-            raise RuntimeError("this session is closed")
+        self._check_open()
         private = tuple(s for s in chosen if s.type in PRIVATE_TYPES)
         public = tuple(s for s in chosen if s.type not in PRIVATE_TYPES)
         if private:
@@ -117,28 +112,24 @@ class UpbitSession:
             if not self._private_url_checked:
                 check_url(self.settings.private_url, private=True)
                 self._private_url_checked = True
-        send, receive = trio.open_memory_channel[Any](size)
-        sink = Sink(send, size, policy, gaps=gaps)
-        handles = []
-        with trio.CancelScope() as scope:
-            sink.cancel_scope = scope
-            self._nursery.start_soon(sink.flush)
-            self._sinks[id(sink)] = (sink, chosen)
-            for endpoint, group in (("public", public), ("private", private)):
-                if group:
-                    handles.append((self._connections[endpoint], self._connections[endpoint].add(group, sink)))
-            try:
-                yield receive
-            except trio.EndOfChannel:
-                if sink.failure is None:
-                    raise
-            finally:
-                for connection, handle in handles:
-                    connection.remove(handle)
-                self._sinks.pop(id(sink), None)
-                sink.close()
-        if sink.failure is not None:
-            raise sink.failure
+        await trio.lowlevel.checkpoint()
+        self._check_open()
+        channel = SubscriptionChannel[Any](size, policy, gaps=gaps)
+        self._channels[id(channel)] = (channel, chosen)
+        handles = [
+            (driver, driver.subscribe(group, channel, gaps=gaps))
+            for driver, group in ((self._drivers["public"], public), (self._drivers["private"], private))
+            if group
+        ]
+        try:
+            yield channel
+        finally:
+            for driver, handle in handles:
+                driver.unsubscribe(handle)
+            self._channels.pop(id(channel), None)
+            channel.close()
+        if channel.failure is not None and not channel.failure_seen:
+            raise channel.failure
 
     def _overflow(self, specs: tuple[Spec, ...], overflow: str | None) -> Literal["latest", "strict"]:
         choice = overflow or self.settings.subscription.overflow
@@ -191,56 +182,81 @@ class UpbitSession:
 
     async def list_subscriptions(self, endpoint: Literal["public", "private"] = "public", timeout: float = 5.0) -> SubscriptionList:
         """Ask the server what it streams on the ``endpoint`` connection (LIST_SUBSCRIPTIONS)."""
-        if endpoint not in self._connections:
+        if endpoint not in self._drivers:
             raise ValueError(f"endpoint must be 'public' or 'private': got {endpoint!r}")
-        return await self._connections[endpoint].list_subscriptions(timeout)
+        self._check_open()
+        return await self._drivers[endpoint].list_subscriptions(timeout)
 
     # -- observing --------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def connection_events(self, buffer: int = 256) -> AsyncIterator[trio.MemoryReceiveChannel[ConnectionEvent]]:
+    async def connection_events(self, buffer: int = 256) -> AsyncIterator[SubscriptionChannel[ConnectionEvent]]:
         """A channel of ``ConnectionEvent``s (connected, disconnected, reconnected, gave up)."""
         if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
             raise ValueError(f"buffer must be an int >= 1: got {buffer!r}")
-        send, receive = trio.open_memory_channel[ConnectionEvent](buffer)
-        sink = Sink(send, buffer, "strict")
-        with trio.CancelScope() as scope:
-            sink.cancel_scope = scope
-            self._watchers.append(sink)
-            try:
-                yield receive
-            finally:
-                self._watchers.remove(sink)
-                sink.close()
-        if sink.failure is not None:
-            raise sink.failure
+        self._check_open()
+        await trio.lowlevel.checkpoint()
+        self._check_open()
+        channel = SubscriptionChannel[ConnectionEvent](buffer, "strict")
+        self._watchers.append(channel)
+        try:
+            yield channel
+        finally:
+            self._watchers.remove(channel)
+            channel.close()
+        if channel.failure is not None and not channel.failure_seen:
+            raise channel.failure
 
     def _emit(self, event: ConnectionEvent) -> None:
-        for sink in self._watchers:
-            sink.deliver(event)
+        for channel in self._watchers:
+            channel._deliver(event)
 
     def stats(self) -> SessionStats:
         """Statistics of every connection and subscription (SPEC §7)."""
+        now = trio.current_time()
         return SessionStats(
-            connections={name: conn.stats() for name, conn in self._connections.items()},
+            connections={name: driver.protocol.stats(now) for name, driver in self._drivers.items()},
             subscriptions=tuple(
-                SubscriptionStats(specs, sink.delivered, sink.conflated, sink.queued, sink.overflow)
-                for sink, specs in self._sinks.values()
+                SubscriptionStats(specs, channel.delivered, channel.conflated, channel.queued, channel.overflow)
+                for channel, specs in self._channels.values()
             ),
         )
 
     def health(self) -> Health:
         """healthy / degraded / down, with the reasons."""
         stats = self.stats()
-        used = {name: c for name, c in stats.connections.items() if c.state != "idle"}
-        return summarize_health(attrs.evolve(stats, connections=used), stale_after=self.settings.heartbeat.stale_after)
+        used = {name: c for name, c in stats.connections.items() if c.state != ConnectionState.IDLE}
+        health = summarize_health(attrs.evolve(stats, connections=used))
+        now = trio.current_time()
+        extra = [reason for driver in self._drivers.values() for reason in driver.protocol.health_reasons(now)]
+        if extra and health.status == "healthy":
+            return Health("degraded", (*health.reasons, *extra))
+        return attrs.evolve(health, reasons=(*health.reasons, *extra)) if extra else health
 
-    def _close(self) -> None:
+    async def _aclose(self) -> None:
+        """Close every connection politely, bounded by ``CLOSE_BOUND``, then end every channel."""
         self._closed = True
-        for sink, _ in list(self._sinks.values()):
-            sink.close()
-        for sink in list(self._watchers):
-            sink.close()
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + CLOSE_BOUND):
+            async with trio.open_nursery() as nursery:
+                for driver in self._drivers.values():
+                    nursery.start_soon(driver.aclose)
+        for channel, _ in list(self._channels.values()):
+            channel._end()
+        for watcher in list(self._watchers):
+            watcher._end()
+
+
+def _protocol_config(settings: Settings) -> ProtocolConfig:
+    beat, reconnect = settings.heartbeat, settings.reconnect
+    return ProtocolConfig(
+        format=str(settings.connection.format), debounce=settings.subscription.debounce,
+        requests_per_second=settings.limits.requests_per_second,
+        requests_per_minute=settings.limits.requests_per_minute,
+        ping_interval=beat.interval, pong_timeout=beat.timeout, stale_after=beat.stale_after,
+        snapshot_patience=beat.snapshot_patience, initial_delay=reconnect.initial_delay,
+        max_delay=reconnect.max_delay, healthy_after=reconnect.healthy_after,
+        throttled_cooldown=reconnect.throttled_cooldown, banned_cooldown=reconnect.banned_cooldown,
+    )
 
 
 def _check_specs(specs: tuple[Spec, ...]) -> tuple[Spec, ...]:
@@ -275,7 +291,9 @@ async def open_upbit_session(
 ) -> AsyncIterator[UpbitSession]:
     """Open a session; connections open lazily with the first subscription of each endpoint.
 
-    Leaving the block cancels every task, closes every connection and ends every channel.
+    Leaving the block closes every connection (with a close frame, within about a second),
+    cancels every task and ends every channel. ``[logging] level`` is the ``upbit_stream``
+    logger's level while the block runs, unless the application set that logger's level itself.
     """
     settings = _settings_from(config)
     try:
@@ -284,11 +302,18 @@ async def open_upbit_session(
         del access_key, secret_key  # only masked Credentials stay in this frame's locals, also on errors
     if connector is None:
         connector = _connector_for(settings)
-    with single_errors():
-        async with trio.open_nursery() as nursery:
-            session = UpbitSession(settings, credentials, connector, nursery)
-            try:
-                yield session
-            finally:
-                session._close()
-                nursery.cancel_scope.cancel()
+    logger = logging.getLogger("upbit_stream")
+    previous_level = logger.level
+    if previous_level == logging.NOTSET:  # an application that set the level itself keeps it
+        logger.setLevel(settings.logging.level)
+    try:
+        with single_errors():
+            async with trio.open_nursery() as nursery:
+                session = UpbitSession(settings, credentials, connector, nursery)
+                try:
+                    yield session
+                finally:
+                    await session._aclose()
+                    nursery.cancel_scope.cancel()
+    finally:
+        logger.setLevel(previous_level)

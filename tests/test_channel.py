@@ -1,0 +1,230 @@
+"""The subscription channel: order, overflow policies, in-band failures, gap markers, pacing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+import pytest
+import trio
+
+import upbit_stream as ub
+from upbit_stream._trio.channel import MAX_UNREAD_GAPS, YIELD_EVERY, SubscriptionChannel
+
+
+@attrs.frozen
+class Tick:
+    code: str
+    n: int
+    type: str = "ticker"
+
+
+@attrs.frozen
+class Book:
+    code: str
+    level: Decimal
+    n: int
+    type: str = "orderbook"
+
+
+def gap(n: int) -> ub.StreamGap:
+    return ub.StreamGap(f"lost {n}", float(n), float(n) + 0.5)
+
+
+def drain(channel: SubscriptionChannel) -> list:
+    got = []
+    while True:
+        try:
+            got.append(channel.receive_nowait())
+        except trio.WouldBlock:
+            return got
+
+
+async def test_events_come_in_wire_order_and_receive_nowait_would_block_when_empty():
+    channel = SubscriptionChannel(8, "strict")
+    with pytest.raises(trio.WouldBlock):
+        channel.receive_nowait()
+    for n in range(5):
+        channel._deliver(Tick("KRW-BTC", n))
+    assert [await channel.receive() for _ in range(2)] == [Tick("KRW-BTC", 0), Tick("KRW-BTC", 1)]
+    assert drain(channel) == [Tick("KRW-BTC", n) for n in range(2, 5)]
+    assert channel.delivered == 5 and channel.queued == 0
+
+
+async def test_a_waiting_receive_wakes_for_the_next_event():
+    channel = SubscriptionChannel(8, "strict")
+    got = []
+    async with trio.open_nursery() as nursery:
+        async def consume():
+            async for event in channel:
+                got.append(event)
+        nursery.start_soon(consume)
+        await trio.testing.wait_all_tasks_blocked()
+        channel._deliver(Tick("KRW-BTC", 1))
+        await trio.testing.wait_all_tasks_blocked()
+        assert got == [Tick("KRW-BTC", 1)]
+        channel._deliver(Tick("KRW-BTC", 2))
+        channel._finish()
+    assert got == [Tick("KRW-BTC", 1), Tick("KRW-BTC", 2)]
+
+
+async def test_strict_overflow_fails_after_what_was_delivered_and_counts_every_missed_event():
+    channel = SubscriptionChannel(3, "strict")
+    for n in range(10):
+        channel._deliver(Tick("KRW-BTC", n))
+    assert not channel.accepting
+    got = []
+    with pytest.raises(ub.SlowConsumerError) as caught:
+        async for event in channel:
+            got.append(event.n)
+    assert got == [0, 1, 2]
+    assert caught.value.missed == 7 and caught.value.buffer == 3
+    assert channel.failure_seen
+    channel._deliver(Tick("KRW-BTC", 11))  # after the consumer saw it: nothing more counts
+    assert channel.failure.missed == 7
+
+
+async def test_latest_keeps_the_newest_event_per_stream_in_the_place_it_first_took():
+    channel = SubscriptionChannel(2, "latest")
+    for n, code in enumerate(["A", "B", "C", "D", "C", "E", "C", "D"]):
+        channel._deliver(Tick(code, n))
+    assert [(e.code, e.n) for e in drain(channel)] == [("A", 0), ("B", 1), ("C", 6), ("D", 7), ("E", 5)]
+    assert channel.conflated == 3 and channel.delivered == 5  # delivered + conflated = offered
+    channel._deliver(Tick("A", 9))  # once drained, the buffer is used again
+    assert drain(channel) == [Tick("A", 9)]
+
+
+async def test_latest_keeps_orderbooks_of_different_levels_apart():
+    channel = SubscriptionChannel(1, "latest")
+    channel._deliver(Book("KRW-BTC", Decimal(0), 0))
+    channel._deliver(Book("KRW-BTC", Decimal(0), 1))
+    channel._deliver(Book("KRW-BTC", Decimal(1000), 2))
+    channel._deliver(Book("KRW-BTC", Decimal(0), 3))
+    assert [(e.level, e.n) for e in drain(channel)] == [(0, 0), (0, 3), (1000, 2)]
+
+
+@pytest.mark.parametrize("overflow", ["latest", "strict"])
+async def test_gap_markers_never_merge_and_never_count_against_the_buffer(overflow):
+    channel = SubscriptionChannel(2, overflow, gaps=True)
+    channel._deliver(Tick("A", 0))
+    channel._deliver(gap(1))
+    channel._deliver(gap(2))
+    channel._deliver(Tick("A", 1))
+    assert channel.accepting
+    assert drain(channel) == [Tick("A", 0), gap(1), gap(2), Tick("A", 1)]
+
+
+async def test_gap_markers_keep_their_place_behind_held_latest_events():
+    channel = SubscriptionChannel(1, "latest", gaps=True)
+    channel._deliver(Tick("A", 0))
+    channel._deliver(Tick("B", 1))  # held
+    channel._deliver(gap(1))
+    channel._deliver(Tick("B", 2))
+    channel._deliver(Tick("C", 3))
+    assert drain(channel) == [Tick("A", 0), Tick("B", 2), gap(1), Tick("C", 3)]
+
+
+async def test_unread_gap_markers_are_bounded_and_the_newest_widens():
+    channel = SubscriptionChannel(4, "latest", gaps=True)
+    for n in range(MAX_UNREAD_GAPS + 3):
+        channel._deliver(gap(n))
+    got = drain(channel)
+    assert len(got) == MAX_UNREAD_GAPS
+    assert got[-1] == ub.StreamGap(f"lost {MAX_UNREAD_GAPS + 2}", MAX_UNREAD_GAPS - 1, MAX_UNREAD_GAPS + 2.5)
+
+
+async def test_a_failure_is_raised_after_the_events_before_it_and_then_again():
+    channel = SubscriptionChannel(8, "latest")
+    channel._deliver(Tick("A", 0))
+    channel._fail(ub.ServerError("INVALID_PARAM", "no such market"))
+    channel._deliver(Tick("A", 1))  # after a failure nothing more is delivered
+    assert await channel.receive() == Tick("A", 0)
+    with pytest.raises(ub.ServerError, match="no such market"):
+        await channel.receive()
+    with pytest.raises(ub.ServerError):
+        channel.receive_nowait()
+    assert channel.failure_seen
+
+
+async def test_a_waiting_receive_gets_the_failure():
+    channel = SubscriptionChannel(8, "strict")
+    async with trio.open_nursery() as nursery:
+        async def consume():
+            with pytest.raises(ub.UpbitStreamError, match="refused"):
+                await channel.receive()
+        nursery.start_soon(consume)
+        await trio.testing.wait_all_tasks_blocked()
+        channel._fail(ub.UpbitStreamError("refused"))
+
+
+async def test_finish_ends_the_channel_once_drained_and_close_refuses_more():
+    channel = SubscriptionChannel(8, "strict")
+    channel._deliver(Tick("A", 0))
+    channel._finish()
+    assert [e async for e in channel] == [Tick("A", 0)]
+    with pytest.raises(trio.EndOfChannel):
+        await channel.receive()
+    closed = SubscriptionChannel(8, "strict")
+    closed._deliver(Tick("A", 0))
+    await closed.aclose()
+    closed._deliver(Tick("A", 1))
+    assert closed.queued == 0
+    with pytest.raises(trio.ClosedResourceError):
+        await closed.receive()
+
+
+async def test_close_wakes_a_waiting_receive():
+    channel = SubscriptionChannel(8, "strict")
+    async with trio.open_nursery() as nursery:
+        async def consume():
+            with pytest.raises(trio.ClosedResourceError):
+                await channel.receive()
+        nursery.start_soon(consume)
+        await trio.testing.wait_all_tasks_blocked()
+        channel.close()
+
+
+async def test_batches_come_in_wire_order_and_respect_the_limit():
+    channel = SubscriptionChannel(16, "strict")
+    for n in range(10):
+        channel._deliver(Tick("A", n))
+    assert [e.n for e in await channel.receive_batch(4)] == [0, 1, 2, 3]
+    channel._finish()
+    assert [[e.n for e in batch] async for batch in channel.batches()] == [[4, 5, 6, 7, 8, 9]]
+    with pytest.raises(ValueError, match="limit"):
+        await channel.receive_batch(0)
+
+
+async def test_receive_is_a_cancel_point_even_when_events_are_waiting():
+    channel = SubscriptionChannel(8, "strict")
+    channel._deliver(Tick("A", 0))
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await channel.receive()
+    assert scope.cancelled_caught
+    assert channel.queued == 1  # nothing was lost to the cancellation
+
+
+async def test_a_busy_consumer_lets_other_tasks_run_every_yield_every_events():
+    channel = SubscriptionChannel(10_000, "strict")
+    for n in range(10 * YIELD_EVERY):
+        channel._deliver(Tick("A", n))
+    channel._finish()
+    other_ran_at: list[int] = []
+    taken = 0
+
+    async def other():
+        while True:
+            other_ran_at.append(taken)
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        await trio.lowlevel.checkpoint()
+        other_ran_at.clear()
+        async for _ in channel:
+            taken += 1
+        nursery.cancel_scope.cancel()
+    steps = [b - a for a, b in zip(other_ran_at, other_ran_at[1:])]
+    assert len(other_ran_at) >= 5
+    assert max(steps) <= 2 * YIELD_EVERY  # trio may run the other task before or after us in a round
