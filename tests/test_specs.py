@@ -59,3 +59,31 @@ def test_candle_and_private_specs() -> None:
     assert ub.my_order().all_codes and ub.my_order([]).all_codes
     assert ub.my_order("KRW-BTC").codes == ("KRW-BTC",) and ub.my_order("KRW-BTC").endpoint == "private"
     assert ub.my_asset().codes == () and ub.my_asset().endpoint == "private"
+
+
+@pytest.mark.parametrize("fields", [
+    ("Ticker", ("KRW-BTC",)),
+    ("ticker", ("krw-btc",)),
+    ("ticker", ["KRW-BTC"]),
+    ("ticker", ("KRW-ETH", "KRW-BTC")),
+    ("ticker", ()),
+    ("ticker", ("KRW-BTC",), "sometimes"),
+    ("myAsset", ("KRW-BTC",), "realtime"),
+    ("myOrder", (), "both"),
+    ("trade", ("KRW-BTC",), "both", 5),
+    ("orderbook", ("KRW-BTC",), "both", 7),
+    ("orderbook", ("BTC-ETH",), "both", None, Decimal(10)),
+    ("orderbook", ("KRW-BTC",), "both", None, Decimal("NaN")),
+])
+def test_a_spec_can_only_be_what_a_constructor_would_build(fields):
+    with pytest.raises(ValueError, match="build specs with upbit_stream.ticker"):
+        ub.Spec(*fields)
+
+
+def test_specs_from_constructors_and_evolve_stay_valid():
+    import attrs
+
+    spec = ub.orderbook("KRW-BTC", depth=5, level=1000)
+    assert attrs.evolve(spec, mode="snapshot").mode == "snapshot"
+    with pytest.raises(ValueError):
+        attrs.evolve(spec, mode="never")

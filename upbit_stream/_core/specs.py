@@ -37,6 +37,12 @@ class Spec:
     depth: int | None = None
     level: Decimal | None = None
 
+    def __attrs_post_init__(self) -> None:
+        problem = _spec_problem(self)
+        if problem is not None:
+            raise ValueError(f"not a valid Spec ({problem}); build specs with upbit_stream.ticker(), trade(), "
+                             "orderbook(), candle(), my_order() or my_asset()")
+
     @property
     def endpoint(self) -> Literal["public", "private"]:
         """Which connection serves this spec."""
@@ -46,6 +52,33 @@ class Spec:
     def all_codes(self) -> bool:
         """True for ``my_order()`` without codes: every market of the account."""
         return self.type == "myOrder" and not self.codes
+
+
+def _spec_problem(spec: Spec) -> str | None:
+    """What makes ``spec`` something no constructor would build, or None."""
+    private = spec.type in PRIVATE_TYPES
+    if spec.type not in PUBLIC_TYPES and not private:
+        return f"unknown type {spec.type!r}"
+    codes = spec.codes
+    if not isinstance(codes, tuple) or not all(isinstance(c, str) and _CODE.fullmatch(c) for c in codes):
+        return f"codes must be a tuple of market codes like 'KRW-BTC': got {codes!r}"
+    if list(codes) != sorted(set(codes)):
+        return "codes must be sorted and unique"
+    if not codes and spec.type not in PRIVATE_TYPES:
+        return "at least one market code is required"
+    if spec.mode not in MODES or (private and spec.mode != "realtime"):
+        return f"mode {spec.mode!r} is not allowed for {spec.type}"
+    if spec.type == "myAsset" and codes:
+        return "myAsset takes no codes"
+    if spec.type != "orderbook" and (spec.depth is not None or spec.level is not None):
+        return "depth and level apply to orderbooks only"
+    if spec.depth is not None and (isinstance(spec.depth, bool) or spec.depth not in DEPTHS[:-1]):
+        return f"depth must be one of 1, 5, 15 or None: got {spec.depth!r}"
+    level = spec.level
+    if level is not None and not (isinstance(level, Decimal) and level.is_finite() and level > 0
+                                  and all(code.startswith("KRW-") for code in codes)):
+        return f"level must be a positive Decimal for KRW markets, or None: got {level!r}"
+    return None
 
 
 def _codes(codes: str | Iterable[str], *, required: bool = True) -> tuple[str, ...]:
