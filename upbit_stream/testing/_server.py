@@ -42,10 +42,11 @@ _REASONS = {401: b"Unauthorized", 418: b"I'm a teapot", 429: b"Too Many Requests
 
 @attrs.frozen
 class RequestRecord:
-    """One entry of the request log: a handshake, a PING or a request message and what it caused.
+    """One entry of the request log: a handshake, a PING, a request message or a close, and what it caused.
 
-    ``kind`` is ``"handshake"``, ``"ping"`` or ``"message"``; ``status`` is the HTTP status of a
-    handshake (101 accepted); ``request`` the parsed request; ``error`` the error answered;
+    ``kind`` is ``"handshake"``, ``"ping"``, ``"message"`` or ``"close"``; ``status`` is the HTTP status
+    of a handshake (101 accepted), or the close code of a connection the client ended (1006: it went
+    without a close frame); ``request`` the parsed request; ``error`` the error answered;
     ``header_names`` the lower-case names of a handshake's HTTP headers (never their values).
     """
 
@@ -191,6 +192,9 @@ class FakeUpbit(Publishing, Controls):
                         nursery.start_soon(conn.send_loop)
                         nursery.start_soon(conn.idle_watch, self.idle_timeout)
                         await conn.receive_loop()
+                        closed = conn.ws.closed
+                        self._record(RequestRecord(trio.current_time(), conn_id, conn.endpoint, "close",
+                                                   status=closed.code if closed is not None else None))
                 nursery.cancel_scope.cancel()
         except Exception as exc:  # one connection's trouble never reaches the others
             self.server_errors.append(exc)
