@@ -4,8 +4,8 @@ Upbit's error frames do not say which request or code they concern, and a reject
 changes nothing on the server. So a connection has at most one *pending* request — sent, verdict
 not known yet — and every error frame is judged against it:
 
-* A request is **accepted** when data arrives for one of the keys it added (and a short settle
-  time passes without an error), or when its verdict window passes without an error. Its keys are
+* A request is **accepted** when data arrives for one of the keys it added (Upbit refuses a
+  request whole, so that is proof), or when its verdict window passes without an error. Its keys are
   then *admitted* on this connection; the server streams exactly the accepted request.
 * A **probe** is a request that adds keys not admitted yet. Rejected, its new keys are split in
   halves and retried as ``admitted ∪ half`` (narrowing), until a key rejected on its own is left.
@@ -125,13 +125,16 @@ class Admission:
         if pending is not None and pending.evidence_at is None and key in pending.new:
             pending.evidence_at = now
 
-    def verdict_due(self, window: float, settle: float) -> float | None:
-        """When the pending request counts as accepted if no error comes first (None: nothing pending)."""
+    def verdict_due(self, window: float) -> float | None:
+        """When the pending request counts as accepted if no error comes first (None: nothing pending).
+
+        Data for a key it adds proves it accepted at once: Upbit refuses a request whole.
+        """
         pending = self.pending
         if pending is None or pending.kind is RequestKind.QUERY:
             return None
         if pending.evidence_at is not None:
-            return min(pending.evidence_at + settle, pending.sent_at + window)
+            return pending.evidence_at
         return pending.sent_at + window
 
     def accept(self) -> Key | None:

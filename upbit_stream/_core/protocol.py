@@ -254,10 +254,20 @@ class EndpointProtocol:
         """The pong of the last ``Ping`` arrived."""
         self._liveness.pong(now)
 
+    def _accept_pending(self, now: float) -> None:
+        suspect = self.admission.accept()
+        if suspect is not None:
+            error = self._suspect_error or ServerError("INVALID_PARAM", "rejected")
+            self._suspect_error = None
+            self._reject_key(suspect, error, now)
+
     def _on_error(self, frame: ErrorFrame, now: float) -> None:
         self.attention = True
         pending = self.admission.pending
         described = f"{frame.name}: {frame.message}"
+        if pending is not None and pending.evidence_at is not None:  # proven accepted: not its error
+            self._accept_pending(now)
+            pending = None
         if pending is None:
             self.unmatched_errors += 1
             self._notices.append(Note(logging.WARNING, f"{self.endpoint}: server error matching no request "
@@ -382,13 +392,9 @@ class EndpointProtocol:
                 if pending.purpose == "proof":
                     self._end(Failure(why, Recovery.RETRY, ConnectError(why)), abort=True)
         else:
-            due = self.admission.verdict_due(self._window(), SETTLE)
+            due = self.admission.verdict_due(self._window())
             if due is not None and now >= due:
-                suspect = self.admission.accept()
-                if suspect is not None:
-                    error = self._suspect_error or ServerError("INVALID_PARAM", "rejected")
-                    self._suspect_error = None
-                    self._reject_key(suspect, error, now)
+                self._accept_pending(now)
         if not self.book and self._empty_since is not None and now >= self._empty_since + self.config.linger:
             self._end(None, abort=False)
 
@@ -405,7 +411,7 @@ class EndpointProtocol:
         if pending is not None and pending.kind is RequestKind.QUERY:
             times.append(pending.sent_at + self.config.pong_timeout)
         else:
-            due = self.admission.verdict_due(self._window(), SETTLE)
+            due = self.admission.verdict_due(self._window())
             if due is not None:
                 times.append(due)
         request = self._schedule.due(now, self.book, self.admission, self._queries)

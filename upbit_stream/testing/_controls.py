@@ -99,6 +99,13 @@ class Controls:
         """Refuse the next ``n`` handshakes with HTTP ``status`` (429, 418, 503, …)."""
         self._refusals.extend([status] * n)  # type: ignore[attr-defined]
 
+    def delist(self, code: str) -> None:
+        """Stop listing ``code``: from now on every request naming it is refused (INVALID_PARAM),
+        as Upbit refuses a delisted market; streams already running are left alone."""
+        if code not in self.market.codes:  # type: ignore[attr-defined]
+            raise ValueError(f"{code!r} is not a market of this fake exchange")
+        self._delisted.add(code)  # type: ignore[attr-defined]
+
     def delay(self, seconds: float) -> None:
         """Hold every data frame ``seconds`` after it is produced before sending it (0 ends the delay)."""
         self.delay_seconds = max(0.0, float(seconds))

@@ -103,6 +103,7 @@ class FakeUpbit(Publishing, Controls):
         self._auth = Authenticator(self.keys)
         self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
         self._refusals: deque[int] = deque()  # bounded: what refuse_handshakes() was asked for
+        self._delisted: set[str] = set()  # bounded: the market's codes
         self._log: deque[RequestRecord] = deque(maxlen=log_size)
         self._log_lot = trio.lowlevel.ParkingLot()
         self._conns: dict[int, Connection] = {}
@@ -144,7 +145,7 @@ class FakeUpbit(Publishing, Controls):
         return self._epoch_ms + int((trio.current_time() - self._t0) * 1000)
 
     def codes(self) -> set[str]:
-        return set(self.market.codes) | self._replay_codes
+        return (set(self.market.codes) | self._replay_codes) - self._delisted
 
     async def wait_for_request(self, predicate: Callable[[RequestRecord], bool] | None = None,
                                count: int = 1) -> list[RequestRecord]:
