@@ -240,10 +240,9 @@ async def test_request_errors_fail_only_the_subscriber_that_asked(fake, autojump
     with trio.fail_after(60):
         async with session(fake) as s, s.ticker("KRW-BTC") as first:
             await first.receive()
+            fake.refuse_stream("trade", "KRW-ETH", name)  # the server refuses every request naming it
             with pytest.raises(ub.ServerError, match=name) as caught:
                 async with s.trade("KRW-ETH") as second:
-                    await second.receive()
-                    fake.send_frame({"error": {"name": name, "message": "bad"}})
                     await second.receive()
             assert caught.value.name == name
             fake.tick(1, code="KRW-BTC")

@@ -195,7 +195,8 @@ async def test_ping_text_and_ping_frames(fake):
             await send(ws, "PING")
             assert await recv(ws) == {"status": "UP"}
             await ws.ping(b"hello")  # returns when the pong arrives
-    assert [r.kind for r in fake.requests] == ["handshake", "ping"]
+    await fake.wait_for_request(lambda r: r.kind == "close")
+    assert [(r.kind, r.status) for r in fake.requests] == [("handshake", 101), ("ping", None), ("close", 1000)]
 
 
 async def test_idle_close_after_120_seconds(autojump_clock):

@@ -45,7 +45,6 @@ raises and a ``GAVE_UP`` connection event is sent.
 from __future__ import annotations
 
 import enum
-import ssl
 
 import attrs
 
@@ -137,10 +136,15 @@ def _by_error(error: BaseException) -> Recovery:
         if any(exc is s for s in seen):
             continue
         seen.append(exc)
-        if isinstance(exc, ssl.SSLCertVerificationError):  # also ssl.CertificateError
+        if _is_untrusted_certificate(exc):
             return Recovery.FATAL
         pending.extend(e for e in (exc.__context__, exc.__cause__) if e is not None)
     return Recovery.RETRY
+
+
+def _is_untrusted_certificate(exc: BaseException) -> bool:
+    """``ssl.SSLCertVerificationError`` (alias ``ssl.CertificateError``), told by name: the core imports no ``ssl``."""
+    return any(cls.__name__ == "SSLCertVerificationError" and cls.__module__ == "ssl" for cls in type(exc).__mro__)
 
 
 def fatal_error(failure: Exception, *, private: bool) -> UpbitStreamError:

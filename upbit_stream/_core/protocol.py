@@ -9,10 +9,8 @@ connection made or lost, frames received, pongs, time passing — and carries ou
 * ``take_notices()`` drains failures, finishes, gap markers, query answers, connection events and
   log lines for the driver to pass on.
 
-Rules live in their own modules: merged demand and routing (``demand``), admission and narrowing
-(``admission``), ping/pong and quiet-versus-dead (``liveness``), the failure table (``classify``),
-limiter and backoff (``policies``). This module owns the timing that joins them: debounce, the
-request limiter, one pending request at a time, the reconnect state machine, and statistics.
+Rules live in their own modules (``demand``, ``admission``, ``liveness``, ``classify``, ``policies``,
+``schedule``, ``reconnect``); this one joins them: one pending request at a time, and statistics.
 """
 
 from __future__ import annotations
@@ -23,32 +21,16 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from .admission import Admission, RequestKind
 from .classify import Failure, Recovery, fatal_error
 from .codec import ErrorFrame, SubscriptionList, decode
 from .demand import Key, Subscriber, SubscriptionBook, event_key
-from .errors import (
-    ConnectError,
-    ProtocolError,
-    ServerError,
-    UpbitStreamError,
-)
+from .errors import ConnectError, ProtocolError, ServerError, UpbitStreamError
 from .events import EVENT_CLASSES
 from .liveness import Liveness
-from .outputs import (
-    Command,
-    Deliver,
-    End,
-    Fail,
-    Finish,
-    Note,
-    Notice,
-    Ping,
-    Send,
-)
+from .outputs import Command, Deliver, End, Fail, Finish, Note, Notice, Ping, Send
 from .policies import WINDOW_MARGIN, ConnectGate
+from .protocol_config import ProtocolConfig
 from .queries import Queries, missing_streams
 from .reconnect import ConnectionState, new_reconnection
 from .schedule import RequestSchedule
@@ -67,27 +49,6 @@ ADMISSION_FLOOR = 0.5
 RTT_FACTOR = 4.0
 #: Pause after an in-band ``Too Many Requests`` before the request is sent again.
 THROTTLE_PAUSE = 1.0 + WINDOW_MARGIN
-
-
-@attrs.frozen
-class ProtocolConfig:
-    """The numbers an endpoint protocol works with (the driver takes them from ``Settings``)."""
-
-    format: str = "DEFAULT"
-    debounce: float = 0.02
-    requests_per_second: int = 5
-    requests_per_minute: int = 100
-    ping_interval: float = 30.0
-    pong_timeout: float = 10.0
-    stale_after: float = 90.0
-    snapshot_patience: float = 15.0
-    initial_delay: float = 0.5
-    max_delay: float = 30.0
-    healthy_after: float = 5.0
-    throttled_cooldown: float = 60.0
-    banned_cooldown: float = 600.0
-    linger: float = 5.0
-    min_attempt_gap: float = 0.5
 
 
 class EndpointProtocol:
@@ -346,8 +307,7 @@ class EndpointProtocol:
     # -- time ---------------------------------------------------------------------------------
 
     def _window(self) -> float:
-        rtt = self._liveness.rtt if self._liveness.rtt is not None else self.reconnection.connect_time
-        return max(ADMISSION_FLOOR, RTT_FACTOR * (rtt or 0.0))
+        return max(ADMISSION_FLOOR, RTT_FACTOR * (self._liveness.rtt or self.reconnection.connect_time or 0.0))
 
     def _end(self, failure: Failure | None, *, abort: bool) -> None:
         if self._ending is None:
@@ -365,12 +325,12 @@ class EndpointProtocol:
         if now >= self._liveness.ping_due():
             self._liveness.ping_sent(now)
             commands.append(Ping())
-        if now >= self._liveness.proof_due(self.book.streaming() and self.endpoint == "public"):
-            if not self._queries.proof_wanted and (self.admission.pending is None
-                                                   or self.admission.pending.purpose != "proof"):
-                self._queries.proof_wanted = True
-                self._notices.append(Note(logging.INFO, f"{self.endpoint}: no data for "
-                                          f"{self._liveness.quiet_for(now):.0f} s; asking the server what it streams"))
+        pending = self.admission.pending
+        if (now >= self._liveness.proof_due(self.book.streaming() and self.endpoint == "public")
+                and not self._queries.proof_wanted and (pending is None or pending.purpose != "proof")):
+            self._queries.proof_wanted = True
+            self._notices.append(Note(logging.INFO, f"{self.endpoint}: no data for "
+                                      f"{self._liveness.quiet_for(now):.0f} s; asking the server what it streams"))
         if self._ending is None:
             text = self._schedule.take(now, self.book, self.admission, self._queries)
             if text is not None:
@@ -437,20 +397,14 @@ class EndpointProtocol:
         """A snapshot of this connection's statistics."""
         connected = self.state is ConnectionState.CONNECTED
         return ConnectionStats(
-            endpoint=self.endpoint,
-            state=self.reconnection.display_state(now),
-            connected_since=self.reconnection.connected_since,
-            reconnects=self.reconnection.reconnects,
-            messages=dict(self.messages),
-            bytes=dict(self.bytes),
+            endpoint=self.endpoint, state=self.reconnection.display_state(now),
+            connected_since=self.reconnection.connected_since, reconnects=self.reconnection.reconnects,
+            messages=dict(self.messages), bytes=dict(self.bytes),
             message_rate=self._rate.rate(now) if connected else 0.0,
             last_message_age=self._liveness.quiet_for(now) if connected else None,
-            requests_sent=self._schedule.requests_sent,
-            rate_limit_waits=self._schedule.rate_limit_waits,
-            latency_p50_ms=self._latency.percentile(0.5),
-            latency_p99_ms=self._latency.percentile(0.99),
-            last_error=self.reconnection.last_error,
-            protocol_errors=self.protocol_errors,
+            requests_sent=self._schedule.requests_sent, rate_limit_waits=self._schedule.rate_limit_waits,
+            latency_p50_ms=self._latency.percentile(0.5), latency_p99_ms=self._latency.percentile(0.99),
+            last_error=self.reconnection.last_error, protocol_errors=self.protocol_errors,
             unmatched_errors=self.unmatched_errors,
         )
 

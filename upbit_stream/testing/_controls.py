@@ -15,6 +15,7 @@ from .._core.codec import decode
 from .._core.encode import encode_event
 from .._core.errors import ProtocolError
 from ._replay import ReplayFrame, load_replay
+from ._requests import RequestError
 
 if TYPE_CHECKING:
     from ._connection import Connection
@@ -105,6 +106,10 @@ class Controls:
         if code not in self.market.codes:  # type: ignore[attr-defined]
             raise ValueError(f"{code!r} is not a market of this fake exchange")
         self._delisted.add(code)  # type: ignore[attr-defined]
+
+    def refuse_stream(self, type_: str, code: str, name: str = "INVALID_PARAM", message: str = "") -> None:
+        """Answer every request asking for ``type_`` of ``code`` with the error ``name``, applying nothing."""
+        self._refused_streams[(type_, code)] = RequestError(name, message)  # type: ignore[attr-defined]
 
     def delay(self, seconds: float) -> None:
         """Hold every data frame ``seconds`` after it is produced before sending it (0 ends the delay)."""

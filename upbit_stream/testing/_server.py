@@ -104,6 +104,7 @@ class FakeUpbit(Publishing, Controls):
         self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
         self._refusals: deque[int] = deque()  # bounded: what refuse_handshakes() was asked for
         self._delisted: set[str] = set()  # bounded: the market's codes
+        self._refused_streams: dict[tuple[str, str], RequestError] = {}  # bounded: what refuse_stream() named
         self._log: deque[RequestRecord] = deque(maxlen=log_size)
         self._log_lot = trio.lowlevel.ParkingLot()
         self._conns: dict[int, Connection] = {}
@@ -237,6 +238,16 @@ class FakeUpbit(Publishing, Controls):
         remote = request.remote
         return Connection(self, conn_id, endpoint, path, str(remote), ws, gated, gate, auth_error)
 
+    def _refusal_of(self, request: ParsedRequest) -> RequestError | None:
+        """The error ``refuse_stream()`` set for a stream ``request`` asks for, if any."""
+        if self._refused_streams:
+            for part in request.types:
+                for code in part.codes or ("",):
+                    refusal = self._refused_streams.get((part.type, code))
+                    if refusal is not None:
+                        return refusal
+        return None
+
     def _on_message(self, conn: Connection, message: str | bytes) -> None:
         now = trio.current_time()
         if message in ("PING", b"PING"):
@@ -253,6 +264,8 @@ class FakeUpbit(Publishing, Controls):
         else:
             try:
                 parsed = parse_request(message, conn.endpoint, self.codes())
+                if isinstance(parsed, ParsedRequest):
+                    parsed = self._refusal_of(parsed) or parsed
                 if isinstance(parsed, ParsedRequest):
                     self._apply(conn, parsed)
             except Exception as exc:  # never let a request crash the server

@@ -1,0 +1,68 @@
+"""The package's rings, checked from the source: the core is pure, transports do not reach into the shell."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+import upbit_stream as ub
+
+PACKAGE = pathlib.Path(ub.__file__).parent
+#: What the pure core may never import: no trio, no sockets, no WebSocket library, no clock-driven I/O.
+IMPURE = ("trio", "trio_websocket", "websockets", "wsproto", "socket", "ssl", "asyncio", "selectors", "threading")
+
+
+def imports_of(path: pathlib.Path) -> set[str]:
+    """Absolute module names ``path`` imports (relative imports resolved against the package)."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = parts[: len(parts) - node.level]
+                names.add(".".join((*base, node.module)) if node.module else ".".join(base))
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def modules(ring: str) -> list[pathlib.Path]:
+    found = sorted((PACKAGE / ring).glob("*.py"))
+    assert found, f"no modules in {ring}"
+    return found
+
+
+@pytest.mark.parametrize("path", modules("_core"), ids=lambda p: p.name)
+def test_the_core_imports_no_trio_and_no_io(path):
+    for name in imports_of(path):
+        root = name.split(".")[0]
+        assert root not in IMPURE, f"{path.name} imports {name}"
+        if name.startswith("upbit_stream."):
+            assert name.startswith("upbit_stream._core"), f"{path.name} imports {name} from outside the core"
+
+
+@pytest.mark.parametrize("path", modules("_transports"), ids=lambda p: p.name)
+def test_transports_never_import_the_shell_or_the_command_line(path):
+    for name in imports_of(path):
+        assert not name.startswith(("upbit_stream._trio", "upbit_stream._cli")), f"{path.name} imports {name}"
+
+
+def test_only_the_transports_import_websocket_libraries():
+    for path in PACKAGE.rglob("*.py"):
+        ring = path.relative_to(PACKAGE).parts[0]
+        if ring in ("_transports", "testing"):
+            continue
+        for name in imports_of(path):
+            assert name.split(".")[0] not in ("trio_websocket", "websockets", "wsproto"), f"{path} imports {name}"
+
+
+def test_every_module_opens_with_a_docstring_and_stays_small():
+    for path in PACKAGE.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        if path.name != "__init__.py" or source.strip():
+            assert ast.get_docstring(ast.parse(source)), f"{path} has no opening docstring"
+        assert source.count("\n") <= 420, f"{path} has {source.count(chr(10))} lines"
