@@ -205,19 +205,23 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             return self.receive_nowait()
         while True:
             self._raise_when_empty()
-            self._in_a_row = 0
             await self._waiting.park()
+            self._in_a_row = 0
+            self._since_yield = _clock()
             if self._ready or self._held:
                 return self.receive_nowait()
 
     async def _pace(self) -> None:
-        """A cancel point always; a schedule point every ``YIELD_EVERY`` events or ``YIELD_AFTER`` s."""
+        """A cancel point always; a schedule point every ``YIELD_EVERY`` events or ``YIELD_AFTER`` s.
+
+        The time counts from this consumer's last schedule point, so its own work between
+        receives counts too: a consumer spending ``YIELD_AFTER`` per event yields before each one.
+        """
         self._in_a_row += 1
-        if self._in_a_row == 1:
-            self._since_yield = _clock()
-        elif self._in_a_row >= YIELD_EVERY or _clock() - self._since_yield >= YIELD_AFTER:
-            self._in_a_row = 0
+        if self._in_a_row >= YIELD_EVERY or _clock() - self._since_yield >= YIELD_AFTER:
             await trio.lowlevel.checkpoint()
+            self._in_a_row = 0
+            self._since_yield = _clock()
             return
         await trio.lowlevel.checkpoint_if_cancelled()
 
