@@ -231,3 +231,19 @@ def test_an_unchanged_demand_after_churn_sends_nothing_more() -> None:
     h.unsubscribe(second)
     h.run(10)
     assert len(server.requests) == sent
+
+
+def test_bytes_are_counted_per_frame_and_messages_per_event() -> None:
+    from upbit_stream._core.encode import encode_events
+    from upbit_stream._core.policies import ConnectGate
+    from upbit_stream._core.protocol import EndpointProtocol
+    from upbit_stream.testing import MarketSim
+
+    market = MarketSim(seed=1)
+    trades = [market.step_trade(1_700_000_000_000 + n, "KRW-BTC") for n in range(3)]
+    protocol = EndpointProtocol("public", ProtocolConfig(), ConnectGate(5))
+    listed = encode_events(trades, "JSON_LIST")
+    single = encode_events(trades[:1], "DEFAULT")
+    protocol.frames_received([listed, single], 0.0, 0.0)
+    assert protocol.messages == {"trade": 4}
+    assert protocol.bytes == {"trade": len(listed) + len(single)}
