@@ -88,12 +88,14 @@ async def pipeline(url: str, subscribers: int = 1, spread: int = 0, transport: s
             for _ in range(subscribers):
                 nursery.start_soon(consume, rng.sample(CODES, spread) if spread else CODES)
             await trio.sleep(0.5)
-            conn = session._connections["public"]
-            wire_before, delivered_before = sum(conn.messages.values()), delivered
+            def wire_count() -> int:
+                return sum(session.stats().connections["public"].messages.values())
+
+            wire_before, delivered_before = wire_count(), delivered
             start = trio.current_time()
             await trio.sleep(SECONDS)
             elapsed = trio.current_time() - start
-            wire = sum(conn.messages.values()) - wire_before
+            wire = wire_count() - wire_before
             nursery.cancel_scope.cancel()
     return wire / elapsed, (delivered - delivered_before) / elapsed
 

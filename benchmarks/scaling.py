@@ -294,8 +294,7 @@ async def measure(url: str, pid: int, subscribers: list[list[str]], *, rate: flo
 
             for codes in subscribers:
                 nursery.start_soon(consume, codes)
-            conn = session._connections["public"]
-            point = await window.run(lambda: sum(conn.messages.values()))
+            point = await window.run(lambda: sum(session.stats().connections["public"].messages.values()))
             conflated = sum(s.conflated for s in session.stats().subscriptions)
             nursery.cancel_scope.cancel()
     codes = {c for codes in subscribers for c in codes}
