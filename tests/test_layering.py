@@ -66,3 +66,27 @@ def test_every_module_opens_with_a_docstring_and_stays_small():
         if path.name != "__init__.py" or source.strip():
             assert ast.get_docstring(ast.parse(source)), f"{path} has no opening docstring"
         assert source.count("\n") <= 420, f"{path} has {source.count(chr(10))} lines"
+
+
+def test_no_module_reaches_into_another_librarys_private_names():
+    """No ``trio._core``, no test primitives, no ``getattr(x, "_private")`` on another library's objects."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                if node.module != "__future__" and any(p.startswith("_") for p in node.module.split(".")):
+                    offenders.append(f"{path.name}: from {node.module} import …")
+                if node.module.startswith("trio.testing") and path.parts[-2] != "testing":
+                    offenders.append(f"{path.name}: imports trio.testing")
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if node.value.id in ("trio", "trio_websocket", "websockets", "wsproto") and node.attr.startswith("_"):
+                    offenders.append(f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}")
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr" and len(node.args) >= 2:
+                name = node.args[1]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str) and name.value.startswith("_") \
+                        and not name.value.startswith("__"):
+                    offenders.append(f"{path.name}:{node.lineno}: getattr(…, {name.value!r})")
+            elif isinstance(node, ast.Name) and node.id == "wait_all_tasks_blocked":
+                offenders.append(f"{path.name}:{node.lineno}: wait_all_tasks_blocked")
+    assert offenders == []
