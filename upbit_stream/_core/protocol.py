@@ -199,9 +199,9 @@ class EndpointProtocol:
                     events += 1
                     last = message
                 elif message.__class__ is ErrorFrame:
-                    self._on_error(message, now)  # type: ignore[arg-type]
+                    self._on_error(message, now)
                 elif message.__class__ is SubscriptionList:
-                    self._on_list(message, now)  # type: ignore[arg-type]
+                    self._on_list(message, now)
         if events:
             self._liveness.data(now)
             self._rate.add(now, events)

@@ -213,16 +213,16 @@ class EndpointDriver:
                 return
             for command in protocol.poll(trio.current_time()):
                 if command.__class__ is Send:
-                    log.debug("%s request: %s", protocol.endpoint, command.text)  # type: ignore[union-attr]
+                    log.debug("%s request: %s", protocol.endpoint, command.text)
                     with trio.move_on_after(send_limit) as sending:
-                        await wire.send(command.text)  # type: ignore[union-attr]
+                        await wire.send(command.text)
                     if sending.cancelled_caught:
                         reason = f"a request could not be sent within {send_limit:g} s"
                         command = End(Failure(reason, Recovery.RETRY, ConnectError(reason)), abort=True)
                 if command.__class__ is Ping:
                     nursery.start_soon(self._ping, wire)
                 elif command.__class__ is End:
-                    ended.append(command)  # type: ignore[arg-type]
+                    ended.append(command)
                     nursery.cancel_scope.cancel()
                     return
             self._react()
