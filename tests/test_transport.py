@@ -170,7 +170,7 @@ async def test_no_secret_in_debug_logs_of_a_private_connect(fake, make_connector
             await wire.send('[{"ticket":"t"},{"type":"myAsset"}]')
             await wire.send("PING")
             assert await wire.receive() == b'{"status":"UP"}'
-    handshake = [r for r in fake.requests if r.kind == "handshake"][0]
+    handshake = next(r for r in fake.requests if r.kind == "handshake")
     assert handshake.detail is None  # the token did reach the server
     text = caplog.text + "".join(str(r.args) for r in caplog.records)
     for secret in (token, token.split(".")[2], fake.secret_key, "Bearer"):

@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
+from hostile import Peer, open_hostile_server, unused_port
+from hostile_wire import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, encode_frame
 
 import upbit_stream as ub
 from upbit_stream._transports.seam import CLOSE_TIMEOUT, MAX_FRAGMENTS, Disconnected
-
-from hostile import Peer, open_hostile_server, unused_port
-from hostile_wire import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, encode_frame
 
 QUICK = 0.5  # "at once": well under any timeout involved
 
@@ -313,7 +312,7 @@ async def test_a_protocol_violation_is_disconnected_with_our_close_code(make_con
     async with open_hostile_server(accept_then(lambda p: p.send_raw(frame), lambda p: p.drain(5))) as server:
         with trio.fail_after(10):
             async with make_connector()(server.url, []) as wire:
-                messages, ended = await until_closed(wire)
+                _messages, ended = await until_closed(wire)
             peer = await server.next_peer()
     assert ended.code == code, str(ended)
     assert peer.close_code == code
