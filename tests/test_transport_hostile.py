@@ -14,7 +14,16 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trio
 from hostile import Peer, open_hostile_server, unused_port
-from hostile_wire import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, encode_frame
+from hostile_wire import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    encode_frame,
+    switching_protocols,
+)
 
 import upbit_stream as ub
 from upbit_stream._transports.seam import CLOSE_TIMEOUT, MAX_FRAGMENTS, Disconnected
@@ -259,6 +268,33 @@ async def test_a_ping_returns_on_its_pong(make_connector):
             async with make_connector()(server.url, []) as wire:
                 for _ in range(3):
                     await wire.ping()
+
+
+@pytest.mark.parametrize("when", ["with the 101", "later"])
+async def test_the_peers_ping_is_answered_at_once(make_connector, when):
+    pongs: list[float] = []
+
+    async def ping(peer: Peer) -> None:
+        request = await peer.read_request()
+        answer = switching_protocols(request.headers["sec-websocket-key"])
+        if when == "later":
+            await peer.send_raw(answer)
+            await trio.sleep(0.2)
+            answer = b""
+        sent = trio.current_time()
+        await peer.send_raw(answer + encode_frame(OP_PING, b"are you there"))
+        while (frame := await peer.receive_frame()) is not None:
+            if frame.opcode == OP_PONG and frame.payload == b"are you there":
+                pongs.append(trio.current_time() - sent)
+                break
+        await peer.stall()
+
+    async with open_hostile_server(ping) as server:
+        with trio.fail_after(10):
+            async with make_connector()(server.url, []) as wire:
+                with trio.move_on_after(1):
+                    await wire.receive()  # the session's reader is always in receive()
+    assert len(pongs) == 1 and pongs[0] < QUICK
 
 
 # -- receive_ready --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from websockets.http11 import Response
 from websockets.uri import parse_uri
 
 from .._config.auth import MaskedHeaders
-from .._core.errors import ConnectError
+from .._core.errors import ConnectError, Disconnected
 from .seam import (
     CLOSE_TIMEOUT,
     MAX_FRAGMENTS,
@@ -121,6 +121,10 @@ async def _open(
         early = await _receive_response(stream, protocol)
         wire = ProtocolWire(stream, protocol, max_queue=options.max_queue, max_fragments=options.max_fragments,
                             early=early)
+        try:
+            await wire.flush()  # a pong or close echo for frames that came with the 101
+        except Disconnected:
+            pass  # the wire says so on first use
         return stream, wire
     except BaseException:
         with trio.CancelScope(shield=True):

@@ -92,7 +92,7 @@ class ProtocolWire:
                 self._protocol.send_binary(message)
         except InvalidState:
             raise self._disconnected() from None
-        await self._flush()
+        await self.flush()
 
     async def ping(self) -> None:
         protocol = self._protocol
@@ -104,7 +104,7 @@ class ProtocolWire:
         pong = self._pings[payload] = trio.Event()
         try:
             protocol.send_ping(payload)
-            await self._flush()
+            await self.flush()
             await self._wait_until(lambda: pong.is_set() or protocol.state is not _OPEN)
         finally:
             self._pings.pop(payload, None)
@@ -125,7 +125,7 @@ class ProtocolWire:
         try:
             if protocol.state is _OPEN:
                 protocol.send_close(code)
-            await self._flush()
+            await self.flush()
             await self._wait_until(lambda: protocol.close_rcvd is not None or protocol.state is _CLOSED)
         except Disconnected:
             pass
@@ -171,7 +171,7 @@ class ProtocolWire:
             self._reading = False
             if self._waiters:
                 self._wake()
-        await self._flush(wait=False)
+        await self.flush(wait=False)
 
     def _handle(self, frames: Iterable[object]) -> None:
         messages, dropping = self._messages, self._dropping
@@ -237,8 +237,11 @@ class ProtocolWire:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    async def _flush(self, *, wait: bool = True) -> None:
+    async def flush(self, *, wait: bool = True) -> None:
         """Send what the protocol has queued, in its order; one task sends at a time.
+
+        The wire flushes after each read and send; its connector calls it once after the
+        handshake, for the answers to frames that came with the 101.
 
         With ``wait=False`` it returns at once if another task is sending: that task sends
         whatever is queued before it lets go of the stream.
