@@ -179,6 +179,7 @@ def summarize(transport: str, count: int, results: dict[str, dict[str, Any]], cl
         "unexpected": [c for c in failing if c not in expected and c not in intermittent and c not in no_compression],
         "expected_but_passing": sorted(expected - set(failing) & set(results), key=case_key),
         "client_errors": {str(k): v for k, v in client_errors.items()},
+        "durations_ms": {c: results[c]["duration"] for c in sorted(results, key=case_key)},
     }
 
 
