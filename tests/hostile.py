@@ -230,7 +230,7 @@ class Peer:
         """Close with a TCP RST (``SO_LINGER`` 0), unread data or not."""
         if not self._closed:
             self._closed = True
-            sock = getattr(self.stream, "transport_stream", self.stream).socket  # type: ignore[attr-defined]
+            sock = getattr(self.stream, "transport_stream", self.stream).socket  # type: ignore[union-attr]
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self._note("reset sent")
             await trio.aclose_forcefully(self.stream)

@@ -116,7 +116,7 @@ class FrameWatch(trio.abc.Stream):
         """
         if self.our_close is not None or self.lost:
             return
-        payload = struct.pack("!H", code) + reason.encode()[:100]
+        payload = struct.pack("!H", code) + reason.encode()[:100].decode(errors="ignore").encode()
         key = os.urandom(4)
         masked = bytes(byte ^ key[i % 4] for i, byte in enumerate(payload))
         await self.send_all(bytes([0x88, 0x80 | len(payload)]) + key + masked)

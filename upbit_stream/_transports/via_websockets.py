@@ -154,7 +154,7 @@ async def _send_request(stream: trio.abc.Stream, protocol: ClientProtocol, targe
     raise ConnectError(f"cannot connect: {failure}")
 
 
-async def _receive_response(stream: trio.abc.Stream, protocol: ClientProtocol) -> list[object]:
+async def _receive_response(stream: trio.abc.Stream, protocol: ClientProtocol) -> Sequence[object]:
     """Read the answer until the protocol is OPEN; return the frames that came with it.
 
     A non-101 status is refused as soon as the response head is in (no waiting for a body).

@@ -24,6 +24,7 @@ RECEIVE_SIZE = 64 * 1024
 _BINARY, _TEXT, _CONT, _PONG = Opcode.BINARY, Opcode.TEXT, Opcode.CONT, Opcode.PONG
 _OPEN, _CLOSED = State.OPEN, State.CLOSED
 _GONE = (trio.BrokenResourceError, trio.ClosedResourceError)
+_decode = codecs.getdecoder("utf-8")  # strict; takes any buffer (received frames hold bytearrays)
 
 
 class ProtocolWire:
@@ -62,11 +63,11 @@ class ProtocolWire:
 
     async def receive(self) -> bytes | str:
         if self._messages:
-            await trio.lowlevel.checkpoint()
-        else:
-            await self._wait_until(self._message_or_end)
-            if not self._messages:
+            await trio.lowlevel.checkpoint()  # a checkpoint per call, as any trio receive
+        while not self._messages:  # (another task may have taken them meanwhile)
+            if self._protocol.state is not _OPEN:
                 raise self._disconnected()
+            await self._wait_until(self._message_or_end)
         message = self._messages.popleft()
         if self._waiters:
             self._wake()  # a pinger may be waiting for room to read
@@ -184,7 +185,7 @@ class ProtocolWire:
                         messages.append(bytes(frame.data))
                     continue
                 try:
-                    text = frame.data.decode()
+                    text = _decode(frame.data)[0]
                 except UnicodeDecodeError as exc:
                     self._fail(1007, f"invalid UTF-8 at position {exc.start}")
                     return
