@@ -28,6 +28,7 @@ API::
     Reading and recording (every frame read lands in ``peer.received``):
         await peer.receive_frame() -> Frame | None   # None at EOF or reset (``peer.ended`` says which)
         await peer.drain(timeout)                # read and record until EOF, reset or timeout
+        await peer.until_close()                 # read until the client's close frame, then hang up
         await peer.echo()                        # echo messages, answer pings and a close, then hang up
         peer.close_frame / peer.close_code       # the client's first close frame, if any
     Ending:
@@ -182,6 +183,12 @@ class Peer:
         with trio.move_on_after(timeout):
             while await self.receive_frame() is not None:
                 pass
+
+    async def until_close(self) -> None:
+        """Read (and record) until the client's close frame or EOF, then hang up without answering."""
+        while (frame := await self.receive_frame()) is not None and frame.opcode != OP_CLOSE:
+            pass
+        await self.hang_up()
 
     async def echo(self) -> None:
         """Echo whole messages, answer pings; on the client's close frame, answer it and hang up."""

@@ -210,7 +210,7 @@ async def test_a_message_in_max_fragments_arrives_and_one_more_closes_with_1009(
         await peer.send_fragments(MAX_FRAGMENTS, b"a", opcode)
         await peer.send_fragments(MAX_FRAGMENTS + 1, b"b", opcode)
         await peer.send_binary(b"never delivered")
-        await peer.drain(5)
+        await peer.until_close()
 
     async with open_hostile_server(floods) as server:
         with trio.fail_after(20):
@@ -231,7 +231,7 @@ async def test_a_message_over_max_message_size_closes_with_1009(make_connector, 
             await peer.send_binary(b"y" * 1001)
         else:
             await peer.send_raw(encode_frame(OP_BINARY, b"y" * 500, fin=False) + encode_frame(OP_CONT, b"y" * 501))
-        await peer.drain(5)
+        await peer.until_close()
 
     async with open_hostile_server(send) as server:
         with trio.fail_after(10):
@@ -287,7 +287,7 @@ async def test_the_peers_ping_is_answered_at_once(make_connector, when):
             if frame.opcode == OP_PONG and frame.payload == b"are you there":
                 pongs.append(trio.current_time() - sent)
                 break
-        await peer.stall()
+        await peer.until_close()
 
     async with open_hostile_server(ping) as server:
         with trio.fail_after(10):
@@ -305,7 +305,7 @@ async def test_receive_ready_takes_what_has_arrived_up_to_its_limit(make_connect
         await peer.accept()
         await peer.send_raw(b"".join(encode_frame(OP_BINARY, b"%d" % i) for i in range(50)) +
                             encode_frame(OP_TEXT, b"text"))  # in one segment: one read takes it all
-        await peer.stall()
+        await peer.until_close()
 
     async with open_hostile_server(burst) as server:
         with trio.fail_after(10):
@@ -345,7 +345,7 @@ HOSTILE_FRAMES = {
 @pytest.mark.parametrize("kind", list(HOSTILE_FRAMES))
 async def test_a_protocol_violation_is_disconnected_with_our_close_code(make_connector, kind):
     frame, code = HOSTILE_FRAMES[kind]
-    async with open_hostile_server(accept_then(lambda p: p.send_raw(frame), lambda p: p.drain(5))) as server:
+    async with open_hostile_server(accept_then(lambda p: p.send_raw(frame), Peer.until_close)) as server:
         with trio.fail_after(10):
             async with make_connector()(server.url, []) as wire:
                 _messages, ended = await until_closed(wire)
