@@ -36,6 +36,8 @@ API::
         await peer.hang_up()                     # TCP close (FIN);  await peer.reset()  # RST
         peer.events                              # (trio time, what) for "eof", "reset", "close frame", ...
 
+Any request path is served (``server.url + "/private"`` for a private endpoint); header names in
+``peer.request.headers`` are lower-case. ``send_close(None)`` sends a close frame without a code.
 When a script returns, the server closes the connection (FIN) unless the script already did;
 ``BrokenResourceError`` / ``ClosedResourceError`` in a script (the client went away) only end it.
 ``unused_port()`` gives a port nobody listens on (connection refused).
