@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import trio
 
+from .._config.auth import MaskedHeaders
 from .._core.errors import ConnectError, Disconnected, RateLimitedError
 
 __all__ = [
-    "CLOSE_TIMEOUT", "Connector", "Disconnected", "Target", "Wire", "check_url", "closed", "connect_failure",
-    "handshake_refused",
+    "CLOSE_TIMEOUT", "HEAD_LIMIT", "MAX_FRAGMENTS", "Connector", "Disconnected", "OpenStream", "Target", "Wire",
+    "check_url",
+    "closed", "connect_failure", "described", "handshake_refused", "masked", "peer_close_code_valid",
+    "response_status",
 ]
 
 #: Longest wait for the peer to answer our close frame before the socket is closed anyway.
 CLOSE_TIMEOUT = 2.0
+
+#: Most frames one message may arrive in. Beyond it the connection is closed with 1009 (message too
+#: big) and the wire raises ``Disconnected``: thousands of tiny fragments cost far more memory and
+#: time than their bytes (a message of 4 MiB in 1-byte fragments is 4 million list entries).
+MAX_FRAGMENTS = 4096
+
+#: Longest HTTP response head (status line and headers) a connector reads before giving up.
+HEAD_LIMIT = 16 * 1024
 
 
 class Wire(Protocol):
@@ -29,8 +40,12 @@ class Wire(Protocol):
     up to ``limit`` messages it has already received (maybe none). The session then reads in
     batches; wires without it are read one message at a time. Both bundled wires have it.
 
-    ``receive`` raises ``Disconnected`` as soon as the peer's close frame arrives (with its code),
-    or the stream ends or breaks (code ``None``); it does not wait for the TCP close.
+    ``receive`` returns the messages received before the end, then raises ``Disconnected`` as soon
+    as the peer's close frame arrives (with its code), or the stream ends or breaks (code ``None``:
+    lost without a close frame); it does not wait for the TCP close. When we closed first (1009 for
+    a message over ``max_message_size`` or in more than ``MAX_FRAGMENTS`` frames, 1007 for text
+    that is not UTF-8, 1002 for a protocol error), the code is ours. Hostile input never raises
+    anything but ``Disconnected`` from a wire.
     """
 
     async def send(self, message: str | bytes) -> None:
@@ -40,7 +55,11 @@ class Wire(Protocol):
         """Receive the next message; raises ``Disconnected``."""
 
     async def ping(self) -> None:
-        """Send a ping frame and return when its pong arrives; raises ``Disconnected``."""
+        """Send a ping frame and return when its pong arrives; raises ``Disconnected``.
+
+        If the connection ends while waiting, ``Disconnected`` is raised then: ``ping`` never hangs
+        on a closed connection (it does wait, like anyone would, on a silent one).
+        """
 
 
 #: ``connector(url, headers)`` opens a connection as an async context manager yielding a ``Wire``.
@@ -48,8 +67,16 @@ class Wire(Protocol):
 #: when the server drops the handshake (not after the connect timeout). Leaving the block normally
 #: closes with a close frame (1000), bounded by ``CLOSE_TIMEOUT``; leaving it cancelled (a dead
 #: peer, the session aborting) closes the socket at once with no close handshake. ``headers`` may
-#: hold credentials: connectors never log them or keep them where a traceback would show them.
+#: hold credentials: connectors never log them or keep them where a traceback would show them
+#: (they mask them on entry with ``masked``; the request bytes live only in frames that are gone
+#: before any error can be raised). Unexpected exceptions never leave a connector: an attempt
+#: fails with ``ConnectError``, an open connection with ``Disconnected``.
 Connector = Callable[[str, Sequence[tuple[str, str]]], AbstractAsyncContextManager[Wire]]
+
+
+#: ``open_stream(host, port)``: the byte stream a connector speaks over (TLS is added on top for
+#: ``wss://``). The default is ``trio.open_tcp_stream``; tests pass in-memory streams (virtual time).
+OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
 
 
 def check_url(url: str, *, private: bool) -> None:
@@ -120,5 +147,50 @@ def connect_failure(exc: BaseException) -> ConnectError:
 
 
 def closed(code: int | None, reason: str | None) -> Disconnected:
-    """The ``Disconnected`` for a connection that ended with close ``code`` (1006: no close frame)."""
+    """The ``Disconnected`` for a connection that ended with close ``code``.
+
+    ``code`` is ``None`` when the connection was lost without a close frame (EOF, reset, broken
+    TLS): what RFC 6455 calls 1006, a code no close frame may carry.
+    """
+    if code is None:
+        return Disconnected(f"connection lost without a close frame{f': {reason}' if reason else ''}", None)
     return Disconnected(f"connection closed: {code} {reason or ''}".strip(), code)
+
+
+def masked(headers: Sequence[tuple[str, str]]) -> MaskedHeaders:
+    """``headers`` as ``MaskedHeaders`` (values hidden from reprs, so from traceback locals)."""
+    return headers if isinstance(headers, MaskedHeaders) else MaskedHeaders(headers)
+
+
+def described(exc: BaseException) -> str:
+    """``"ClassName: message"`` of an exception, for an error raised without chaining it.
+
+    Failures after the request was written are reported this way: the chained traceback would
+    show the frames that held the request bytes, ``Authorization`` header included.
+    """
+    text = str(exc)
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def peer_close_code_valid(code: int) -> bool:
+    """Whether a peer may send close ``code`` (RFC 6455 7.4 and the IANA registry: 1012-1014 too)."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def response_status(head: bytes | bytearray) -> int | None:
+    """The status of an HTTP response whose head (up to the blank line) is in ``head``, else ``None``.
+
+    Connectors use it to refuse a non-101 answer as soon as its head is in, without waiting for a
+    body the server may never finish. Raises ``ConnectError`` if the head is not HTTP or too long.
+    """
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        if len(head) > HEAD_LIMIT:
+            raise ConnectError(f"handshake failed: HTTP response head over {HEAD_LIMIT} bytes")
+        if len(head) >= 5 and not head.startswith(b"HTTP/"):
+            raise ConnectError("handshake failed: the answer is not HTTP")
+        return None
+    parts = bytes(head[: head.find(b"\r\n")]).split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit() or len(parts[1]) != 3:
+        raise ConnectError("handshake failed: the answer is not HTTP")
+    return int(parts[1])

@@ -1,4 +1,4 @@
-"""The trio-websocket connector (the only importer of trio_websocket)."""
+"""The trio-websocket connector (the only importer of trio_websocket), through its public API and a FrameWatch."""
 
 from __future__ import annotations
 
@@ -6,57 +6,159 @@ import math
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 import trio
 import trio_websocket
 
-from .._core.errors import ConnectError
-from .seam import CLOSE_TIMEOUT, Connector, Target, Wire, closed, connect_failure, handshake_refused
+from .._config.auth import MaskedHeaders
+from .._core.errors import ConnectError, Disconnected
+from .frame_watch import FrameWatch
+from .seam import (
+    CLOSE_TIMEOUT,
+    MAX_FRAGMENTS,
+    Connector,
+    OpenStream,
+    Target,
+    Wire,
+    closed,
+    connect_failure,
+    described,
+    masked,
+)
 
 __all__ = ["trio_websocket_connector"]
 
+#: Bytes trio-websocket asks of the stream per read (its default is 4 KiB).
+RECEIVE_SIZE = 64 * 1024
+_GONE = (trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+class _Options(NamedTuple):
+    max_message_size: int
+    message_queue_size: int
+    max_fragments: int
+    open_stream: OpenStream
+
 
 class _TrioWebsocketWire:
-    """``Wire`` over a trio-websocket connection."""
+    """``Wire`` over a trio-websocket connection; its close codes are read off the wire by the ``FrameWatch``.
 
-    def __init__(self, ws: trio_websocket.WebSocketConnection) -> None:
+    A pump task moves messages from trio-websocket into a channel of our own, so that
+    ``receive_ready`` can take what has arrived without waiting. Without a ``watch`` (a
+    connection made elsewhere; prefer ``trio_websocket_connector(open_stream=...)``), no pump
+    runs: ``receive`` reads trio-websocket directly, ``receive_ready`` has nothing, close codes
+    are trio-websocket's and ``ping`` may wait on a closed connection.
+    """
+
+    def __init__(self, ws: trio_websocket.WebSocketConnection, watch: FrameWatch | None = None,
+                 queue_size: int = 0) -> None:
         self._ws = ws
+        self._watch = watch
+        self._in, self._out = trio.open_memory_channel[bytes | str](queue_size)
+        self._pings: set[trio.CancelScope] = set()
+        if watch is not None:
+            watch.on_end = self._end
+
+    async def pump(self) -> None:
+        """Move messages into our channel until the connection ends (run in the connection's nursery).
+
+        At the end, and before ``receive`` learns of it, a close frame trio-websocket owes the
+        peer is sent.
+        """
+        async with self._in:
+            try:
+                while True:
+                    message = await self._ws.get_message()
+                    try:
+                        self._in.send_nowait(message)  # no second checkpoint per message
+                    except trio.WouldBlock:
+                        await self._in.send(message)
+            except (trio_websocket.ConnectionClosed, *_GONE):
+                pass
+            with trio.move_on_after(CLOSE_TIMEOUT):
+                await self.answer_close()
+        self._end()
+
+    async def answer_close(self) -> None:
+        """Send the close frame trio-websocket failed to send: the echo of a valid code it rejected
+        (1014), or the code it failed the connection with (1002, 1007) without telling the peer."""
+        watch, reason = self._watch, self._ws.closed
+        if watch is None or watch.our_close is not None or watch.lost:
+            return
+        peer = watch.peer_close
+        try:
+            if peer is not None and peer.code is not None:
+                await watch.send_close(peer.code)
+            elif reason is not None and reason.code not in (1000, 1005, 1006):
+                await watch.send_close(reason.code, reason.reason or "")
+        except _GONE:
+            pass
 
     async def send(self, message: str | bytes) -> None:
         try:
             await self._ws.send_message(message)
-        except trio_websocket.ConnectionClosed as exc:
-            raise _disconnected(exc) from None
+        except trio_websocket.ConnectionClosed:
+            raise self._disconnected() from None
 
     async def receive(self) -> bytes | str:
+        if self._watch is None:
+            try:
+                return await self._ws.get_message()
+            except trio_websocket.ConnectionClosed:
+                raise self._disconnected() from None
         try:
-            return await self._ws.get_message()
-        except trio_websocket.ConnectionClosed as exc:
-            raise _disconnected(exc) from None
+            return await self._out.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise self._disconnected() from None
 
     def receive_ready(self, limit: int) -> list[bytes | str]:
-        """Up to ``limit`` messages trio-websocket has already received, taken without waiting."""
-        channel = getattr(self._ws, "_recv_channel", None)
+        """Up to ``limit`` messages already received, taken at once (maybe none)."""
         taken: list[bytes | str] = []
-        if isinstance(channel, trio.MemoryReceiveChannel):
-            while len(taken) < limit:
-                try:
-                    taken.append(channel.receive_nowait())
-                except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                    break
+        while len(taken) < limit:
+            try:
+                taken.append(self._out.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
         return taken
 
     async def ping(self) -> None:
-        try:
-            await self._ws.ping()
-        except trio_websocket.ConnectionClosed as exc:
-            raise _disconnected(exc) from None
+        """trio-websocket's ping, given up (``Disconnected``) when the connection ends meanwhile."""
+        if self._watch is not None and self._watch.ended:
+            raise self._disconnected()
+        answered = False
+        with trio.CancelScope() as scope:  # cancelled by _end
+            self._pings.add(scope)
+            try:
+                await self._ws.ping()
+                answered = True
+            except trio_websocket.ConnectionClosed:
+                pass
+            finally:
+                self._pings.discard(scope)
+        if not answered:
+            raise self._disconnected()
 
+    def _end(self) -> None:
+        for scope in self._pings:
+            scope.cancel()
 
-def _disconnected(exc: trio_websocket.ConnectionClosed) -> Disconnected:
-    reason = exc.reason
-    code = getattr(reason, "code", None)
-    return closed(code, getattr(reason, "reason", None) or getattr(reason, "name", None))
+    def _disconnected(self) -> Disconnected:
+        """Ours if we closed first, else the peer's (as sent, 1014 too); ``None`` without a close frame."""
+        watch = self._watch
+        if watch is None:
+            reason = self._ws.closed
+            code = None if reason is None or reason.code == 1006 else reason.code
+            return closed(code, reason.reason if reason is not None else "")
+        first, ours = watch.first_close, watch.our_close
+        if first is not None and first.code is not None:
+            return closed(first.code, first.reason or ("closed by us" if first.ours else ""))
+        if ours is not None and ours.code is not None:  # our answer to a malformed close frame
+            return closed(ours.code, ours.reason or "closed by us")
+        reason = self._ws.closed  # a failure we could not tell the peer about
+        if reason is not None and reason.code not in (1000, 1005, 1006):
+            return closed(reason.code, reason.reason or "closed by us")
+        return closed(None, watch.failure)
 
 
 def trio_websocket_connector(
@@ -65,81 +167,134 @@ def trio_websocket_connector(
     max_message_size: int = 4 * 1024 * 1024,
     ssl_context: ssl.SSLContext | None = None,
     message_queue_size: int = 64,
+    max_fragments: int = MAX_FRAGMENTS,
+    open_stream: OpenStream | None = None,
 ) -> Connector:
     """A ``Connector`` using trio-websocket, TLS verified with ``ssl_context`` (default: system CAs)."""
+    options = _Options(max_message_size, message_queue_size, max_fragments, open_stream or trio.open_tcp_stream)
 
     @asynccontextmanager
     async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[Wire]:
+        headers = masked(headers)  # from here on, this frame shows no header value
         target = Target.parse(url)
         try:
             async with trio.open_nursery() as nursery:
                 with trio.move_on_after(connect_timeout) as deadline:
-                    ws, stream = await _open(nursery, target, headers, ssl_context, message_queue_size,
-                                             max_message_size)
+                    stream, watch, ws = await _open(nursery, target, headers, ssl_context, options)
                 if deadline.cancelled_caught:
                     raise ConnectError(f"no handshake within {connect_timeout:g} s")
+                wire = _TrioWebsocketWire(ws, watch, message_queue_size)
+                nursery.start_soon(wire.pump)
+                code = 1011  # internal error, unless the block ends normally
                 try:
-                    yield _TrioWebsocketWire(ws)
+                    yield wire
+                    code = 1000
                 finally:
-                    await _close(ws)
-                    await trio.aclose_forcefully(stream)  # cancelled at once: never blocks
+                    graceful = trio.current_effective_deadline() != -math.inf  # not cancelled
+                    with trio.CancelScope(shield=True):
+                        await _close(ws, stream, code if graceful else None)
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            real = [leaf for leaf in _leaves(group) if not isinstance(leaf, trio.Cancelled)]
-            if len(real) > 1:
+            leaf = _single(group)
+            if leaf is None:
                 raise
-            leaf = real[0] if real else _leaves(group)[0]
-            if isinstance(leaf, trio_websocket.ConnectionRejected):  # raised by trio-websocket's reader task
-                raise handshake_refused(leaf.status_code) from None
-            raise leaf  # as itself, its __cause__ kept (it tells a certificate verdict from a reset)
+            raise leaf from leaf.__cause__  # as itself: its cause tells a certificate verdict from a reset
 
     return connect
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
-    return [exc]
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The one exception in ``group`` that is not a cancellation, if there is exactly one."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        elif not isinstance(exc, trio.Cancelled):
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else None
 
 
-async def _close(ws: trio_websocket.WebSocketConnection) -> None:
-    """The close handshake (at most ``CLOSE_TIMEOUT``); when cancelled, just the socket's close.
-
-    Cancelled, the reader task that would see the peer's answer is cancelled too: waiting is futile.
-    """
-    if trio.current_effective_deadline() == -math.inf:
-        await trio.aclose_forcefully(ws)  # cancelled at once: never blocks
-        return
-    with trio.CancelScope(shield=True, deadline=trio.current_time() + CLOSE_TIMEOUT):
-        await ws.aclose()
+async def _close(ws: trio_websocket.WebSocketConnection, stream: trio.abc.Stream, code: int | None) -> None:
+    """The close handshake with ``code`` (at most ``CLOSE_TIMEOUT``), then the socket; ``None``: just the socket."""
+    if code is not None:
+        with trio.move_on_after(CLOSE_TIMEOUT):
+            await ws.aclose(code)
+    await trio.aclose_forcefully(stream)  # cancelled at once: never blocks
 
 
 async def _open(
-    nursery: trio.Nursery, target: Target, headers: Sequence[tuple[str, str]], ssl_context: ssl.SSLContext | None,
-    message_queue_size: int, max_message_size: int,
-) -> tuple[trio_websocket.WebSocketConnection, trio.abc.Stream]:
-    """TCP, then TLS (completed here, so that its failures surface at once), then the HTTP upgrade.
-
-    The stream is returned too: a close answered by the peer leaves it to us to close.
-    """
-    stream: trio.abc.Stream | None = None
+    nursery: trio.Nursery, target: Target, headers: MaskedHeaders, ssl_context: ssl.SSLContext | None,
+    options: _Options,
+) -> tuple[trio.abc.Stream, FrameWatch, trio_websocket.WebSocketConnection]:
+    """TCP, then TLS (completed here, so that its failures surface at once), then the HTTP upgrade."""
     try:
-        stream = await trio.open_tcp_stream(target.host, target.port)
+        stream = await options.open_stream(target.host, target.port)
+    except OSError as exc:
+        raise connect_failure(exc) from exc
+    try:
         if target.secure:
             context = ssl_context if ssl_context is not None else ssl.create_default_context()
             stream = trio.SSLStream(stream, context, server_hostname=target.host, https_compatible=True)
-            await stream.do_handshake()
-        ws = await trio_websocket.wrap_client_stream(
-            nursery, stream, target.host_header, target.resource,  # type: ignore[arg-type]
-            extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-            message_queue_size=message_queue_size, max_message_size=max_message_size,
-        )
-        return ws, stream
-    except BaseException as exc:
-        if stream is not None:
+            try:
+                await stream.do_handshake()
+            except _GONE as exc:
+                raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
+        watch = FrameWatch(stream, max_fragments=options.max_fragments)
+        ws = await nursery.start(_run, watch, target, headers, options)
+        if ws is None:
+            raise watch.handshake_error()
+        return stream, watch, ws
+    except BaseException:
+        with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(stream)  # cancelled at once: never blocks
-        if isinstance(exc, (OSError, trio.BrokenResourceError)):
-            raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
-        if isinstance(exc, trio_websocket.HandshakeError):
-            raise ConnectError(f"handshake failed: {exc!r}") from None
         raise
+
+
+async def _run(
+    watch: FrameWatch, target: Target, headers: MaskedHeaders, options: _Options, *,
+    task_status: trio.TaskStatus[trio_websocket.WebSocketConnection | None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """trio-websocket's connection, its reader task in a nursery of its own; ``None`` is started if the upgrade fails.
+
+    Whatever its reader raises ends the connection (``watch`` says why) instead of the session.
+    """
+    started = False
+    try:
+        async with trio.open_nursery() as inner:
+            ws = await _upgrade(inner, watch, target, headers, options)
+            if ws is None:
+                inner.cancel_scope.cancel()
+            started = True
+            task_status.started(ws)
+    except Exception as exc:  # noqa: BLE001 - trio-websocket's failure, never the session's
+        leaf = _single(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        watch.failure = watch.failure or f"trio-websocket failed: {described(leaf or exc)}"
+        watch.lost = True
+        watch.on_end()
+    if not started:
+        task_status.started(None)
+
+
+async def _upgrade(
+    nursery: trio.Nursery, watch: FrameWatch, target: Target, headers: MaskedHeaders, options: _Options,
+) -> trio_websocket.WebSocketConnection | None:
+    """The HTTP upgrade; ``None`` as soon as the stream is lost or refused before the 101."""
+    ws = None
+    with trio.CancelScope() as handshake:
+        watch.on_end = lambda: handshake.cancel() if watch.lost else None
+        try:
+            ws = await trio_websocket.wrap_client_stream(
+                nursery, watch, target.host_header, target.resource,  # type: ignore[arg-type]
+                extra_headers=_encoded(headers), message_queue_size=options.message_queue_size,
+                max_message_size=options.max_message_size, receive_buffer_size=RECEIVE_SIZE,
+            )
+        except BaseException as exc:  # noqa: BLE001 - its traceback would show the request: cut it
+            raise exc.with_traceback(None)
+    watch.on_end = lambda: None
+    return None if handshake.cancelled_caught else ws
+
+
+def _encoded(headers: MaskedHeaders) -> list[tuple[bytes, bytes]]:
+    return [(name.encode(), value.encode()) for name, value in headers]

@@ -1,145 +1,58 @@
-"""The websockets.trio connector (the only importer of websockets): framing, ping/pong and close by websockets."""
+"""The websockets connector (the only importer of websockets besides its wire): TCP, TLS, handshake and close.
+
+websockets supplies the sans-I/O protocol (``websockets.client.ClientProtocol``: handshake checks,
+framing, UTF-8 and size limits, ping/pong and close state); trio supplies the bytes
+(``trio.open_tcp_stream``, ``trio.SSLStream``); ``websockets_wire.ProtocolWire`` drives the one
+over the other. No compression, redirects, proxies or keepalive of websockets' own: heartbeats
+are the session's (``Wire.ping``).
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import ssl
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, NamedTuple
 
 import trio
-from websockets.exceptions import (
-    ConnectionClosed,
-    InvalidHandshake,
-    InvalidStatus,
-    InvalidURI,
-)
-from websockets.frames import Opcode
-from websockets.protocol import State
-from websockets.trio.client import ClientConnection
-from websockets.trio.client import connect as _websockets_connect
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake, InvalidURI
+from websockets.http11 import Response
+from websockets.uri import parse_uri
 
-from .._core.errors import ConnectError
+from .._config.auth import MaskedHeaders
+from .._core.errors import ConnectError, Disconnected
 from .seam import (
     CLOSE_TIMEOUT,
+    MAX_FRAGMENTS,
     Connector,
+    OpenStream,
     Target,
     Wire,
-    closed,
     connect_failure,
+    described,
     handshake_refused,
+    masked,
+    response_status,
 )
+from .websockets_wire import RECEIVE_SIZE, ProtocolWire
 
 __all__ = ["websockets_connector"]
 
-#: Request headers whose values websockets' DEBUG log would show: they carry credentials.
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
-
-class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """websockets' own logger, with the values of credential headers replaced by ``<hidden>``."""
+class _Headerless(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' logger without its header lines: headers may carry credentials or cookies."""
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if (len(args) == 2 and isinstance(args[0], str) and args[0].lower() in _SECRET_HEADERS
-                and isinstance(msg, str) and msg.endswith("%s: %s")):
-            args = (args[0], "<hidden>")
+        if isinstance(msg, str) and msg in ("> %s: %s", "< %s: %s"):
+            return
         super().log(level, msg, *args, **kwargs)
 
 
-class _Connect(_websockets_connect):
-    """websockets' ``connect`` that never follows a redirect: the status is reported, as with trio-websocket."""
-
-    def process_redirect(self, exc: Exception) -> Exception | str:
-        return exc
-
-
-class _WebsocketsWire:
-    """``Wire`` over a websockets.trio connection."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self._ws = ws
-        self._assembler = _assembler_of(ws)
-
-    async def send(self, message: str | bytes) -> None:
-        try:
-            await self._ws.send(message)
-        except ConnectionClosed as exc:
-            raise _disconnected(exc) from None
-
-    async def receive(self) -> bytes | str:
-        try:
-            return await self._ws.recv()
-        except ConnectionClosed as exc:
-            raise _disconnected(exc) from None
-
-    def receive_ready(self, limit: int) -> list[bytes | str]:
-        """Up to ``limit`` whole messages websockets has already received, taken without waiting.
-
-        Text arrives as ``bytes`` when it is ASCII (the codec takes bytes). Stops before a
-        fragmented message or a text message that is not UTF-8: ``receive`` takes those
-        (websockets fails the connection with 1007 for the latter).
-        """
-        assembler = self._assembler
-        if assembler is None or assembler.get_in_progress:
-            return []
-        waiting = assembler.recv_frames._state.data  # read the way websockets' flow control reads it
-        taken: list[bytes | str] = []
-        while waiting and len(taken) < limit:
-            frame = waiting[0]
-            if not frame.fin:
-                break
-            message: bytes | str = bytes(frame.data)
-            if frame.opcode is Opcode.TEXT and not message.isascii():  # ASCII is UTF-8: no need to decode it
-                try:
-                    message = message.decode()
-                except UnicodeDecodeError:
-                    break
-            waiting.popleft()
-            taken.append(message)
-        if taken:
-            assembler.maybe_resume()
-        return taken
-
-    async def ping(self) -> None:
-        try:
-            pong = await self._ws.ping(ack_on_close=True)
-            await pong.wait()
-        except ConnectionClosed as exc:
-            raise _disconnected(exc) from None
-        if self._ws.state is not State.OPEN:  # woken by the close, not by a pong
-            await self._ws.wait_closed()
-            raise _disconnected(self._ws.close_exc)
-
-
-def _assembler_of(ws: ClientConnection) -> Any:
-    """websockets' queue of received frames, if this websockets version keeps it where 17.x does."""
-    assembler = getattr(ws, "recv_messages", None)
-    frames = getattr(assembler, "recv_frames", None)
-    state = getattr(frames, "_state", None)
-    usable = (isinstance(getattr(state, "data", None), deque) and hasattr(assembler, "maybe_resume")
-              and hasattr(assembler, "get_in_progress"))
-    return assembler if usable else None
-
-
-def _disconnected(exc: ConnectionClosed) -> Exception:
-    """Our close code is the one that ended the connection: ours if we failed it, else the peer's."""
-    if exc.sent is not None and (exc.rcvd is None or not exc.rcvd_then_sent):
-        return closed(exc.sent.code, exc.sent.reason or "closed by us")
-    if exc.rcvd is not None:
-        return closed(exc.rcvd.code, exc.rcvd.reason)
-    return closed(1006, "no close frame")
-
-
-async def _drain(ws: ClientConnection) -> None:
-    """Read and drop messages until the connection is closed."""
-    try:
-        while True:
-            await ws.recv()
-    except ConnectionClosed:
-        return
+_LOGGER = _Headerless(logging.getLogger("websockets.client"))
+_GONE = (trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 def websockets_connector(
@@ -147,62 +60,144 @@ def websockets_connector(
     connect_timeout: float = 10.0,
     max_message_size: int = 4 * 1024 * 1024,
     ssl_context: ssl.SSLContext | None = None,
+    max_queue: int = 64,
+    max_fragments: int = MAX_FRAGMENTS,
+    open_stream: OpenStream | None = None,
 ) -> Connector:
-    """A ``Connector`` using websockets.trio, TLS verified with ``ssl_context`` (default: system CAs).
-
-    Heartbeats are the session's (``Wire.ping``), so websockets' keepalive is off; so are
-    compression, redirects and proxies, as with the trio-websocket connector.
-    """
-    logger = _RedactingLogger(logging.getLogger("websockets.client"))
+    """A ``Connector`` on websockets' sans-I/O protocol, TLS verified with ``ssl_context`` (default: system CAs)."""
+    options = _Options(max_message_size, max_queue, max_fragments, open_stream or trio.open_tcp_stream)
 
     @asynccontextmanager
     async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[Wire]:
+        headers = masked(headers)  # from here on, this frame shows no header value
         target = Target.parse(url)
         context = ssl_context
         if target.secure and context is None:
             context = ssl.create_default_context()
-        async with AsyncExitStack() as stack:
-            try:
-                client = _Connect(
-                    url, ssl=context, additional_headers=list(headers), compression=None, proxy=None,
-                    open_timeout=connect_timeout, ping_interval=None, ping_timeout=None,
-                    close_timeout=CLOSE_TIMEOUT, max_size=max_message_size, max_queue=64, logger=logger,
-                )
-                ws = await stack.enter_async_context(client)
-            except InvalidStatus as exc:
-                raise handshake_refused(exc.response.status_code) from None
-            except TimeoutError:
-                raise ConnectError(f"no handshake within {connect_timeout:g} s") from None
-            except InvalidURI as exc:
-                raise ConnectError(f"not a WebSocket URL: {exc}") from None
-            except (InvalidHandshake, ConnectionClosed) as exc:
-                raise ConnectError(f"handshake failed: {exc}") from None
-            except (OSError, trio.BrokenResourceError) as exc:
-                raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
-            code = 1011  # internal error, unless the block ends normally
-            try:
-                yield _WebsocketsWire(ws)
-                code = 1000
-            finally:
-                await _close(ws, code)
+        with trio.move_on_after(connect_timeout) as deadline:
+            stream, wire = await _open(url, target, headers, context, options)
+        if deadline.cancelled_caught:
+            raise ConnectError(f"no handshake within {connect_timeout:g} s")
+        code = 1011  # internal error, unless the block ends normally
+        try:
+            yield wire
+            code = 1000
+        finally:
+            graceful = trio.current_effective_deadline() != -math.inf  # not cancelled
+            with trio.CancelScope(shield=True):
+                await _close(wire, stream, code if graceful else None)
 
     return connect
 
 
-async def _close(ws: ClientConnection, code: int) -> None:
-    """The close handshake (websockets bounds it by ``close_timeout``), then let websockets' reader end.
+class _Options(NamedTuple):
+    max_message_size: int
+    max_queue: int
+    max_fragments: int
+    open_stream: OpenStream
 
-    websockets.trio 17.4 pauses its reader while the incoming queue is full and never resumes it
-    once closed, so after a close whose answer sat behind unread frames, leaving ``connect``
-    would wait forever for that reader (the bug websockets#1555 fixed for asyncio only).
-    When cancelled, websockets closes the socket at once itself and cancels its reader.
+
+async def _open(
+    url: str, target: Target, headers: MaskedHeaders, context: ssl.SSLContext | None, options: _Options,
+) -> tuple[trio.abc.Stream, ProtocolWire]:
+    """TCP, then TLS (completed here, so that its failures surface at once), then the HTTP upgrade."""
+    try:
+        protocol = ClientProtocol(parse_uri(url), max_size=options.max_message_size, logger=_LOGGER)
+    except InvalidURI as exc:
+        raise ConnectError(f"not a WebSocket URL: {exc}") from None
+    try:
+        stream = await options.open_stream(target.host, target.port)
+    except OSError as exc:
+        raise connect_failure(exc) from exc
+    try:
+        if target.secure:
+            assert context is not None
+            stream = trio.SSLStream(stream, context, server_hostname=target.host, https_compatible=True)
+            try:
+                await stream.do_handshake()
+            except _GONE as exc:
+                raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
+        await _send_request(stream, protocol, target, headers)
+        early = await _receive_response(stream, protocol)
+        wire = ProtocolWire(stream, protocol, max_queue=options.max_queue, max_fragments=options.max_fragments,
+                            early=early)
+        try:
+            await wire.flush()  # a pong or close echo for frames that came with the 101
+        except Disconnected:
+            pass  # the wire says so on first use
+        return stream, wire
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(stream)  # cancelled at once: never blocks
+        raise
+
+
+def _request_bytes(protocol: ClientProtocol, target: Target, headers: MaskedHeaders) -> bytes:
+    """The upgrade request, credentials included: only this frame (gone on return) sees it whole."""
+    request = protocol.connect()
+    for name, value in headers:
+        request.headers[name] = value
+    _LOGGER.debug("> GET %s HTTP/1.1 (headers not logged)", target.resource)
+    return request.serialize()
+
+
+async def _send_request(stream: trio.abc.Stream, protocol: ClientProtocol, target: Target,
+                        headers: MaskedHeaders) -> None:
+    """Write the request; a failure is reported without the frames that held its bytes."""
+    try:
+        await stream.send_all(_request_bytes(protocol, target, headers))
+        return
+    except _GONE as exc:
+        failure = described(exc.__cause__ or exc)
+    except BaseException as exc:  # noqa: BLE001 - cancelled, most likely: it goes on, its traceback cut here
+        raise exc.with_traceback(None)
+    raise ConnectError(f"cannot connect: {failure}")
+
+
+async def _receive_response(stream: trio.abc.Stream, protocol: ClientProtocol) -> Sequence[object]:
+    """Read the answer until the protocol is OPEN; return the frames that came with it.
+
+    A non-101 status is refused as soon as the response head is in (no waiting for a body).
     """
-    if trio.current_effective_deadline() != -math.inf:
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + 2 * CLOSE_TIMEOUT):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_drain, ws)  # so that the peer's answer is read, not waited out
-                await ws.aclose(code)
-                nursery.cancel_scope.cancel()
-    paused = ws.recv_flow_control
-    if paused is not None:
-        paused.set()
+    head: bytearray | None = bytearray()  # until the status is known
+    while True:
+        try:
+            data = await stream.receive_some(RECEIVE_SIZE)
+        except _GONE as exc:
+            raise ConnectError(f"handshake failed: {described(exc.__cause__ or exc)}") from None
+        if head is not None:
+            head += data
+            status = response_status(head)
+            if status is not None:
+                if status != 101:
+                    raise handshake_refused(status)
+                head = None
+        if data:
+            protocol.receive_data(data)
+        else:
+            protocol.receive_eof()
+        events = protocol.events_received()
+        if protocol.handshake_exc is not None:
+            raise _handshake_error(protocol.handshake_exc)
+        if events and isinstance(events[0], Response):  # the state may be past OPEN: a close came along
+            return events[1:]
+        if not data:
+            raise ConnectError("handshake failed: the server closed the connection before answering")
+
+
+def _handshake_error(exc: Exception) -> ConnectError:
+    if isinstance(exc, InvalidHandshake) and exc.__cause__ is not None and isinstance(exc.__cause__, EOFError):
+        return ConnectError("handshake failed: the server closed the connection before answering")
+    return ConnectError(f"handshake failed: {described(exc)}")
+
+
+async def _close(wire: ProtocolWire, stream: trio.abc.Stream, code: int | None) -> None:
+    """The close handshake with ``code`` (at most ``CLOSE_TIMEOUT``), then the socket; ``None``: just the socket.
+
+    ``None`` is for a block left cancelled: a dead peer or an aborting session, whose answer
+    is not worth waiting for.
+    """
+    if code is not None:
+        with trio.move_on_after(CLOSE_TIMEOUT):
+            await wire.close(code)
+    await trio.aclose_forcefully(stream)  # cancelled at once: never blocks
