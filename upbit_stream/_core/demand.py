@@ -36,7 +36,7 @@ __all__ = ["Key", "Signature", "Subscriber", "SubscriptionBook", "event_key", "s
 #: (type, code, level) — level is set for orderbooks only (0 = Upbit's default grouping).
 Key = tuple[str, str, Decimal | None]
 #: The realtime part of a request: what the server streams once snapshots are done.
-Signature = tuple[tuple[str, str, tuple[str, ...]], ...]
+Signature = tuple[tuple[str, str, str], ...]
 
 _ZERO = Decimal(0)
 _FULL_DEPTH = 30
@@ -230,13 +230,11 @@ class SubscriptionBook:
 
     def live_signature(self, keys: Iterable[Key] | None = None) -> Signature:
         """The realtime part of ``request_objects(keys)``: what the server streams once snapshots are done."""
-        return tuple(
-            sorted(
-                (g[1], str(g[2]), tuple(sorted(codes)))
-                for g, codes in self._groups(self._keys if keys is None else keys).items()
-                if g[3] != "snapshot"
-            )
-        )
+        return tuple(sorted(
+            (g[1], str(g[2]), code)
+            for g, codes in self._groups(self._keys if keys is None else keys).items() if g[3] != "snapshot"
+            for code in codes
+        ))  # per code: a snapshot arriving for one code of a group changes how it is grouped, not what streams
 
     def owes_snapshots(self, keys: Iterable[Key]) -> bool:
         """True when some subscriber waits for a SNAPSHOT of ``keys`` not yet asked for on this connection."""

@@ -78,10 +78,9 @@ def missing_streams(signature: Signature, reply: SubscriptionList) -> str:
         if not stream.codes:
             codes.add("")
     missing = []
-    for type_, _level, wire_codes in signature:
+    for type_, _level, code in signature:
         have = listed.get(type_)
-        for code in wire_codes:
-            bare = code.partition(".")[0]
-            if have is None or (bare and bare not in have and "" not in have):
-                missing.append(f"{type_} {bare}".strip())
+        bare = code.partition(".")[0]
+        if have is None or (bare and bare not in have and "" not in have):
+            missing.append(f"{type_} {bare}".strip())
     return ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
