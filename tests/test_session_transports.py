@@ -93,3 +93,47 @@ async def test_retried_close_codes_over_real_sockets(make_connector, code):
                 assert [(await events.receive()).kind for _ in range(3)] == [K.CONNECTED, K.DISCONNECTED,
                                                                                K.RECONNECTED]
                 assert (await tickers.receive()).stream_type is ub.StreamType.SNAPSHOT
+
+
+# -- against the hostile server: what no well-behaved server would do --------------------------
+
+
+async def _serve_then_wait(peer) -> None:
+    await peer.accept()
+    await peer.receive_frame()  # the subscription request
+    await trio.sleep_forever()
+
+
+@pytest.mark.parametrize("hostility", ["close frame, TCP kept open", "4097 fragments"])
+async def test_a_hostile_first_connection_is_replaced_at_the_first_backoff(make_connector, hostility):
+    from hostile import open_hostile_server
+
+    async def script(peer) -> None:
+        if peer.index > 0:
+            await _serve_then_wait(peer)
+            return
+        await peer.accept()
+        await peer.receive_frame()
+        if hostility == "4097 fragments":
+            await peer.send_fragments(4097)
+            await peer.drain(5)  # records the client's close frame; never closes TCP first
+        else:
+            await peer.send_close(1001, "going away")
+        await trio.sleep_forever()  # never closes TCP
+
+    with trio.fail_after(20):
+        async with open_hostile_server(script) as server:
+            settings = settings_for(server.url)
+            async with ub.open_upbit_session(config=settings, connector=make_connector()) as s, \
+                    s.connection_events() as events, s.ticker("KRW-BTC"):
+                first = await server.next_peer()
+                assert (await events.receive()).kind is K.CONNECTED
+                lost = await events.receive()
+                lost_at = trio.current_time()
+                assert lost.kind is K.DISCONNECTED
+                assert ("1009" in lost.reason) if hostility == "4097 fragments" else ("1001" in lost.reason)
+                await server.next_peer()
+                assert (await events.receive()).kind is K.RECONNECTED
+                assert trio.current_time() - lost_at <= FIRST_BACKOFF + SLACK
+            if hostility == "4097 fragments":
+                assert first.close_code == 1009  # the client told the server why
