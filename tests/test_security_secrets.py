@@ -87,6 +87,13 @@ def assert_clean(text: str, tokens: Sequence[str], *keys: str) -> None:
     assert not leaks, f"secret material in user-visible text ({len(leaks)} fragments)"
 
 
+def _library_locals(exc: BaseException) -> str:
+    """Every local of every frame ``exc`` passed through, but the test's own (which hold the keys)."""
+    summary = traceback.TracebackException.from_exception(exc, capture_locals=True)
+    return "\n".join(f"{frame.filename}: {frame.locals}" for frame in summary.stack
+                     if "/tests/" not in frame.filename)
+
+
 def exception_texts(exc: BaseException) -> Iterator[str]:
     """str, repr and formatted traceback of ``exc`` and of every exception chained or grouped in it."""
     seen: set[int] = set()
@@ -99,6 +106,7 @@ def exception_texts(exc: BaseException) -> Iterator[str]:
         yield str(current)
         yield repr(current)
         yield "".join(traceback.format_exception(current))
+        yield _library_locals(current)
         todo += [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
 
 
@@ -272,6 +280,46 @@ async def test_s1_debug_logs_and_errors_over_real_sockets(debug_logs, connector_
     text = debug_logs()
     assert "upbit_stream" in text
     assert_clean("\n".join([text, *shown, *failures]), recorder.tokens + wrong_tokens, WRONG_SECRET)
+
+
+@pytest.mark.parametrize("answer", [401, 403, 404, 302, "dropped"])
+async def test_s1_private_handshake_failures_show_no_key_even_in_traceback_locals(
+        debug_logs, connector_factory, answer):
+    """What the session raises for each handshake failure, with every frame's locals, and the DEBUG logs."""
+    from hostile import open_hostile_server
+
+    tokens: list[str] = []
+
+    async def script(peer) -> None:  # type: ignore[no-untyped-def]
+        request = await peer.read_request()
+        tokens.append(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if answer == "dropped":
+            await peer.hang_up()
+        elif answer == 302:
+            await peer.redirect(302, "wss://elsewhere.example/websocket/v1/private")
+        else:
+            await peer.respond(answer, (), b"refused")
+
+    with trio.fail_after(30):
+        async with open_hostile_server(script) as server:
+            settings = ub.Settings().evolve(
+                connection={"public_url": server.url, "private_url": server.url + "/private"},
+                reconnect={"initial_delay": 0.05, "max_delay": 0.1})
+            recorder = Recorder(connector_factory())  # keeps what the connector raised, as the driver saw it
+            async with ub.open_upbit_session(config=settings, access_key=ACCESS, secret_key=SECRET,
+                                             connector=recorder) as session:
+                with pytest.raises(ub.UpbitStreamError) as info:
+                    async with session.my_asset() as assets:
+                        if answer == "dropped":  # retried: give it a few attempts, then leave
+                            with trio.move_on_after(1):
+                                await assets.receive()
+                            raise ub.UpbitStreamError("left while it retried")
+                        await assets.receive()
+                shown = [*exception_texts(info.value), repr(session.stats()), repr(session.health())]
+    for error in recorder.errors:
+        shown += exception_texts(error)
+    assert tokens and all(tokens) and recorder.errors
+    assert_clean("\n".join([debug_logs(), *shown]), tokens, SECRET)
 
 
 def test_s1_the_checker_finds_planted_leaks():
