@@ -2,10 +2,12 @@
 
 Decoding has a fast path and a careful path. Frames shaped the way Upbit sends them (an object
 whose first key is ``type``/``ty``, or a list of such objects) are decoded by msgspec straight into
-the event classes, reading Doubles into exact ``Decimal``s from their digits. Anything else — other
-key orders, unknown enum values, huge integers, control frames — takes the careful path (stdlib
-``json`` with ``Decimal`` floats), which accepts every well-formed frame and raises
-``ProtocolError`` for the rest. Both paths give equal events.
+the event classes, reading Doubles into exact ``Decimal``s from their digits, then screened
+(``fast_check``). Anything else — other key orders, unknown enum values, numbers the screen
+refuses, control frames — takes the careful path (stdlib ``json`` with ``Decimal`` floats), which
+accepts every well-formed frame and raises ``ProtocolError`` for the rest. Both paths give equal
+events and apply the number policy (``number_policy``): integers fit 64 bits; Decimals are finite,
+of at most 60 digits, between 10^-40 and 10^40.
 """
 
 
@@ -21,6 +23,8 @@ import msgspec
 
 from .errors import ProtocolError
 from .events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
+from .fast_check import screen_for
+from .number_policy import decimal_problem, excerpt, int_problem
 
 __all__ = [
     "ErrorFrame",
@@ -83,45 +87,52 @@ _NESTED = {Orderbook: ("orderbook_units", OrderbookUnit), MyAsset: ("assets", As
 
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str):  # some mirrors (Bithumb) send numbers as strings
+        result = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result = Decimal(value)
+    elif isinstance(value, str):  # some mirrors (Bithumb) send numbers as strings
         try:
             result = Decimal(value)
         except ArithmeticError:
-            pass
-        else:
-            if result.is_finite():
-                return result
-    raise TypeError(f"expected a number, got {value!r}")
+            raise TypeError(f"expected a number, got {excerpt(value)}") from None
+    else:
+        raise TypeError(f"expected a number, got {excerpt(value)}")
+    problem = decimal_problem(result)
+    if problem is not None:
+        raise TypeError(problem)
+    return result
 
 
-#: Digits of the largest integer read from a number written with an exponent (``1e5``); Python's
-#: own limit for integer literals. ``int(Decimal("1e999999999"))`` would run for minutes.
-_MAX_INT_DIGITS = 4300
+#: The adjusted exponent of the largest 64-bit integers (9.2E+18).
+_INT64_ADJUSTED = 18
 
 
 def _to_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        if value.adjusted() >= _MAX_INT_DIGITS:
-            raise TypeError(f"expected an integer of at most {_MAX_INT_DIGITS} digits, got {value!r}")
-        return int(value)
-    raise TypeError(f"expected an integer, got {value!r}")
+        result = value
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        # The range is checked on the exponent first: int(Decimal("1e999999999")) runs for minutes.
+        if value and value.adjusted() > _INT64_ADJUSTED:
+            raise TypeError(f"integer {excerpt(value)} is outside the signed 64-bit range")
+        result = int(value)
+    else:
+        raise TypeError(f"expected an integer, got {excerpt(value)}")
+    problem = int_problem(result)
+    if problem is not None:
+        raise TypeError(problem)
+    return result
 
 
 def _to_str(value: Any) -> str:
     if isinstance(value, str):
         return value
-    raise TypeError(f"expected a string, got {value!r}")
+    raise TypeError(f"expected a string, got {excerpt(value)}")
 
 
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    raise TypeError(f"expected true/false, got {value!r}")
+    raise TypeError(f"expected true/false, got {excerpt(value)}")
 
 
 def _enum_reader(enum_cls: type[enum.Enum]) -> Callable[[Any], Any]:
@@ -187,7 +198,13 @@ def _build(cls: type, data: Mapping[str, Any], simple: bool) -> Any:
         if items is not None:
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise ProtocolError(f"{cls.__name__}.{name}: expected a list of objects")
-            kwargs[name] = tuple(_build(item_cls, item, simple) for item in items)
+            built = []
+            for index, item in enumerate(items):
+                try:
+                    built.append(_build(item_cls, item, simple))
+                except ProtocolError as exc:
+                    raise ProtocolError(f"{cls.__name__}.{name}[{index}] {exc}") from None
+            kwargs[name] = tuple(built)
     return cls(**kwargs)
 
 
@@ -213,11 +230,11 @@ def _simple_struct(cls: type, cache: dict[type, type]) -> type:
     return struct
 
 
-_Decoders = tuple[Callable[[bytes], Any], Callable[[bytes], list[Any]]]
+_Decoders = tuple[Callable[[bytes], Any], Callable[[bytes], list[Any]], Callable[[Any], Any]]
 
 
 def _fast_decoders() -> tuple[dict[bytes, _Decoders], dict[bytes, _Decoders]]:
-    """Per wire type name: (one-object decoder, list decoder), for DEFAULT and SIMPLE keys."""
+    """Per wire type name: (one-object decoder, list decoder, check), for DEFAULT and SIMPLE keys."""
     default: dict[bytes, _Decoders] = {}
     simple: dict[bytes, _Decoders] = {}
     cache: dict[type, type] = {}
@@ -232,20 +249,21 @@ def _fast_decoders() -> tuple[dict[bytes, _Decoders], dict[bytes, _Decoders]]:
         def decode_simple_list(frame: bytes, _d: Any = many, _c: Any = list[cls]) -> list[Any]:  # type: ignore[valid-type]
             return msgspec.convert(_d(frame), _c, from_attributes=True)
 
-        default[name.encode()] = (msgspec.json.Decoder(cls).decode, msgspec.json.Decoder(list[cls]).decode)  # type: ignore[valid-type]
-        simple[name.encode()] = (decode_simple, decode_simple_list)
+        check = screen_for(cls)
+        default[name.encode()] = (msgspec.json.Decoder(cls).decode, msgspec.json.Decoder(list[cls]).decode, check)  # type: ignore[valid-type]
+        simple[name.encode()] = (decode_simple, decode_simple_list, check)
     return default, simple
 
 
 _FAST_DEFAULT, _FAST_SIMPLE = _fast_decoders()
 _DEFAULT_HEAD = b'{"type":"'
-#: One-object DEFAULT decoders by the frame's start up to the end of its type name: ``{"type":"trade``.
-_DEFAULT_ONE = {_DEFAULT_HEAD + name: decoders[0] for name, decoders in _FAST_DEFAULT.items()}
+#: One-object DEFAULT (decoder, check) by the frame's start up to the end of its type name: ``{"type":"trade``.
+_DEFAULT_ONE = {_DEFAULT_HEAD + name: (decoders[0], decoders[2]) for name, decoders in _FAST_DEFAULT.items()}
 _SIMPLE_HEAD = b'{"ty":"'
 _decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
-#: What a fast decoder raises for a frame it cannot take; the careful path then decides.
-#: msgspec raises RecursionError for deeply nested JSON.
-_FAST_FAILURES = (msgspec.MsgspecError, ValueError, TypeError, RecursionError)
+#: What a fast decoder (or its check) raises for a frame it cannot take; the careful path then
+#: decides. msgspec raises RecursionError for deeply nested JSON; checks raise ArithmeticError.
+_FAST_FAILURES = (msgspec.MsgspecError, ValueError, TypeError, RecursionError, ArithmeticError)
 
 
 def _fast(frame: bytes, listed: bool) -> list[Any] | None:
@@ -265,10 +283,13 @@ def _fast(frame: bytes, listed: bool) -> list[Any] | None:
     decoders = table.get(frame[start:end])
     if decoders is None:
         return None
+    check = decoders[2]
     try:
         if not listed:
-            return [decoders[0](frame)]
+            return [check(decoders[0](frame))]
         events = decoders[1](frame)
+        for event in events:
+            check(event)
     except _FAST_FAILURES:
         return None
     type_name = events[0].type if events else None
@@ -286,10 +307,10 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
     excerpt when the frame is not UTF-8 JSON made of objects.
     """
     if frame.__class__ is bytes:  # the usual case, inlined: one dict lookup, one typed decode
-        one = _DEFAULT_ONE.get(frame[: frame.find(b'"', 9)])  # type: ignore[union-attr]
-        if one is not None:
+        entry = _DEFAULT_ONE.get(frame[: frame.find(b'"', 9)])  # type: ignore[union-attr]
+        if entry is not None:
             try:
-                return [one(frame)]
+                return [entry[1](entry[0](frame))]
             except _FAST_FAILURES:
                 return _careful(frame)  # type: ignore[arg-type]
         data: bytes = frame  # type: ignore[assignment]
