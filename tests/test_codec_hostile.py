@@ -23,7 +23,7 @@ from test_security_decode_fuzz import Raw, wire
 
 import upbit_stream as ub
 from upbit_stream._core.encode import encode_event
-from upbit_stream._core.fast_check import decimal_fields
+from upbit_stream._core.fast_path import decimal_fields
 from upbit_stream._core.number_policy import (
     INT64_MAX,
     INT64_MIN,

@@ -23,7 +23,9 @@ import msgspec
 
 from .errors import ProtocolError
 from .events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
-from .fast_check import screen_for
+from .fast_path import DEFAULT as FAST_DEFAULT
+from .fast_path import DEFAULT_HEAD, FAST_FAILURES, ONE_OBJECT, SIMPLE_HEAD
+from .fast_path import SIMPLE as FAST_SIMPLE
 from .number_policy import decimal_problem, excerpt, int_problem
 
 __all__ = [
@@ -209,61 +211,9 @@ def _build(cls: type, data: Mapping[str, Any], simple: bool) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Fast path decoders, one per (type, key style).
+# Fast path: the decoders of ``fast_path``, for objects and for lists of one type.
 
-
-def _simple_struct(cls: type, cache: dict[type, type]) -> type:
-    """A msgspec Struct mirroring ``cls`` with SIMPLE keys, for the fast SIMPLE decoder."""
-    if cls in cache:
-        return cache[cls]
-    hints = typing.get_type_hints(cls)
-    nested = _NESTED.get(cls)
-    fields: list[tuple[str, Any, Any]] = []
-    for field in attrs.fields(cls):
-        hint = hints[field.name]
-        if nested and field.name == nested[0]:
-            hint = tuple[_simple_struct(nested[1], cache), ...]  # type: ignore[misc]
-        fields.append((field.name, hint, field.default))
-    rename = {f.name: f.metadata["simple"] for f in attrs.fields(cls)}
-    struct = msgspec.defstruct(f"Simple{cls.__name__}", fields, rename=rename, gc=False)
-    cache[cls] = struct
-    return struct
-
-
-_Decoders = tuple[Callable[[bytes], Any], Callable[[bytes], list[Any]], Callable[[Any], Any]]
-
-
-def _fast_decoders() -> tuple[dict[bytes, _Decoders], dict[bytes, _Decoders]]:
-    """Per wire type name: (one-object decoder, list decoder, check), for DEFAULT and SIMPLE keys."""
-    default: dict[bytes, _Decoders] = {}
-    simple: dict[bytes, _Decoders] = {}
-    cache: dict[type, type] = {}
-    for name, cls in EVENT_CLASSES.items():
-        struct = _simple_struct(cls, cache)
-        one = msgspec.json.Decoder(struct).decode
-        many = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]
-
-        def decode_simple(frame: bytes, _d: Any = one, _c: type = cls) -> Any:
-            return msgspec.convert(_d(frame), _c, from_attributes=True)
-
-        def decode_simple_list(frame: bytes, _d: Any = many, _c: Any = list[cls]) -> list[Any]:  # type: ignore[valid-type]
-            return msgspec.convert(_d(frame), _c, from_attributes=True)
-
-        check = screen_for(cls)
-        default[name.encode()] = (msgspec.json.Decoder(cls).decode, msgspec.json.Decoder(list[cls]).decode, check)  # type: ignore[valid-type]
-        simple[name.encode()] = (decode_simple, decode_simple_list, check)
-    return default, simple
-
-
-_FAST_DEFAULT, _FAST_SIMPLE = _fast_decoders()
-_DEFAULT_HEAD = b'{"type":"'
-#: One-object DEFAULT (decoder, check) by the frame's start up to the end of its type name: ``{"type":"trade``.
-_DEFAULT_ONE = {_DEFAULT_HEAD + name: (decoders[0], decoders[2]) for name, decoders in _FAST_DEFAULT.items()}
-_SIMPLE_HEAD = b'{"ty":"'
 _decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
-#: What a fast decoder (or its check) raises for a frame it cannot take; the careful path then
-#: decides. msgspec raises RecursionError for deeply nested JSON; checks raise ArithmeticError.
-_FAST_FAILURES = (msgspec.MsgspecError, ValueError, TypeError, RecursionError, ArithmeticError)
 
 
 def _fast(frame: bytes, listed: bool) -> list[Any] | None:
@@ -273,24 +223,19 @@ def _fast(frame: bytes, listed: bool) -> list[Any] | None:
     it item by item.
     """
     offset = 1 if listed else 0
-    if frame.startswith(_DEFAULT_HEAD, offset):
-        start, table = 9 + offset, _FAST_DEFAULT
-    elif frame.startswith(_SIMPLE_HEAD, offset):
-        start, table = 7 + offset, _FAST_SIMPLE
+    if frame.startswith(DEFAULT_HEAD, offset):
+        start, table = 9 + offset, FAST_DEFAULT
+    elif frame.startswith(SIMPLE_HEAD, offset):
+        start, table = 7 + offset, FAST_SIMPLE
     else:
         return None
     end = frame.find(b'"', start)
     decoders = table.get(frame[start:end])
     if decoders is None:
         return None
-    check = decoders[2]
     try:
-        if not listed:
-            return [check(decoders[0](frame))]
-        events = decoders[1](frame)
-        for event in events:
-            check(event)
-    except _FAST_FAILURES:
+        events = decoders[1 if listed else 0](frame)
+    except FAST_FAILURES:
         return None
     type_name = events[0].type if events else None
     for event in events:
@@ -306,12 +251,12 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
     ``SubscriptionList``, ``UnknownMessage``) in wire order. Raises ``ProtocolError`` with a short
     excerpt when the frame is not UTF-8 JSON made of objects.
     """
-    if frame.__class__ is bytes:  # the usual case, inlined: one dict lookup, one typed decode
-        entry = _DEFAULT_ONE.get(frame[: frame.find(b'"', 9)])  # type: ignore[union-attr]
-        if entry is not None:
+    if frame.__class__ is bytes:  # the usual case, inlined: one dict lookup, one screened decode
+        one = ONE_OBJECT.get(frame[: frame.find(b'"', 9)])  # type: ignore[union-attr]
+        if one is not None:
             try:
-                return [entry[1](entry[0](frame))]
-            except _FAST_FAILURES:
+                return one(frame)  # type: ignore[arg-type]
+            except FAST_FAILURES:
                 return _careful(frame)  # type: ignore[arg-type]
         data: bytes = frame  # type: ignore[assignment]
     else:
@@ -326,7 +271,7 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
             return events
         try:
             parts = _decode_raw_list(data)
-        except _FAST_FAILURES:
+        except FAST_FAILURES:
             parts = None
         if parts is not None:
             items = [_fast(bytes(part), listed=False) for part in parts]
