@@ -354,3 +354,17 @@ def test_hostile_numbers_as_text_and_bytes_agree(sample: tuple[Any, ub.Format]) 
     as_bytes = decode_or_error(frame)
     as_text = decode_or_error(frame.decode())
     assert repr(as_bytes) == repr(as_text)
+
+
+@pytest.mark.parametrize("frame", [
+    b'{"type":"tradeX","code":"KRW-BTC","trade_price":1}',
+    b'{"type":"trad","code":"KRW-BTC"}',
+    b'{"ty":"tickerX","cd":"KRW-BTC"}',
+    b'{"type":"candle.7m","code":"KRW-BTC"}',
+    b'{"type":"trade","type":"ticker","code":"KRW-BTC","trade_price":1}',
+    b'{"ty":"trade","ty":"orderbook","cd":"KRW-BTC"}',
+])
+def test_frames_dispatched_on_their_first_bytes_still_get_their_own_type(frame: bytes) -> None:
+    careful = ub.decode(b'{"~":0,' + frame[1:])
+    assert repr(ub.decode(frame)) == repr(careful)
+    assert ub.decode(frame)[0].__class__ is careful[0].__class__

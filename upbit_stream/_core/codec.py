@@ -24,7 +24,7 @@ import msgspec
 from .errors import ProtocolError
 from .events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
 from .fast_path import DEFAULT as FAST_DEFAULT
-from .fast_path import DEFAULT_HEAD, FAST_FAILURES, ONE_OBJECT, SIMPLE_HEAD
+from .fast_path import DEFAULT_HEAD, FAST_FAILURES, HEAD_BYTES, ONE_OBJECT, SIMPLE_HEAD
 from .fast_path import SIMPLE as FAST_SIMPLE
 from .number_policy import decimal_problem, excerpt, int_problem
 
@@ -252,7 +252,7 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
     excerpt when the frame is not UTF-8 JSON made of objects.
     """
     if frame.__class__ is bytes:  # the usual case, inlined: one dict lookup, one screened decode
-        one = ONE_OBJECT.get(frame[: frame.find(b'"', 9)])  # type: ignore[union-attr]
+        one = ONE_OBJECT.get(frame[:HEAD_BYTES])  # type: ignore[index]
         if one is not None:
             try:
                 return one(frame)  # type: ignore[arg-type]
