@@ -332,9 +332,8 @@ def _set(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     return copy
 
 
-@FUZZ
-@given(number_mutations())
-def test_hostile_numbers_give_the_same_outcome_on_both_paths(sample: tuple[Any, ub.Format]) -> None:
+def check_both_paths(sample: tuple[Any, ub.Format]) -> None:
+    """The fast and the careful path give equal messages, or both refuse for the same field."""
     obj, fmt = sample
     fast = decode_or_error(wire([obj] if fmt.listed else obj))
     careful = decode_or_error(wire([{"~": 0, **obj}] if fmt.listed else {"~": 0, **obj}))
@@ -344,6 +343,12 @@ def test_hostile_numbers_give_the_same_outcome_on_both_paths(sample: tuple[Any, 
         assert fast.split(": '")[0] == careful.split(": '")[0]
     else:
         assert repr(fast) == repr(careful)
+
+
+@FUZZ
+@given(number_mutations())
+def test_hostile_numbers_give_the_same_outcome_on_both_paths(sample: tuple[Any, ub.Format]) -> None:
+    check_both_paths(sample)
 
 
 @FUZZ
@@ -368,3 +373,14 @@ def test_frames_dispatched_on_their_first_bytes_still_get_their_own_type(frame: 
     careful = ub.decode(b'{"~":0,' + frame[1:])
     assert repr(ub.decode(frame)) == repr(careful)
     assert ub.decode(frame)[0].__class__ is careful[0].__class__
+
+
+@pytest.mark.parametrize("simple", [False, True])
+def test_a_bad_number_in_any_item_of_a_list_frame_is_refused(simple: bool) -> None:
+    good, _ = _documented_frame("trade", simple)
+    other, _ = _documented_frame("ticker", simple)
+    bad = {**good, ("tp" if simple else "trade_price"): "Infinity"}
+    assert len(ub.decode(wire([good, good, other]))) == 3
+    for items in ([good, bad], [good, other, bad], [bad, other]):
+        with pytest.raises(ub.ProtocolError, match=r"Trade.trade_price: Infinity is not a finite number"):
+            ub.decode(wire(items))
