@@ -89,16 +89,17 @@ def _generate(cls: type, decode: Callable[[bytes], Any], convert: Callable[[Any]
     first bytes only (``ONE_OBJECT``), and a repeated ``type`` key could name another class.
     """
     value = "decode(frame)" if convert is None else "convert(decode(frame))"
-    check_type = ["if event.type not in types:", "    raise ScreenFailure('type')"]
+    types = sorted(name for name, event_cls in EVENT_CLASSES.items() if event_cls is cls)
+    test = f"!= {types[0]!r}" if len(types) == 1 else "not in types"  # a str compare is cheaper
+    check_type = [f"if event.type {test}:", "    raise ScreenFailure('type')"]
     if listed:
         body = [f"events = {value}", "for event in events:",
                 *(f"    {line}" for line in check_type), *_screen_lines(cls, "event", "    "), "return events"]
     else:
         body = [f"event = {value}", *check_type, *_screen_lines(cls, "event", ""), "return [event]"]
     source = "def decode_screened(frame):\n" + "".join(f"    {line}\n" for line in body)
-    types = frozenset(name for name, event_cls in EVENT_CLASSES.items() if event_cls is cls)
     namespace: dict[str, Any] = {"decode": decode, "convert": convert, "plus": SCREEN.plus,
-                                 "ScreenFailure": ScreenFailure, "types": types}
+                                 "ScreenFailure": ScreenFailure, "types": frozenset(types)}
     exec(compile(source, f"<fast {'list' if listed else 'one'} {cls.__name__}>", "exec"), namespace)  # noqa: S102
     return namespace["decode_screened"]  # type: ignore[no-any-return]
 
