@@ -3,11 +3,11 @@
 Decoding has a fast path and a careful path. Frames shaped the way Upbit sends them (an object
 whose first key is ``type``/``ty``, or a list of such objects) are decoded by msgspec straight into
 the event classes, reading Doubles into exact ``Decimal``s from their digits, then screened
-(``fast_check``). Anything else — other key orders, unknown enum values, numbers the screen
+(``fast_path``). Anything else — other key orders, unknown enum values, numbers the screen
 refuses, control frames — takes the careful path (stdlib ``json`` with ``Decimal`` floats), which
 accepts every well-formed frame and raises ``ProtocolError`` for the rest. Both paths give equal
 events and apply the number policy (``number_policy``): integers fit 64 bits; Decimals are finite,
-of at most 60 digits, between 10^-40 and 10^40.
+of at most 60 digits, with an adjusted exponent within ±40.
 """
 
 

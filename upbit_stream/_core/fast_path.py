@@ -35,7 +35,7 @@ __all__ = [
 
 
 class ScreenFailure(ValueError):
-    """A fast-decoded event holds NaN or an infinity (the careful path decides)."""
+    """A fast-decoded event holds NaN or an infinity, or a type not its decoder's (the careful path decides)."""
 
 
 #: What a fast decoder raises for a frame it cannot take; the careful path then decides. msgspec
@@ -61,12 +61,9 @@ def decimal_fields(cls: type) -> tuple[tuple[str, ...], tuple[tuple[str, type], 
 
 
 def _screen_lines(cls: type, owner: str, indent: str) -> list[str]:
-    """Straight-line code raising if a Decimal field of ``owner`` (a ``cls``) fails the screen.
-
-    One test per field, written out: a loop over the field names cost a third more per frame.
-    ``plus`` is ``SCREEN.plus``: it raises for what the screen refuses, except NaN and the
-    infinities, which it returns; ``is_finite`` catches those.
-    """
+    """Source lines that raise if a Decimal field of ``owner`` (a ``cls``) fails the screen."""
+    # One test per field, written out: a loop over the field names cost a third more per frame.
+    # SCREEN.plus raises for every refused value but NaN and the infinities, which is_finite finds.
     flat, nested = decimal_fields(cls)
     lines = []
     for name in flat:
@@ -83,10 +80,10 @@ def _screen_lines(cls: type, owner: str, indent: str) -> list[str]:
 
 def _generate(cls: type, decode: Callable[[bytes], Any], convert: Callable[[Any], Any] | None,
               listed: bool) -> Decode:
-    """``decode`` (then ``convert``) and the screen of ``cls``: a function from a frame to its events.
+    """A function from a frame to its screened ``cls`` events: ``decode``, then ``convert`` if given.
 
-    The events' ``type`` must be one of the wire names of ``cls``: a frame is dispatched on its
-    first bytes only (``ONE_OBJECT``), and a repeated ``type`` key could name another class.
+    It also refuses an event whose ``type`` is not a wire name of ``cls`` (``ONE_OBJECT`` looks at
+    a frame's first bytes only, and a repeated ``type`` key may name another class).
     """
     value = "decode(frame)" if convert is None else "convert(decode(frame))"
     types = sorted(name for name, event_cls in EVENT_CLASSES.items() if event_cls is cls)
@@ -164,7 +161,6 @@ def _one_object() -> dict[bytes, Decode]:
     return table
 
 
-#: One-object decoders by a frame's first ``HEAD_BYTES`` bytes (``{"type":"tra``, ``{"ty":"trade``):
-#: a fixed slice is a third of the cost of finding the end of the type name, which the decoder
-#: checks instead.
+#: One-object decoders by a frame's first ``HEAD_BYTES`` bytes (``{"type":"tra``, ``{"ty":"trade``).
+#: A fixed slice costs a third of finding the end of the type name; the decoders check the type.
 ONE_OBJECT = _one_object()

@@ -75,12 +75,11 @@ def decimal_problem(value: Decimal) -> str | None:
     return None
 
 
-#: A context in which ``SCREEN.plus(value)`` of a finite ``value`` completes without raising only
-#: if the policy accepts ``value``: the plus is exact only when the exponent is at least
-#: ``MIN_ADJUSTED`` (its etiny; below it nonzero values round, zeros clamp), the digits fit its
-#: precision and the adjusted exponent is at most ``MAX_ADJUSTED``. It is stricter than the policy
-#: (no more than 41 digits, no digit below 10^-40): a value it refuses may still be acceptable and
-#: is then judged by ``decimal_problem``. The fast decode path screens with it.
+#: The fast path's screen: ``SCREEN.plus(value)`` of a finite ``value`` returns without raising
+#: only if the policy accepts ``value``. It raises (a trapped ``decimal`` signal) unless the
+#: exponent is at least ``MIN_ADJUSTED`` (the context's Etiny), the digits fit its precision (41)
+#: and the adjusted exponent is at most ``MAX_ADJUSTED``. That is stricter than the policy: a value
+#: it refuses (say 45 digits, or a digit below 10^-40) is then judged by ``decimal_problem``.
 SCREEN = decimal.Context(
     prec=min(MAX_DIGITS, 1 - MIN_ADJUSTED),
     Emin=min(MAX_DIGITS, 1 - MIN_ADJUSTED) - 1 + MIN_ADJUSTED,
