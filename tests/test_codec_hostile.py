@@ -384,3 +384,13 @@ def test_a_bad_number_in_any_item_of_a_list_frame_is_refused(simple: bool) -> No
     for items in ([good, bad], [good, other, bad], [bad, other]):
         with pytest.raises(ub.ProtocolError, match=r"Trade.trade_price: Infinity is not a finite number"):
             ub.decode(wire(items))
+
+
+@pytest.mark.parametrize("careful", [False, True])
+@pytest.mark.parametrize(("key", "message"), [("timestamp", "Trade.timestamp: integer "),
+                                               ("trade_price", "Trade.trade_price: number ")])
+def test_integers_too_long_for_int_are_refused_by_field_not_as_bad_json(key: str, message: str, careful: bool) -> None:
+    for digits in (b"9" * 5000, b"-" + b"7" * 50_000):
+        with pytest.raises(ub.ProtocolError, match=re.escape(message)) as info:
+            ub.decode(frame_with("trade", ub.Format.SIMPLE, key, Raw(digits), careful))
+        assert len(str(info.value)) < 300

@@ -282,7 +282,7 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
 
 def _careful(data: bytes) -> list[Message]:
     try:
-        parsed = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+        parsed = json.loads(data, parse_float=Decimal, parse_int=_parse_int, parse_constant=_reject_constant)
     # UnicodeDecodeError and JSONDecodeError are ValueErrors; Decimal raises InvalidOperation (an
     # ArithmeticError) for an exponent beyond its range, such as 1E-2648330639297005599.
     except (ValueError, RecursionError, ArithmeticError) as exc:
@@ -301,6 +301,18 @@ def _careful(data: bytes) -> list[Message]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
+
+
+def _parse_int(text: str) -> int | Decimal:
+    """An integer literal as an ``int``, or as a ``Decimal`` when it is too long for ``int()``.
+
+    The field readers then refuse it by name (a Long outside 64 bits, a Double of absurd size)
+    instead of the whole frame failing as not JSON.
+    """
+    try:
+        return int(text)
+    except ValueError:  # more digits than sys.get_int_max_str_digits()
+        return Decimal(text)
 
 
 def _message(item: dict[str, Any]) -> Message:
