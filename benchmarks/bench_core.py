@@ -1,12 +1,26 @@
-"""Pure-core costs as ratios measured in one run: decoding vs orjson.loads, and request building."""
+"""Pure-core costs as ratios measured in one run: decoding vs orjson.loads, and request building.
+
+    .venv/bin/python benchmarks/bench_core.py [--quick] [--against REF] [--types trade,ticker]
+
+``--against REF`` also times the decoder of git revision REF (extracted to a temporary folder and
+imported under another name) interleaved with this tree's, and prints this tree's cost as a
+multiple of REF's: the figure to quote for a change to the codec.
+"""
 
 from __future__ import annotations
 
+import importlib
+import io
 import random
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import timeit
 from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
 
 import orjson
 
@@ -90,14 +104,45 @@ def interleaved(first, second, number: int, rounds: int = 15) -> tuple[float, fl
     return statistics.median(ratios), best
 
 
-def bench_decode(number: int) -> list[tuple[str, str, float, float]]:
+def bench_decode(number: int, types: list[str] | None = None) -> list[tuple[str, str, float, float]]:
     rows = []
     for name, event in sample_events().items():
+        if types and name not in types:
+            continue
         for fmt in ub.Format:
             frame = encode_event(event, fmt)  # type: ignore[arg-type]
             assert ub.decode(frame) == [event]
             ratio, ours = interleaved(lambda: orjson.loads(frame), lambda: ub.decode(frame), number)
             rows.append((name, str(fmt), ratio, ours * 1e6))
+    return rows
+
+
+def load_reference(ref: str) -> ModuleType:
+    """The codec module of git revision ``ref``, imported as ``upbit_stream_ref._core.codec``."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "upbit_stream"],
+                             capture_output=True, check=True).stdout
+    folder = Path(tempfile.mkdtemp(prefix="bench-ref-"))
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    (folder / "upbit_stream").rename(folder / "upbit_stream_ref")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("upbit_stream_ref._core.codec")
+
+
+def bench_against(reference: ModuleType, number: int, types: list[str] | None = None) -> list[tuple[str, str, float, float, float]]:
+    """(type, format, ours / reference, reference µs, ours µs) per sample frame."""
+    rows = []
+    for name, event in sample_events().items():
+        if types and name not in types:
+            continue
+        for fmt in ub.Format:
+            frame = encode_event(event, fmt)  # type: ignore[arg-type]
+            assert ub.decode(frame) == [event] and len(reference.decode(frame)) == 1
+            theirs_fn = lambda frame=frame: reference.decode(frame)
+            ratio, ours = interleaved(theirs_fn, lambda frame=frame: ub.decode(frame), number)
+            theirs = per_call(theirs_fn, number)
+            rows.append((name, str(fmt), ratio, theirs * 1e6, ours * 1e6))
     return rows
 
 
@@ -114,12 +159,28 @@ def bench_request(subscribers: int = 1000, codes: int = 500) -> float:
     return per_call(book.request_objects, 20)
 
 
+def _option(name: str) -> str | None:
+    if name in sys.argv[:-1]:
+        return sys.argv[sys.argv.index(name) + 1]
+    return None
+
+
 def main() -> int:
     quick = "--quick" in sys.argv
     number = 100 if quick else 1000
+    types = _option("--types")
+    wanted = types.split(",") if types else None
+    against = _option("--against")
+    if against:
+        reference = load_reference(against)
+        print(f"decode cost / decode at {against} of the same bytes (interleaved; 1.05 = 5% slower)")
+        print(f"{'type':<10} {'format':<12} {'ratio':>6} {'ref us':>7} {'us':>7}")
+        for name, fmt, ratio, theirs, ours in bench_against(reference, number, wanted):
+            print(f"{name:<10} {fmt:<12} {ratio:6.3f} {theirs:7.2f} {ours:7.2f}")
+        return 0
     print("decode cost / orjson.loads of the same bytes (target <= 3.0x)")
     print(f"{'type':<10} {'format':<12} {'ratio':>6} {'us/frame':>9}")
-    for name, fmt, ratio, micros in bench_decode(number):
+    for name, fmt, ratio, micros in bench_decode(number, wanted):
         print(f"{name:<10} {fmt:<12} {ratio:6.2f} {micros:9.2f}")
     ms = bench_request() * 1e3
     print(f"request for 1,000 subscriptions over 500 codes: {ms:.3f} ms (target < 1 ms)")

@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/fuzz_decode.py [minutes]   # default 1
 
-Runs rounds of the structural and byte-level mutation properties (fresh random seeds each round)
-until the time is up, and prints the examples run per property. Exits 1 on the first failure,
-after Hypothesis has shrunk and printed it.
+Runs rounds of the structural and byte-level mutation properties, and of the hostile-number
+property of tests/test_codec_hostile.py (fast and careful paths agree; events obey the number
+policy), with fresh random seeds each round until the time is up, and prints the examples run per
+property. Exits 1 on the first failure, after Hypothesis has shrunk and printed it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import test_security_decode_fuzz as fuzz  # noqa: E402
+import test_codec_hostile as hostile
+import test_security_decode_fuzz as fuzz
 
 ROUND = settings(max_examples=2_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
@@ -31,11 +33,12 @@ def _check_valid(sample: tuple[bytes, object]) -> None:
 
 
 def main(minutes: float) -> int:
-    counts = {"structural": 0, "bytes": 0, "valid": 0}
+    counts = {"structural": 0, "bytes": 0, "valid": 0, "numbers": 0}
     properties = {
         "structural": (fuzz.structural_mutations(), _check),
         "bytes": (fuzz.byte_mutations(), _check),
         "valid": (fuzz.valid_frames(), _check_valid),
+        "numbers": (hostile.number_mutations(), hostile.check_both_paths),
     }
     stop = time.monotonic() + minutes * 60
     started = time.monotonic()

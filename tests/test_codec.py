@@ -11,8 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import upbit_stream as ub
-from upbit_stream._core.encode import encode_event, encode_events, encode_list_subscriptions, encode_request
+from upbit_stream._core.encode import (
+    encode_event,
+    encode_events,
+    encode_list_subscriptions,
+    encode_request,
+)
 from upbit_stream._core.events import CANDLE_INTERVALS
+from upbit_stream._core.number_policy import decimal_problem
 
 # The documented tables (reference/upbit-protocol.md §8): DEFAULT key, SIMPLE key, kind.
 # Written out here on purpose, independently of the event classes, so a wrong key fails.
@@ -165,9 +171,13 @@ def test_unknown_enum_value_is_kept_as_text() -> None:
     assert trade.change == "SIDEWAYS"
 
 
-def test_integers_beyond_64_bits_stay_exact() -> None:
-    [trade] = ub.decode(b'{"type":"trade","code":"KRW-BTC","sequential_id":123456789012345678901234567890}')
-    assert trade.sequential_id == 123456789012345678901234567890
+def test_integers_are_exact_up_to_64_bits_and_refused_beyond() -> None:
+    for value in (2**63 - 1, -(2**63)):
+        [trade] = ub.decode(b'{"type":"trade","code":"KRW-BTC","sequential_id":%d}' % value)
+        assert trade.sequential_id == value
+    for value in (2**63, -(2**63) - 1, 123456789012345678901234567890):
+        with pytest.raises(ub.ProtocolError, match="Trade.sequential_id"):
+            ub.decode(b'{"type":"trade","code":"KRW-BTC","sequential_id":%d}' % value)
 
 
 def test_candle_interval_comes_from_type() -> None:
@@ -257,8 +267,9 @@ def test_list_frames_must_be_single_in_object_formats() -> None:
 
 # -- round trips ---------------------------------------------------------------------------------
 
-decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(lambda d: abs(d.adjusted()) < 40)
-longs = st.integers(min_value=0, max_value=2**70)
+# Values the number policy accepts: finite, <= 60 significant digits, adjusted exponent in [-40, 40].
+decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(lambda d: decimal_problem(d) is None)
+longs = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 texts = st.text(max_size=12)
 
 

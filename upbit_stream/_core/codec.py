@@ -2,10 +2,12 @@
 
 Decoding has a fast path and a careful path. Frames shaped the way Upbit sends them (an object
 whose first key is ``type``/``ty``, or a list of such objects) are decoded by msgspec straight into
-the event classes, reading Doubles into exact ``Decimal``s from their digits. Anything else — other
-key orders, unknown enum values, huge integers, control frames — takes the careful path (stdlib
-``json`` with ``Decimal`` floats), which accepts every well-formed frame and raises
-``ProtocolError`` for the rest. Both paths give equal events.
+the event classes, reading Doubles into exact ``Decimal``s from their digits, then screened
+(``fast_path``). Anything else — other key orders, unknown enum values, numbers the screen
+refuses, control frames — takes the careful path (stdlib ``json`` with ``Decimal`` floats), which
+accepts every well-formed frame and raises ``ProtocolError`` for the rest. Both paths give equal
+events and apply the number policy (``number_policy``): integers fit 64 bits; Decimals are finite,
+of at most 60 digits, with an adjusted exponent within ±40.
 """
 
 
@@ -21,6 +23,10 @@ import msgspec
 
 from .errors import ProtocolError
 from .events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
+from .fast_path import DEFAULT as FAST_DEFAULT
+from .fast_path import DEFAULT_HEAD, FAST_FAILURES, HEAD_BYTES, ONE_OBJECT, SIMPLE_HEAD
+from .fast_path import SIMPLE as FAST_SIMPLE
+from .number_policy import decimal_problem, excerpt, int_problem
 
 __all__ = [
     "ErrorFrame",
@@ -83,45 +89,52 @@ _NESTED = {Orderbook: ("orderbook_units", OrderbookUnit), MyAsset: ("assets", As
 
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str):  # some mirrors (Bithumb) send numbers as strings
+        result = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result = Decimal(value)
+    elif isinstance(value, str):  # some mirrors (Bithumb) send numbers as strings
         try:
             result = Decimal(value)
         except ArithmeticError:
-            pass
-        else:
-            if result.is_finite():
-                return result
-    raise TypeError(f"expected a number, got {value!r}")
+            raise TypeError(f"expected a number, got {excerpt(value)}") from None
+    else:
+        raise TypeError(f"expected a number, got {excerpt(value)}")
+    problem = decimal_problem(result)
+    if problem is not None:
+        raise TypeError(problem)
+    return result
 
 
-#: Digits of the largest integer read from a number written with an exponent (``1e5``); Python's
-#: own limit for integer literals. ``int(Decimal("1e999999999"))`` would run for minutes.
-_MAX_INT_DIGITS = 4300
+#: The adjusted exponent of the largest 64-bit integers (9.2E+18).
+_INT64_ADJUSTED = 18
 
 
 def _to_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        if value.adjusted() >= _MAX_INT_DIGITS:
-            raise TypeError(f"expected an integer of at most {_MAX_INT_DIGITS} digits, got {value!r}")
-        return int(value)
-    raise TypeError(f"expected an integer, got {value!r}")
+        result = value
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        # The range is checked on the exponent first: int(Decimal("1e999999999")) runs for minutes.
+        if value and value.adjusted() > _INT64_ADJUSTED:
+            raise TypeError(f"integer {excerpt(value)} is outside the signed 64-bit range")
+        result = int(value)
+    else:
+        raise TypeError(f"expected an integer, got {excerpt(value)}")
+    problem = int_problem(result)
+    if problem is not None:
+        raise TypeError(problem)
+    return result
 
 
 def _to_str(value: Any) -> str:
     if isinstance(value, str):
         return value
-    raise TypeError(f"expected a string, got {value!r}")
+    raise TypeError(f"expected a string, got {excerpt(value)}")
 
 
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    raise TypeError(f"expected true/false, got {value!r}")
+    raise TypeError(f"expected true/false, got {excerpt(value)}")
 
 
 def _enum_reader(enum_cls: type[enum.Enum]) -> Callable[[Any], Any]:
@@ -187,65 +200,20 @@ def _build(cls: type, data: Mapping[str, Any], simple: bool) -> Any:
         if items is not None:
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise ProtocolError(f"{cls.__name__}.{name}: expected a list of objects")
-            kwargs[name] = tuple(_build(item_cls, item, simple) for item in items)
+            built = []
+            for index, item in enumerate(items):
+                try:
+                    built.append(_build(item_cls, item, simple))
+                except ProtocolError as exc:
+                    raise ProtocolError(f"{cls.__name__}.{name}[{index}] {exc}") from None
+            kwargs[name] = tuple(built)
     return cls(**kwargs)
 
 
 # --------------------------------------------------------------------------------------------
-# Fast path decoders, one per (type, key style).
+# Fast path: the decoders of ``fast_path``, for objects and for lists of one type.
 
-
-def _simple_struct(cls: type, cache: dict[type, type]) -> type:
-    """A msgspec Struct mirroring ``cls`` with SIMPLE keys, for the fast SIMPLE decoder."""
-    if cls in cache:
-        return cache[cls]
-    hints = typing.get_type_hints(cls)
-    nested = _NESTED.get(cls)
-    fields: list[tuple[str, Any, Any]] = []
-    for field in attrs.fields(cls):
-        hint = hints[field.name]
-        if nested and field.name == nested[0]:
-            hint = tuple[_simple_struct(nested[1], cache), ...]  # type: ignore[misc]
-        fields.append((field.name, hint, field.default))
-    rename = {f.name: f.metadata["simple"] for f in attrs.fields(cls)}
-    struct = msgspec.defstruct(f"Simple{cls.__name__}", fields, rename=rename, gc=False)
-    cache[cls] = struct
-    return struct
-
-
-_Decoders = tuple[Callable[[bytes], Any], Callable[[bytes], list[Any]]]
-
-
-def _fast_decoders() -> tuple[dict[bytes, _Decoders], dict[bytes, _Decoders]]:
-    """Per wire type name: (one-object decoder, list decoder), for DEFAULT and SIMPLE keys."""
-    default: dict[bytes, _Decoders] = {}
-    simple: dict[bytes, _Decoders] = {}
-    cache: dict[type, type] = {}
-    for name, cls in EVENT_CLASSES.items():
-        struct = _simple_struct(cls, cache)
-        one = msgspec.json.Decoder(struct).decode
-        many = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]
-
-        def decode_simple(frame: bytes, _d: Any = one, _c: type = cls) -> Any:
-            return msgspec.convert(_d(frame), _c, from_attributes=True)
-
-        def decode_simple_list(frame: bytes, _d: Any = many, _c: Any = list[cls]) -> list[Any]:  # type: ignore[valid-type]
-            return msgspec.convert(_d(frame), _c, from_attributes=True)
-
-        default[name.encode()] = (msgspec.json.Decoder(cls).decode, msgspec.json.Decoder(list[cls]).decode)  # type: ignore[valid-type]
-        simple[name.encode()] = (decode_simple, decode_simple_list)
-    return default, simple
-
-
-_FAST_DEFAULT, _FAST_SIMPLE = _fast_decoders()
-_DEFAULT_HEAD = b'{"type":"'
-#: One-object DEFAULT decoders by the frame's start up to the end of its type name: ``{"type":"trade``.
-_DEFAULT_ONE = {_DEFAULT_HEAD + name: decoders[0] for name, decoders in _FAST_DEFAULT.items()}
-_SIMPLE_HEAD = b'{"ty":"'
 _decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
-#: What a fast decoder raises for a frame it cannot take; the careful path then decides.
-#: msgspec raises RecursionError for deeply nested JSON.
-_FAST_FAILURES = (msgspec.MsgspecError, ValueError, TypeError, RecursionError)
 
 
 def _fast(frame: bytes, listed: bool) -> list[Any] | None:
@@ -255,10 +223,10 @@ def _fast(frame: bytes, listed: bool) -> list[Any] | None:
     it item by item.
     """
     offset = 1 if listed else 0
-    if frame.startswith(_DEFAULT_HEAD, offset):
-        start, table = 9 + offset, _FAST_DEFAULT
-    elif frame.startswith(_SIMPLE_HEAD, offset):
-        start, table = 7 + offset, _FAST_SIMPLE
+    if frame.startswith(DEFAULT_HEAD, offset):
+        start, table = 9 + offset, FAST_DEFAULT
+    elif frame.startswith(SIMPLE_HEAD, offset):
+        start, table = 7 + offset, FAST_SIMPLE
     else:
         return None
     end = frame.find(b'"', start)
@@ -266,10 +234,8 @@ def _fast(frame: bytes, listed: bool) -> list[Any] | None:
     if decoders is None:
         return None
     try:
-        if not listed:
-            return [decoders[0](frame)]
-        events = decoders[1](frame)
-    except _FAST_FAILURES:
+        events = decoders[1 if listed else 0](frame)
+    except FAST_FAILURES:
         return None
     type_name = events[0].type if events else None
     for event in events:
@@ -285,12 +251,12 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
     ``SubscriptionList``, ``UnknownMessage``) in wire order. Raises ``ProtocolError`` with a short
     excerpt when the frame is not UTF-8 JSON made of objects.
     """
-    if frame.__class__ is bytes:  # the usual case, inlined: one dict lookup, one typed decode
-        one = _DEFAULT_ONE.get(frame[: frame.find(b'"', 9)])  # type: ignore[union-attr]
+    if frame.__class__ is bytes:  # the usual case, inlined: one dict lookup, one screened decode
+        one = ONE_OBJECT.get(frame[:HEAD_BYTES])  # type: ignore[index]
         if one is not None:
             try:
-                return [one(frame)]
-            except _FAST_FAILURES:
+                return one(frame)  # type: ignore[arg-type]
+            except FAST_FAILURES:
                 return _careful(frame)  # type: ignore[arg-type]
         data: bytes = frame  # type: ignore[assignment]
     else:
@@ -305,7 +271,7 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
             return events
         try:
             parts = _decode_raw_list(data)
-        except _FAST_FAILURES:
+        except FAST_FAILURES:
             parts = None
         if parts is not None:
             items = [_fast(bytes(part), listed=False) for part in parts]
@@ -316,7 +282,7 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
 
 def _careful(data: bytes) -> list[Message]:
     try:
-        parsed = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+        parsed = json.loads(data, parse_float=Decimal, parse_int=_parse_int, parse_constant=_reject_constant)
     # UnicodeDecodeError and JSONDecodeError are ValueErrors; Decimal raises InvalidOperation (an
     # ArithmeticError) for an exponent beyond its range, such as 1E-2648330639297005599.
     except (ValueError, RecursionError, ArithmeticError) as exc:
@@ -335,6 +301,18 @@ def _careful(data: bytes) -> list[Message]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
+
+
+def _parse_int(text: str) -> int | Decimal:
+    """An integer literal as an ``int``, or as a ``Decimal`` when it is too long for ``int()``.
+
+    The field readers then refuse it by name (a Long outside 64 bits, a Double of absurd size)
+    instead of the whole frame failing as not JSON.
+    """
+    try:
+        return int(text)
+    except ValueError:  # more digits than sys.get_int_max_str_digits()
+        return Decimal(text)
 
 
 def _message(item: dict[str, Any]) -> Message:

@@ -2,7 +2,7 @@
 
 Every field carries its SIMPLE key in ``metadata["simple"]``; the codec derives both wire
 formats from these classes, so a field is declared exactly once. Doubles are exact ``Decimal``s,
-Longs are ``int``s, and absent or null optional fields are ``None``.
+Longs are ``int``s within signed 64 bits (``Long``), and absent or null optional fields are ``None``.
 """
 
 
@@ -22,6 +22,7 @@ from .enums import (
     StreamType,
     TimeInForce,
 )
+from .number_policy import Long
 
 __all__ = [
     "Asset",
@@ -75,7 +76,7 @@ class Ticker:
     acc_trade_price_24h: Decimal | None = _w("atp24h")
     trade_date: str | None = _w("tdt")
     trade_time: str | None = _w("ttm")
-    trade_timestamp: int | None = _w("ttms")
+    trade_timestamp: Long | None = _w("ttms")
     ask_bid: AskBid | None = _w("ab")
     acc_ask_volume: Decimal | None = _w("aav")
     acc_bid_volume: Decimal | None = _w("abv")
@@ -87,7 +88,7 @@ class Ticker:
     is_trading_suspended: bool | None = _w("its")
     delisting_date: str | None = _w("dd")
     market_warning: MarketWarning | None = _w("mw")
-    timestamp: int | None = _w("tms")
+    timestamp: Long | None = _w("tms")
     stream_type: StreamType | None = _w("st")
 
 
@@ -105,9 +106,9 @@ class Trade:
     change_price: Decimal | None = _w("cp")
     trade_date: str | None = _w("td")
     trade_time: str | None = _w("ttm")
-    trade_timestamp: int | None = _w("ttms")
-    timestamp: int | None = _w("tms")
-    sequential_id: int | None = _w("sid")
+    trade_timestamp: Long | None = _w("ttms")
+    timestamp: Long | None = _w("tms")
+    sequential_id: Long | None = _w("sid")
     best_ask_price: Decimal | None = _w("bap")
     best_ask_size: Decimal | None = _w("bas")
     best_bid_price: Decimal | None = _w("bbp")
@@ -134,7 +135,7 @@ class Orderbook:
     total_ask_size: Decimal | None = _w("tas")
     total_bid_size: Decimal | None = _w("tbs")
     orderbook_units: tuple[OrderbookUnit, ...] = _w("obu", ())
-    timestamp: int | None = _w("tms")
+    timestamp: Long | None = _w("tms")
     level: Decimal | None = _w("lv")
     stream_type: StreamType | None = _w("st")
 
@@ -153,7 +154,7 @@ class Candle:
     trade_price: Decimal | None = _w("tp")
     candle_acc_trade_volume: Decimal | None = _w("catv")
     candle_acc_trade_price: Decimal | None = _w("catp")
-    timestamp: int | None = _w("tms")
+    timestamp: Long | None = _w("tms")
     stream_type: StreamType | None = _w("st")
 
     @property
@@ -178,7 +179,7 @@ class MyOrder:
     volume: Decimal | None = _w("v")
     remaining_volume: Decimal | None = _w("rv")
     executed_volume: Decimal | None = _w("ev")
-    trades_count: int | None = _w("tc")
+    trades_count: Long | None = _w("tc")
     reserved_fee: Decimal | None = _w("rsf")
     remaining_fee: Decimal | None = _w("rmf")
     paid_fee: Decimal | None = _w("pf")
@@ -191,9 +192,9 @@ class MyOrder:
     smp_type: SmpType | None = _w("smpt")
     prevented_volume: Decimal | None = _w("pv")
     prevented_locked: Decimal | None = _w("pl")
-    trade_timestamp: int | None = _w("ttms")
-    order_timestamp: int | None = _w("otms")
-    timestamp: int | None = _w("tms")
+    trade_timestamp: Long | None = _w("ttms")
+    order_timestamp: Long | None = _w("otms")
+    timestamp: Long | None = _w("tms")
     stream_type: StreamType | None = _w("st")
 
 
@@ -213,8 +214,8 @@ class MyAsset:
     type: str = _w("ty", "myAsset")
     asset_uuid: str | None = _w("astuid")
     assets: tuple[Asset, ...] = _w("ast", ())
-    asset_timestamp: int | None = _w("asttms")
-    timestamp: int | None = _w("tms")
+    asset_timestamp: Long | None = _w("asttms")
+    timestamp: Long | None = _w("tms")
     stream_type: StreamType | None = _w("st")
 
     @property
