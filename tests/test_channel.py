@@ -41,7 +41,7 @@ def drain(channel: SubscriptionChannel) -> list:
 
 
 async def test_events_come_in_wire_order_and_receive_nowait_would_block_when_empty():
-    channel = SubscriptionChannel(8, "strict")
+    channel = SubscriptionChannel._create(8, "strict")
     with pytest.raises(trio.WouldBlock):
         channel.receive_nowait()
     for n in range(5):
@@ -52,7 +52,7 @@ async def test_events_come_in_wire_order_and_receive_nowait_would_block_when_emp
 
 
 async def test_a_waiting_receive_wakes_for_the_next_event():
-    channel = SubscriptionChannel(8, "strict")
+    channel = SubscriptionChannel._create(8, "strict")
     got = []
     async with trio.open_nursery() as nursery:
         async def consume():
@@ -69,7 +69,7 @@ async def test_a_waiting_receive_wakes_for_the_next_event():
 
 
 async def test_strict_overflow_fails_after_what_was_delivered_and_counts_every_missed_event():
-    channel = SubscriptionChannel(3, "strict")
+    channel = SubscriptionChannel._create(3, "strict")
     for n in range(10):
         channel._deliver(Tick("KRW-BTC", n))
     assert not channel.accepting
@@ -85,7 +85,7 @@ async def test_strict_overflow_fails_after_what_was_delivered_and_counts_every_m
 
 
 async def test_latest_keeps_the_newest_event_per_stream_in_the_place_it_first_took():
-    channel = SubscriptionChannel(2, "latest")
+    channel = SubscriptionChannel._create(2, "latest")
     for n, code in enumerate(["A", "B", "C", "D", "C", "E", "C", "D"]):
         channel._deliver(Tick(code, n))
     assert [(e.code, e.n) for e in drain(channel)] == [("A", 0), ("B", 1), ("C", 6), ("D", 7), ("E", 5)]
@@ -95,7 +95,7 @@ async def test_latest_keeps_the_newest_event_per_stream_in_the_place_it_first_to
 
 
 async def test_latest_keeps_orderbooks_of_different_levels_apart():
-    channel = SubscriptionChannel(1, "latest")
+    channel = SubscriptionChannel._create(1, "latest")
     channel._deliver(Book("KRW-BTC", Decimal(0), 0))
     channel._deliver(Book("KRW-BTC", Decimal(0), 1))
     channel._deliver(Book("KRW-BTC", Decimal(1000), 2))
@@ -105,7 +105,7 @@ async def test_latest_keeps_orderbooks_of_different_levels_apart():
 
 @pytest.mark.parametrize("overflow", ["latest", "strict"])
 async def test_gap_markers_never_merge_and_never_count_against_the_buffer(overflow):
-    channel = SubscriptionChannel(2, overflow, gaps=True)
+    channel = SubscriptionChannel._create(2, overflow, gaps=True)
     channel._deliver(Tick("A", 0))
     channel._deliver(gap(1))
     channel._deliver(gap(2))
@@ -115,7 +115,7 @@ async def test_gap_markers_never_merge_and_never_count_against_the_buffer(overfl
 
 
 async def test_gap_markers_keep_their_place_behind_held_latest_events():
-    channel = SubscriptionChannel(1, "latest", gaps=True)
+    channel = SubscriptionChannel._create(1, "latest", gaps=True)
     channel._deliver(Tick("A", 0))
     channel._deliver(Tick("B", 1))  # held
     channel._deliver(gap(1))
@@ -125,7 +125,7 @@ async def test_gap_markers_keep_their_place_behind_held_latest_events():
 
 
 async def test_unread_gap_markers_are_bounded_and_the_newest_widens():
-    channel = SubscriptionChannel(4, "latest", gaps=True)
+    channel = SubscriptionChannel._create(4, "latest", gaps=True)
     for n in range(MAX_UNREAD_GAPS + 3):
         channel._deliver(gap(n))
     got = drain(channel)
@@ -134,7 +134,7 @@ async def test_unread_gap_markers_are_bounded_and_the_newest_widens():
 
 
 async def test_a_failure_is_raised_after_the_events_before_it_and_then_again():
-    channel = SubscriptionChannel(8, "latest")
+    channel = SubscriptionChannel._create(8, "latest")
     channel._deliver(Tick("A", 0))
     channel._fail(ub.ServerError("INVALID_PARAM", "no such market"))
     channel._deliver(Tick("A", 1))  # after a failure nothing more is delivered
@@ -147,7 +147,7 @@ async def test_a_failure_is_raised_after_the_events_before_it_and_then_again():
 
 
 async def test_a_waiting_receive_gets_the_failure():
-    channel = SubscriptionChannel(8, "strict")
+    channel = SubscriptionChannel._create(8, "strict")
     async with trio.open_nursery() as nursery:
         async def consume():
             with pytest.raises(ub.UpbitStreamError, match="refused"):
@@ -158,13 +158,13 @@ async def test_a_waiting_receive_gets_the_failure():
 
 
 async def test_finish_ends_the_channel_once_drained_and_close_refuses_more():
-    channel = SubscriptionChannel(8, "strict")
+    channel = SubscriptionChannel._create(8, "strict")
     channel._deliver(Tick("A", 0))
     channel._finish()
     assert [e async for e in channel] == [Tick("A", 0)]
     with pytest.raises(trio.EndOfChannel):
         await channel.receive()
-    closed = SubscriptionChannel(8, "strict")
+    closed = SubscriptionChannel._create(8, "strict")
     closed._deliver(Tick("A", 0))
     await closed.aclose()
     closed._deliver(Tick("A", 1))
@@ -174,7 +174,7 @@ async def test_finish_ends_the_channel_once_drained_and_close_refuses_more():
 
 
 async def test_close_wakes_a_waiting_receive():
-    channel = SubscriptionChannel(8, "strict")
+    channel = SubscriptionChannel._create(8, "strict")
     async with trio.open_nursery() as nursery:
         async def consume():
             with pytest.raises(trio.ClosedResourceError):
@@ -185,7 +185,7 @@ async def test_close_wakes_a_waiting_receive():
 
 
 async def test_batches_come_in_wire_order_and_respect_the_limit():
-    channel = SubscriptionChannel(16, "strict")
+    channel = SubscriptionChannel._create(16, "strict")
     for n in range(10):
         channel._deliver(Tick("A", n))
     assert [e.n for e in await channel.receive_batch(4)] == [0, 1, 2, 3]
@@ -196,7 +196,7 @@ async def test_batches_come_in_wire_order_and_respect_the_limit():
 
 
 async def test_receive_is_a_cancel_point_even_when_events_are_waiting():
-    channel = SubscriptionChannel(8, "strict")
+    channel = SubscriptionChannel._create(8, "strict")
     channel._deliver(Tick("A", 0))
     with trio.CancelScope() as scope:
         scope.cancel()
@@ -206,7 +206,7 @@ async def test_receive_is_a_cancel_point_even_when_events_are_waiting():
 
 
 async def test_a_busy_consumer_lets_other_tasks_run_every_yield_every_events():
-    channel = SubscriptionChannel(10_000, "strict")
+    channel = SubscriptionChannel._create(10_000, "strict")
     for n in range(10 * YIELD_EVERY):
         channel._deliver(Tick("A", n))
     channel._finish()
@@ -228,3 +228,10 @@ async def test_a_busy_consumer_lets_other_tasks_run_every_yield_every_events():
     steps = [b - a for a, b in zip(other_ran_at, other_ran_at[1:])]
     assert len(other_ran_at) >= 5
     assert max(steps) <= 2 * YIELD_EVERY  # trio may run the other task before or after us in a round
+
+
+def test_only_the_session_builds_channels():
+    with pytest.raises(TypeError, match="no public constructor"):
+        SubscriptionChannel(8, "strict")
+    with pytest.raises(TypeError, match="no public constructor"):
+        ub.UpbitSession()

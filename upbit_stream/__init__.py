@@ -36,6 +36,8 @@ from ._core.events import OrderbookUnit as OrderbookUnit
 from ._core.events import Ticker as Ticker
 from ._core.events import Trade as Trade
 from ._core.markers import StreamGap as StreamGap
+from ._core.codec import Message as Message
+from ._trio.channel import SubscriptionChannel as SubscriptionChannel
 from ._trio.session import UpbitSession as UpbitSession
 from ._trio.session import open_upbit_session as open_upbit_session
 from ._config.settings import Settings as Settings
@@ -47,6 +49,8 @@ from ._core.specs import orderbook as orderbook
 from ._core.specs import ticker as ticker
 from ._core.specs import trade as trade
 from ._core.stats import ConnectionEvent as ConnectionEvent
+from ._core.stats import ConnectionState as ConnectionState
+from ._core.stats import HealthStatus as HealthStatus
 from ._core.stats import ConnectionEventKind as ConnectionEventKind
 from ._core.stats import ConnectionStats as ConnectionStats
 from ._core.stats import Health as Health

@@ -8,7 +8,6 @@ repeated" failures in a row without data, and give up when a failure is fatal.
 
 from __future__ import annotations
 
-import enum
 import math
 import random
 
@@ -18,20 +17,9 @@ from .classify import REPEAT_LIMIT, Failure, Recovery
 from .errors import ConnectError, UpbitStreamError
 from .markers import StreamGap
 from .policies import Backoff, ConnectGate
-from .stats import ConnectionEvent, ConnectionEventKind
+from .stats import ConnectionEvent, ConnectionEventKind, ConnectionState
 
 __all__ = ["ConnectionState", "Lost", "Made", "Reconnection"]
-
-
-class ConnectionState(enum.StrEnum):
-    """Where an endpoint's connection stands."""
-
-    IDLE = "idle"  # nobody subscribes: no connection
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    BACKOFF = "backoff"  # waiting to retry after a failure
-    COOLDOWN = "cooldown"  # waiting out a 429/418 cooldown
-    FAILED = "failed"  # gave up; a new subscription tries again
 
 
 @attrs.frozen

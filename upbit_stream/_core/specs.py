@@ -4,11 +4,11 @@
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import attrs
 
-from .events import CANDLE_INTERVALS
+from .events import CANDLE_INTERVALS, Candle, MyAsset, MyOrder, Orderbook, Ticker, Trade
 
 __all__ = ["Mode", "Spec", "candle", "my_asset", "my_order", "orderbook", "ticker", "trade"]
 
@@ -22,13 +22,17 @@ PRIVATE_TYPES: frozenset[str] = frozenset({"myOrder", "myAsset"})
 
 _CODE = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{1,20}")
 
+#: The event class a spec's subscription yields (``Spec[Ticker]`` from ``ticker()``).
+EventT = TypeVar("EventT", covariant=True)
+
 
 @attrs.frozen
-class Spec:
-    """One type of data for a set of codes, as a subscriber wants it.
+class Spec(Generic[EventT]):
+    """One type of data for a set of codes, as a subscriber wants it; typed by the events it yields.
 
-    Build specs with ``ticker()``, ``trade()``, ``orderbook()``, ``candle()``, ``my_order()``
-    and ``my_asset()``; they validate their arguments.
+    Build specs with ``ticker()`` (a ``Spec[Ticker]``), ``trade()``, ``orderbook()``, ``candle()``,
+    ``my_order()`` and ``my_asset()``; they validate their arguments, and so does this class:
+    anything no constructor would build raises ``ValueError``.
     """
 
     type: str
@@ -54,7 +58,7 @@ class Spec:
         return self.type == "myOrder" and not self.codes
 
 
-def _spec_problem(spec: Spec) -> str | None:
+def _spec_problem(spec: Spec[object]) -> str | None:
     """What makes ``spec`` something no constructor would build, or None."""
     private = spec.type in PRIVATE_TYPES
     if spec.type not in PUBLIC_TYPES and not private:
@@ -111,12 +115,12 @@ def _mode(mode: str) -> Mode:
     return mode  # type: ignore[return-value]
 
 
-def ticker(codes: str | Iterable[str], *, mode: Mode = "both") -> Spec:
+def ticker(codes: str | Iterable[str], *, mode: Mode = "both") -> Spec[Ticker]:
     """Current price and 24 h statistics of ``codes``."""
     return Spec("ticker", _codes(codes), _mode(mode))
 
 
-def trade(codes: str | Iterable[str], *, mode: Mode = "both") -> Spec:
+def trade(codes: str | Iterable[str], *, mode: Mode = "both") -> Spec[Trade]:
     """Every executed trade of ``codes``."""
     return Spec("trade", _codes(codes), _mode(mode))
 
@@ -127,7 +131,7 @@ def orderbook(
     mode: Mode = "both",
     depth: int | None = None,
     level: int | str | Decimal | None = None,
-) -> Spec:
+) -> Spec[Orderbook]:
     """Order books of ``codes``: ``depth`` levels (1, 5, 15, 30; None = 30), grouped by ``level``.
 
     ``level`` is the price grouping unit (호가 모아보기), KRW markets only; None or 0 is Upbit's
@@ -161,18 +165,18 @@ def _level(level: int | str | Decimal | None) -> Decimal | None:
     return None if value == 0 else value
 
 
-def candle(codes: str | Iterable[str], interval: str = "1m", *, mode: Mode = "both") -> Spec:
+def candle(codes: str | Iterable[str], interval: str = "1m", *, mode: Mode = "both") -> Spec[Candle]:
     """Candles of ``codes`` at ``interval`` (1s 1m 3m 5m 10m 15m 30m 60m 240m)."""
     if interval not in CANDLE_INTERVALS:
         raise ValueError(f"interval must be one of {' '.join(CANDLE_INTERVALS)}: got {interval!r}")
     return Spec(f"candle.{interval}", _codes(codes), _mode(mode))
 
 
-def my_order(codes: str | Iterable[str] | None = None) -> Spec:
+def my_order(codes: str | Iterable[str] | None = None) -> Spec[MyOrder]:
     """The account's orders and fills, for ``codes`` or (None or empty) every market."""
     return Spec("myOrder", () if codes is None else _codes(codes, required=False), "realtime")
 
 
-def my_asset() -> Spec:
+def my_asset() -> Spec[MyAsset]:
     """The account's holdings whenever they change."""
     return Spec("myAsset", (), "realtime")

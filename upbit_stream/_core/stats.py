@@ -11,8 +11,10 @@ import attrs
 __all__ = [
     "ConnectionEvent",
     "ConnectionEventKind",
+    "ConnectionState",
     "ConnectionStats",
     "Health",
+    "HealthStatus",
     "LatencyWindow",
     "RateWindow",
     "SessionStats",
@@ -93,12 +95,31 @@ class RateWindow:
         return total / max(elapsed, 1.0)
 
 
+class ConnectionState(enum.StrEnum):
+    """Where an endpoint's connection stands."""
+
+    IDLE = "idle"  # nobody subscribes: no connection
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    BACKOFF = "backoff"  # waiting to retry after a failure
+    COOLDOWN = "cooldown"  # waiting out a 429/418 cooldown
+    FAILED = "failed"  # gave up; a new subscription tries again
+
+
+class HealthStatus(enum.StrEnum):
+    """``Health.status``: healthy, degraded (streaming, with reasons) or down."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
 @attrs.frozen
 class ConnectionStats:
-    """One endpoint's connection (SPEC §7)."""
+    """One endpoint's connection (SPEC §7); ``str()`` is a one-line summary."""
 
     endpoint: str
-    state: str
+    state: ConnectionState
     connected_since: float | None
     reconnects: int
     messages: Mapping[str, int]
@@ -113,10 +134,21 @@ class ConnectionStats:
     protocol_errors: int = 0
     unmatched_errors: int = 0
 
+    def __str__(self) -> str:
+        parts = [f"{self.endpoint}: {self.state}", f"{sum(self.messages.values()):,} messages",
+                 f"{self.message_rate:,.1f}/s", f"{self.reconnects} reconnects"]
+        if self.latency_p50_ms is not None and self.latency_p99_ms is not None:
+            parts.append(f"latency p50 {self.latency_p50_ms:.1f} ms, p99 {self.latency_p99_ms:.1f} ms")
+        if self.protocol_errors or self.unmatched_errors:
+            parts.append(f"{self.protocol_errors} bad frames, {self.unmatched_errors} unmatched errors")
+        if self.last_error:
+            parts.append(f"last error: {self.last_error}")
+        return ", ".join(parts)
+
 
 @attrs.frozen
 class SubscriptionStats:
-    """One subscription: what it asked for and how delivery goes."""
+    """One subscription: what it asked for and how delivery goes; ``str()`` is a one-line summary."""
 
     specs: tuple[object, ...]
     delivered: int
@@ -124,21 +156,34 @@ class SubscriptionStats:
     queued: int
     overflow: str
 
+    def __str__(self) -> str:
+        what = "; ".join(f"{getattr(s, 'type', s)} {','.join(getattr(s, 'codes', ())) or '*'}" for s in self.specs)
+        return (f"{what} ({self.overflow}): {self.delivered:,} delivered, {self.conflated:,} conflated, "
+                f"{self.queued:,} queued")
+
 
 @attrs.frozen
 class SessionStats:
-    """Every connection and subscription of a session."""
+    """Every connection and subscription of a session; ``str()`` is a readable multi-line summary."""
 
     connections: Mapping[str, ConnectionStats]
     subscriptions: tuple[SubscriptionStats, ...]
 
+    def __str__(self) -> str:
+        lines = ["connections:", *(f"  {c}" for _, c in sorted(self.connections.items()))]
+        lines += ["subscriptions:", *(f"  {s}" for s in self.subscriptions)] if self.subscriptions else []
+        return "\n".join(lines)
+
 
 @attrs.frozen
 class Health:
-    """``status`` is ``"healthy"``, ``"degraded"`` or ``"down"``; ``reasons`` say why."""
+    """``status`` (a ``HealthStatus``) with the ``reasons`` for it; ``str()`` reads as a sentence per line."""
 
-    status: str
+    status: HealthStatus
     reasons: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return "\n".join([str(self.status), *(f"  - {reason}" for reason in self.reasons)])
 
 
 def summarize_health(stats: SessionStats) -> Health:
@@ -150,15 +195,15 @@ def summarize_health(stats: SessionStats) -> Health:
     reasons: list[str] = []
     down = False
     for endpoint, conn in sorted(stats.connections.items()):
-        if conn.state == "failed":
+        if conn.state is ConnectionState.FAILED:
             down = True
             reasons.append(f"{endpoint}: gave up ({conn.last_error})")
-        elif conn.state in ("connecting", "backoff", "cooldown"):
+        elif conn.state in (ConnectionState.CONNECTING, ConnectionState.BACKOFF, ConnectionState.COOLDOWN):
             down = True
             reasons.append(f"{endpoint}: {conn.state}" + (f" after {conn.last_error}" if conn.last_error else ""))
     slow = [s for s in stats.subscriptions if s.conflated]
     if slow:
         reasons.append(f"{len(slow)} subscription(s) conflating: consumers slower than the stream")
     if down:
-        return Health("down", tuple(reasons))
-    return Health("degraded" if reasons else "healthy", tuple(reasons))
+        return Health(HealthStatus.DOWN, tuple(reasons))
+    return Health(HealthStatus.DEGRADED if reasons else HealthStatus.HEALTHY, tuple(reasons))

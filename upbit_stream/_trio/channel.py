@@ -15,12 +15,13 @@ from typing import Any, Generic, Literal, TypeVar
 
 import trio
 
+from .._core.construction import NoPublicConstructor
 from .._core.errors import SlowConsumerError, UpbitStreamError
 from .._core.markers import StreamGap
 
 __all__ = ["MAX_UNREAD_GAPS", "YIELD_AFTER", "YIELD_EVERY", "SubscriptionChannel"]
 
-EventT = TypeVar("EventT")
+EventT = TypeVar("EventT", covariant=True)
 Overflow = Literal["latest", "strict"]
 
 #: Events a receive may hand out in a row without yielding to the scheduler (still a cancel point each time).
@@ -33,10 +34,10 @@ MAX_UNREAD_GAPS = 64
 _clock = time.perf_counter
 
 
-class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT]):
+class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT], metaclass=NoPublicConstructor):
     """The events of one subscription, in wire order, at most ``buffer`` of them unread.
 
-    Built by the session. When ``buffer`` events are unread, ``overflow`` decides: ``"latest"`` keeps
+    Built by the session (``async with session.subscribe(...) as channel``), never by hand. When ``buffer`` events are unread, ``overflow`` decides: ``"latest"`` keeps
     the newest event per stream (type, code and orderbook level), in the place its stream first took
     in line; ``"strict"`` fails the subscription with ``SlowConsumerError``, counting every event it
     could not take. ``StreamGap`` markers are never merged with events or with each other.

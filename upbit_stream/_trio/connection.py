@@ -68,7 +68,7 @@ class EndpointDriver:
 
     # -- called by the session (synchronous) -------------------------------------------------
 
-    def subscribe(self, specs: Sequence[Spec], channel: Any, *, gaps: bool) -> Subscriber:
+    def subscribe(self, specs: Sequence[Spec[Any]], channel: Any, *, gaps: bool) -> Subscriber:
         """Route ``specs`` to ``channel``; opens the connection if needed."""
         handle = self.protocol.subscribe(specs, channel, trio.current_time(), gaps=gaps)
         self._react()

@@ -8,7 +8,7 @@ import random
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast, overload
 
 import attrs
 import trio
@@ -21,17 +21,23 @@ from .._core.errors import AuthenticationError, SnapshotTimeout
 from .._core.events import Event
 from .._core.policies import ConnectGate
 from .._core.protocol import ConnectionState, EndpointProtocol, ProtocolConfig
-from .._core.specs import PRIVATE_TYPES, Mode, Spec, candle, my_asset, my_order, orderbook, ticker, trade
-from .._core.stats import ConnectionEvent, Health, SessionStats, SubscriptionStats, summarize_health
+from .._core.specs import PRIVATE_TYPES, Spec
+from .._core.stats import ConnectionEvent, Health, HealthStatus, SessionStats, SubscriptionStats, summarize_health
 from .._transports.seam import Connector, check_url
 from .._transports.via_trio_websocket import trio_websocket_connector
 from .._transports.via_websockets import websockets_connector
+from .._core.construction import NoPublicConstructor
+from .._core.markers import StreamGap
 from .channel import SubscriptionChannel
+from .shorthands import Overflow, SubscribeShorthands, Subscription
 from .connection import CLOSE_BOUND, EndpointDriver
 from .groups import single_errors
 
 __all__ = ["UpbitSession", "open_upbit_session"]
 
+E1 = TypeVar("E1", bound=Event)
+E2 = TypeVar("E2", bound=Event)
+E3 = TypeVar("E3", bound=Event)
 _STRICT_TYPES = frozenset({"trade", "myOrder"})
 _NO_KEYS = (
     "private streams need Upbit API keys: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY in the "
@@ -40,8 +46,8 @@ _NO_KEYS = (
 _ENDPOINTS = ("public", "private")
 
 
-class UpbitSession:
-    """Every connection, task and subscription of one ``open_upbit_session()`` block."""
+class UpbitSession(SubscribeShorthands, metaclass=NoPublicConstructor):
+    """Every connection, task and subscription of one ``open_upbit_session()`` block (built only by it)."""
 
     def __init__(
         self, settings: Settings, credentials: Credentials | None, connector: Connector, nursery: trio.Nursery
@@ -49,7 +55,7 @@ class UpbitSession:
         self.settings = settings
         self._credentials = credentials
         self._nursery = nursery
-        self._channels: dict[int, tuple[SubscriptionChannel[Any], tuple[Spec, ...]]] = {}
+        self._channels: dict[int, tuple[SubscriptionChannel[Any], tuple[Spec[Any], ...]]] = {}
         self._watchers: list[SubscriptionChannel[ConnectionEvent]] = []
         check_url(settings.public_url, private=False)
         self._private_url_checked = False
@@ -83,21 +89,46 @@ class UpbitSession:
 
     # -- subscribing ------------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def subscribe(
-        self,
-        *specs: Spec,
-        buffer: int | None = None,
-        overflow: Literal["latest", "strict"] | None = None,
-        gaps: bool = False,
-    ) -> AsyncIterator[SubscriptionChannel[Any]]:
-        """Subscribe to ``specs``; yields the subscription's channel of events (``async for``).
+    @overload
+    def subscribe(self, spec: Spec[E1], /, *, buffer: int | None = ..., overflow: Overflow | None = ...,
+                  gaps: Literal[False] = ...) -> Subscription[E1]: ...
+    @overload
+    def subscribe(self, spec: Spec[E1], /, *, buffer: int | None = ..., overflow: Overflow | None = ...,
+                  gaps: Literal[True]) -> Subscription[E1 | StreamGap]: ...
+    @overload
+    def subscribe(self, spec: Spec[E1], spec2: Spec[E2], /, *, buffer: int | None = ...,
+                  overflow: Overflow | None = ..., gaps: Literal[False] = ...) -> Subscription[E1 | E2]: ...
+    @overload
+    def subscribe(self, spec: Spec[E1], spec2: Spec[E2], /, *, buffer: int | None = ...,
+                  overflow: Overflow | None = ..., gaps: Literal[True]) -> Subscription[E1 | E2 | StreamGap]: ...
+    @overload
+    def subscribe(self, spec: Spec[E1], spec2: Spec[E2], spec3: Spec[E3], /, *, buffer: int | None = ...,
+                  overflow: Overflow | None = ..., gaps: Literal[False] = ...) -> Subscription[E1 | E2 | E3]: ...
+    @overload
+    def subscribe(self, *specs: Spec[Event], buffer: int | None = ..., overflow: Overflow | None = ...,
+                  gaps: bool = ...) -> Subscription[Event | StreamGap]: ...
+    def subscribe(self, *specs: Spec[Any], buffer: int | None = None, overflow: Overflow | None = None,
+                  gaps: bool = False) -> Subscription[Any]:
+        """Subscribe to ``specs``: ``async with session.subscribe(ub.ticker("KRW-BTC")) as events``.
 
-        Leaving the block unsubscribes. A failure of this subscription (``"strict"`` overflow, a
-        server error about its own specs, refused keys) is raised in-band: from the next receive
-        after the events already delivered, or from this block if never read. Nothing cancels
-        the code inside the block.
+        Yields the subscription's channel (a ``trio.abc.ReceiveChannel`` of the specs' events in
+        wire order; ``async for``, ``receive()``, ``receive_nowait()``, ``receive_batch()``,
+        ``batches()``), typed by the specs (``Ticker`` for ``ub.ticker``). ``buffer`` (default
+        ``[subscription] buffer``) bounds what a slow consumer may leave unread; ``overflow``
+        (``"latest"`` or ``"strict"``; default by type) decides what happens then; with ``gaps=True``
+        a ``StreamGap`` marker comes first after each reconnect. Leaving the block unsubscribes.
+
+        A failure of this subscription (``ServerError`` for its own specs, ``SlowConsumerError``,
+        ``AuthenticationError``, ``ConnectError`` after giving up) is raised in-band: by the next
+        receive after the events delivered before it, or by this block if never read. Nothing
+        cancels the code inside the block. Raises ``ValueError`` / ``TypeError`` at once for bad
+        arguments and ``trio.ClosedResourceError`` after the session closed.
         """
+        return self._subscription(specs, buffer, overflow, gaps)
+
+    @asynccontextmanager
+    async def _subscription(self, specs: tuple[Spec[Any], ...], buffer: int | None, overflow: Overflow | None,
+                            gaps: bool) -> AsyncIterator[SubscriptionChannel[Any]]:
         chosen = _check_specs(specs)
         size = self.settings.subscription.buffer if buffer is None else buffer
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -114,7 +145,7 @@ class UpbitSession:
                 self._private_url_checked = True
         await trio.lowlevel.checkpoint()
         self._check_open()
-        channel = SubscriptionChannel[Any](size, policy, gaps=gaps)
+        channel: SubscriptionChannel[Any] = SubscriptionChannel._create(size, policy, gaps=gaps)
         self._channels[id(channel)] = (channel, chosen)
         handles = [
             (driver, driver.subscribe(group, channel, gaps=gaps))
@@ -131,7 +162,7 @@ class UpbitSession:
         if channel.failure is not None and not channel.failure_seen:
             raise channel.failure
 
-    def _overflow(self, specs: tuple[Spec, ...], overflow: str | None) -> Literal["latest", "strict"]:
+    def _overflow(self, specs: tuple[Spec[Any], ...], overflow: str | None) -> Overflow:
         choice = overflow or self.settings.subscription.overflow
         if choice == "auto":
             return "strict" if any(s.type in _STRICT_TYPES for s in specs) else "latest"
@@ -139,38 +170,16 @@ class UpbitSession:
             raise ValueError(f"overflow must be 'latest' or 'strict': got {overflow!r}")
         return choice  # type: ignore[return-value]
 
-    def ticker(self, codes: str | Iterable[str], *, mode: Mode = "both", **options: Any) -> Any:
-        """``subscribe(ticker(codes, mode=mode), **options)``."""
-        return self.subscribe(ticker(codes, mode=mode), **options)
+    async def snapshot(self, spec: Spec[E1], timeout: float = 5.0) -> dict[str, E1]:
+        """One current event per code of ``spec``, by code, without disturbing live streams.
 
-    def trade(self, codes: str | Iterable[str], *, mode: Mode = "both", **options: Any) -> Any:
-        """``subscribe(trade(codes, mode=mode), **options)``."""
-        return self.subscribe(trade(codes, mode=mode), **options)
-
-    def orderbook(
-        self, codes: str | Iterable[str], *, mode: Mode = "both", depth: int | None = None,
-        level: Any = None, **options: Any,
-    ) -> Any:
-        """``subscribe(orderbook(codes, mode=…, depth=…, level=…), **options)``."""
-        return self.subscribe(orderbook(codes, mode=mode, depth=depth, level=level), **options)
-
-    def candle(self, codes: str | Iterable[str], interval: str = "1m", *, mode: Mode = "both", **options: Any) -> Any:
-        """``subscribe(candle(codes, interval, mode=mode), **options)``."""
-        return self.subscribe(candle(codes, interval, mode=mode), **options)
-
-    def my_order(self, codes: str | Iterable[str] | None = None, **options: Any) -> Any:
-        """``subscribe(my_order(codes), **options)``."""
-        return self.subscribe(my_order(codes), **options)
-
-    def my_asset(self, **options: Any) -> Any:
-        """``subscribe(my_asset(), **options)``."""
-        return self.subscribe(my_asset(), **options)
-
-    async def snapshot(self, spec: Spec, timeout: float = 5.0) -> dict[str, Event]:
-        """One current event per code of ``spec``, without disturbing live streams."""
+        ``await session.snapshot(ub.ticker(["KRW-BTC", "KRW-ETH"]))`` gives a ``dict[str, Ticker]``.
+        Raises ``SnapshotTimeout`` naming the codes that did not arrive within ``timeout`` (its
+        ``found`` holds the others), ``ValueError`` for private types (Upbit sends no snapshots).
+        """
         if spec.type in PRIVATE_TYPES:
             raise ValueError("Upbit sends no snapshots of private types; subscribe to them instead")
-        found: dict[str, Event] = {}
+        found: dict[str, E1] = {}
         with trio.move_on_after(timeout):
             async with self.subscribe(attrs.evolve(spec, mode="snapshot"), buffer=len(spec.codes) + 1) as events:
                 async for event in events:
@@ -197,7 +206,7 @@ class UpbitSession:
         self._check_open()
         await trio.lowlevel.checkpoint()
         self._check_open()
-        channel = SubscriptionChannel[ConnectionEvent](buffer, "strict")
+        channel = cast("SubscriptionChannel[ConnectionEvent]", SubscriptionChannel._create(buffer, "strict"))
         self._watchers.append(channel)
         try:
             yield channel
@@ -229,8 +238,8 @@ class UpbitSession:
         health = summarize_health(attrs.evolve(stats, connections=used))
         now = trio.current_time()
         extra = [reason for driver in self._drivers.values() for reason in driver.protocol.health_reasons(now)]
-        if extra and health.status == "healthy":
-            return Health("degraded", (*health.reasons, *extra))
+        if extra and health.status is HealthStatus.HEALTHY:
+            return Health(HealthStatus.DEGRADED, (*health.reasons, *extra))
         return attrs.evolve(health, reasons=(*health.reasons, *extra)) if extra else health
 
     async def _aclose(self) -> None:
@@ -259,7 +268,7 @@ def _protocol_config(settings: Settings) -> ProtocolConfig:
     )
 
 
-def _check_specs(specs: tuple[Spec, ...]) -> tuple[Spec, ...]:
+def _check_specs(specs: tuple[Spec[Any], ...]) -> tuple[Spec[Any], ...]:
     if not specs:
         raise ValueError("subscribe() needs at least one spec, e.g. upbit_stream.ticker('KRW-BTC')")
     for spec in specs:
@@ -309,7 +318,7 @@ async def open_upbit_session(
     try:
         with single_errors():
             async with trio.open_nursery() as nursery:
-                session = UpbitSession(settings, credentials, connector, nursery)
+                session = UpbitSession._create(settings, credentials, connector, nursery)
                 try:
                     yield session
                 finally:
