@@ -29,7 +29,8 @@ import trio
 
 import upbit_stream as ub
 from upbit_stream._core.encode import encode_event
-from upbit_stream.testing import MARKETS, MarketSim
+from upbit_stream.testing import MARKETS
+from upbit_stream.testing._market import MarketSim
 
 QUICK = "--quick" in sys.argv
 RATE = 4000

@@ -44,7 +44,7 @@ import trio_websocket
 
 import upbit_stream as ub
 from upbit_stream._core.encode import encode_event
-from upbit_stream.testing import MarketSim
+from upbit_stream.testing._market import MarketSim
 from upbit_stream.testing._connection import ws_frame
 
 ROOT = Path(__file__).resolve().parent.parent

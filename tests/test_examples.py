@@ -199,3 +199,14 @@ def test_every_example_is_listed_documented_and_tested():
         assert source.startswith('"""') and f"python examples/{name}" in source, name
         assert f"python examples/{name}" in readme, name
         assert name in tested, name
+
+
+def test_the_offline_testing_example_runs_and_is_the_readme_section():
+    path = EXAMPLES / "test_my_strategy.py"
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- examples/test_my_strategy.py: start -->\n```python\n", "```\n<!-- examples/test_my_strategy.py: end -->"
+    assert readme[readme.index(start) + len(start):readme.index(end)] == path.read_text(encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+                         capture_output=True, text=True, timeout=TIMEOUT, env=_env(), cwd=EXAMPLES.parent)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout

@@ -237,7 +237,7 @@ def test_bytes_are_counted_per_frame_and_messages_per_event() -> None:
     from upbit_stream._core.encode import encode_events
     from upbit_stream._core.policies import ConnectGate
     from upbit_stream._core.protocol import EndpointProtocol
-    from upbit_stream.testing import MarketSim
+    from upbit_stream.testing._market import MarketSim
 
     market = MarketSim(seed=1)
     trades = [market.step_trade(1_700_000_000_000 + n, "KRW-BTC") for n in range(3)]

@@ -26,7 +26,8 @@ import upbit_stream as ub
 from upbit_stream._config.auth import MaskedHeaders
 from upbit_stream._transports.seam import check_url
 from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
-from upbit_stream.testing import FakeUpbit, make_token, open_fake_upbit
+from upbit_stream.testing import FakeUpbit, open_fake_upbit
+from upbit_stream.testing._auth import make_token
 
 
 @pytest.fixture(scope="module")

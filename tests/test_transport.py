@@ -15,7 +15,8 @@ import trustme
 import upbit_stream as ub
 from upbit_stream._core.classify import Recovery, classify
 from upbit_stream._transports.seam import Disconnected
-from upbit_stream.testing import FakeUpbit, make_token, open_fake_upbit
+from upbit_stream.testing import FakeUpbit, open_fake_upbit
+from upbit_stream.testing._auth import make_token
 
 MakeConnector = Callable[..., ub.Connector]
 

@@ -9,7 +9,8 @@ from typing import Any, AsyncIterator
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from upbit_stream.testing import FakeUpbit, make_token
+from upbit_stream.testing import FakeUpbit
+from upbit_stream.testing._auth import make_token
 
 
 @asynccontextmanager

@@ -7,7 +7,8 @@ import pytest
 import trio
 import trio_websocket
 
-from upbit_stream.testing import make_token, open_fake_upbit
+from upbit_stream.testing import open_fake_upbit
+from upbit_stream.testing._auth import make_token
 
 from ._helpers import connect, recv, send, sync
 

@@ -14,7 +14,8 @@ import trio_websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from upbit_stream.testing import open_fake_upbit, parse_request
+from upbit_stream.testing import open_fake_upbit
+from upbit_stream.testing._requests import parse_request
 
 from ._helpers import connect, recv, send, sync
 

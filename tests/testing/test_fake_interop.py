@@ -13,7 +13,8 @@ import pytest
 import trio
 import websockets
 
-from upbit_stream.testing import make_token, open_fake_upbit
+from upbit_stream.testing import open_fake_upbit
+from upbit_stream.testing._auth import make_token
 
 #: upbit-sdk pins ``websockets<16``, so it lives in its own venv (made by ./scripts/dev.sh).
 SDK_VENV = Path(__file__).resolve().parents[2] / ".peers" / "upbit-sdk"

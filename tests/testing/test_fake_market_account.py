@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upbit_stream import AskBid, Change
-from upbit_stream.testing import MARKETS, MarketSim, tick_size
+from upbit_stream.testing import MARKETS, tick_size
+from upbit_stream.testing._market import MarketSim
 from upbit_stream.testing._account import Account, InsufficientFunds
 
 from ._helpers import connect, send, sync

@@ -3,7 +3,10 @@
 ::
 
     async with open_fake_upbit(seed=1, rate=0) as fake:
-        ...  # connect to fake.public_url / fake.private_url (Bearer JWT with fake.access_key/secret_key)
+        # over loopback sockets: fake.public_url / fake.private_url (keys fake.access_key/secret_key);
+        # or in memory, so a whole session runs under trio's virtual clock (pytest-trio autojump_clock):
+        async with ub.open_upbit_session(connector=fake.connector(), access_key=fake.access_key,
+                                         secret_key=fake.secret_key) as session: ...
         fake.tick(5, code="KRW-BTC")            # five trades now: trade, ticker, orderbook events
         uuid = fake.place_order("KRW-BTC", "bid", "limit", price=..., volume=...)
         fake.fill(uuid); fake.drop_all(); fake.stall(5); fake.refuse_handshakes(2, 429)
@@ -35,35 +38,34 @@ Documented choices where Upbit's documentation is silent:
   for a code the recording has not reached yet.
 """
 
-from ._account import Account, InsufficientFunds, Order
-from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, make_token
-from ._connection import Connection
-from ._faults import FaultCounters
-from ._market import MARKETS, Market, MarketSim, tick_size
+from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from ._market import MARKETS, Market, tick_size
 from ._replay import ReplayFrame, load_replay
-from ._requests import ParsedRequest, RequestError, TypeRequest, parse_request
 from ._server import FakeUpbit, RequestRecord, open_fake_upbit
 
 __all__ = [
     "DEFAULT_ACCESS_KEY",
     "DEFAULT_SECRET_KEY",
     "MARKETS",
-    "Account",
-    "Connection",
     "FakeUpbit",
-    "FaultCounters",
-    "InsufficientFunds",
     "Market",
-    "MarketSim",
-    "Order",
-    "ParsedRequest",
     "ReplayFrame",
-    "RequestError",
     "RequestRecord",
-    "TypeRequest",
     "load_replay",
-    "make_token",
     "open_fake_upbit",
-    "parse_request",
     "tick_size",
 ]
+
+
+def _fix_module_names() -> None:
+    """Show public classes as ``upbit_stream.testing.X`` in reprs and tracebacks."""
+    for name in __all__:
+        value = globals()[name]
+        if getattr(value, "__module__", "").startswith(__name__ + "._"):
+            try:
+                value.__module__ = __name__
+            except (AttributeError, TypeError):
+                pass
+
+
+_fix_module_names()

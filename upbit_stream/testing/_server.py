@@ -7,16 +7,20 @@ import math
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 import attrs
 import trio
+import trio.testing
 import trio_websocket
 
 from .._core.encode import encode_event
 from .._core.enums import StreamType
+from .._transports.seam import Connector, Wire
+from .._transports.via_trio_websocket import trio_websocket_connector
 from .._trio.groups import single_errors
 from ._account import Account
 from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Authenticator
@@ -141,6 +145,29 @@ class FakeUpbit(Publishing, Controls):
     def connections(self) -> list[Connection]:
         """Open connections, oldest first."""
         return list(self._conns.values())
+
+    def connector(self) -> Connector:
+        """A connector reaching this fake exchange over in-memory streams, for ``open_upbit_session(connector=…)``.
+
+        The real handshake, frames and codec run, but no socket: a whole session then runs under
+        trio's virtual clock (pytest-trio's ``autojump_clock``), so reconnects, backoffs and
+        heartbeats take no real time. Settings' URLs are ignored; the endpoint follows the path
+        (``…/private`` is the private endpoint).
+        """
+        async def open_stream(host: str, port: int) -> trio.abc.Stream:
+            client, server = trio.testing.memory_stream_pair()
+            self.nursery.start_soon(self._handle_tcp, server)
+            return client
+
+        inner = trio_websocket_connector(open_stream=open_stream)
+
+        @asynccontextmanager
+        async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[Wire]:
+            path = urlsplit(url).path or "/websocket/v1"  # no TLS in memory, whatever the URL says
+            async with inner(f"ws://{self.host}{path}", headers) as wire:
+                yield wire
+
+        return connect
 
     def now_ms(self) -> int:
         return self._epoch_ms + int((trio.current_time() - self._t0) * 1000)
