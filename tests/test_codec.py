@@ -339,3 +339,24 @@ def test_mutated_frames_only_ever_raise_protocol_error(event: object, cut: int, 
         ub.decode(mutated)
     except ub.ProtocolError:
         pass
+
+
+def test_events_export_exact_plain_dicts():
+    from decimal import Decimal as D
+
+    from upbit_stream.testing._market import MarketSim
+
+    market = MarketSim(seed=1)
+    book = market.orderbook("KRW-BTC", 1_700_000_000_000, 2)
+    exported = book.to_dict()
+    assert exported["orderbook_units"][0]["ask_price"] == book.orderbook_units[0].ask_price
+    assert isinstance(exported["orderbook_units"][0]["ask_price"], D)
+    assert exported["stream_type"] == "REALTIME" and type(exported["stream_type"]) is str
+    assert set(exported) == {f.name for f in attrs.fields(ub.Orderbook)}
+    ticker = market.ticker("KRW-BTC", 1_700_000_000_000)
+    assert ub.decode(encode_event(ticker))[0].to_dict() == ticker.to_dict()
+
+
+def test_event_classes_are_final():
+    for cls in (ub.Ticker, ub.Trade, ub.Orderbook, ub.OrderbookUnit, ub.Candle, ub.MyOrder, ub.MyAsset, ub.Asset):
+        assert getattr(cls, "__final__", False), cls

@@ -6,8 +6,9 @@ Longs are ``int``s within signed 64 bits (``Long``), and absent or null optional
 """
 
 
+import enum
 from decimal import Decimal
-from typing import Any
+from typing import Any, final
 
 import attrs
 
@@ -53,8 +54,30 @@ def simple_key(cls: type, name: str) -> str:
 _event = attrs.frozen(kw_only=True, cache_hash=False)
 
 
+class _Exportable:
+    """What every event class offers besides its fields."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as a plain dict for JSON or pandas: field names as keys, ``Decimal``s kept exact,
+        enums as their strings, nested units as lists of dicts."""
+        return {field.name: _plain(getattr(self, field.name)) for field in attrs.fields(type(self))}  # type: ignore[misc]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, _Exportable):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+@final
 @_event
-class Ticker:
+class Ticker(_Exportable):
     """Current price and 24 h statistics of one market (``ticker``)."""
 
     type: str = _w("ty", "ticker")
@@ -92,8 +115,9 @@ class Ticker:
     stream_type: StreamType | None = _w("st")
 
 
+@final
 @_event
-class Trade:
+class Trade(_Exportable):
     """One executed trade of a market (``trade``)."""
 
     type: str = _w("ty", "trade")
@@ -116,8 +140,9 @@ class Trade:
     stream_type: StreamType | None = _w("st")
 
 
+@final
 @_event
-class OrderbookUnit:
+class OrderbookUnit(_Exportable):
     """One price level pair of an order book; index 0 of ``orderbook_units`` is the best."""
 
     ask_price: Decimal | None = _w("ap")
@@ -126,8 +151,9 @@ class OrderbookUnit:
     bid_size: Decimal | None = _w("bs")
 
 
+@final
 @_event
-class Orderbook:
+class Orderbook(_Exportable):
     """The full order book of one market, up to 30 levels (``orderbook``)."""
 
     type: str = _w("ty", "orderbook")
@@ -140,8 +166,9 @@ class Orderbook:
     stream_type: StreamType | None = _w("st")
 
 
+@final
 @_event
-class Candle:
+class Candle(_Exportable):
     """One candle of a market at ``interval`` (``candle.1s`` … ``candle.240m``)."""
 
     type: str = _w("ty", "candle.1m")
@@ -163,8 +190,9 @@ class Candle:
         return self.type.partition(".")[2]
 
 
+@final
 @_event
-class MyOrder:
+class MyOrder(_Exportable):
     """A change of one of the account's orders or one of its fills (``myOrder``)."""
 
     type: str = _w("ty", "myOrder")
@@ -198,8 +226,9 @@ class MyOrder:
     stream_type: StreamType | None = _w("st")
 
 
+@final
 @_event
-class Asset:
+class Asset(_Exportable):
     """Holdings of one currency: ``balance`` is available, ``locked`` is held by open orders."""
 
     currency: str | None = _w("cu")
@@ -207,8 +236,9 @@ class Asset:
     locked: Decimal | None = _w("l")
 
 
+@final
 @_event
-class MyAsset:
+class MyAsset(_Exportable):
     """The account's changed holdings (``myAsset``); it has no market code."""
 
     type: str = _w("ty", "myAsset")
