@@ -1,7 +1,7 @@
 """Test your own trading code offline: the fake exchange in memory, under trio's virtual clock.
 
 Copy this file next to your code and run ``pytest test_my_strategy.py`` (with pytest and
-pytest-trio installed). ``fake.connector()`` connects the session to the fake over in-memory
+pytest-trio installed); here, ``pytest examples/test_my_strategy.py``. ``fake.connector()`` connects the session to the fake over in-memory
 streams, so with pytest-trio's ``autojump_clock`` reconnects, backoffs and heartbeats take no real
 time; the fake's controls make the market trade (``tick``) and fail (``drop_all``, ``stall``, …).
 """

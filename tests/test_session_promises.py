@@ -8,11 +8,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trio
+from session_helpers import memory_connector, settings_for
 
 import upbit_stream as ub
 from upbit_stream.testing import FakeUpbit, open_fake_upbit
-
-from session_helpers import memory_connector, settings_for
 
 REALTIME, SNAPSHOT = ub.StreamType.REALTIME, ub.StreamType.SNAPSHOT
 K = ub.ConnectionEventKind

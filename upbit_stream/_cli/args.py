@@ -29,13 +29,13 @@ _ALIASES = {"myOrder": "my_order", "myAsset": "my_asset", "candle": "candle.1m"}
 
 def parse_targets(
     texts: Iterable[str], *, depth: int | None = None, realtime_only: bool = False
-) -> tuple[Spec, ...]:
+) -> tuple[Spec[Any], ...]:
     """Specs from ``TYPE:CODE,CODE`` words (``my_order`` may omit codes, ``my_asset`` takes none).
 
     Raises ``ValueError`` saying what is wrong with the first bad word.
     """
     mode = "realtime" if realtime_only else "both"
-    specs = []
+    specs: list[Spec[Any]] = []
     for text in texts:
         name, sep, rest = text.partition(":")
         name = _ALIASES.get(name, name)

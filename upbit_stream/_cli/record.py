@@ -7,18 +7,18 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import attrs
 import trio
 
-from .._trio.groups import single_errors
-from .record_file import FLUSH_EVERY, Received, RecordingWriter, human_size
-from .._trio.session import UpbitSession, open_upbit_session
 from .._config.settings import Settings
 from .._core.specs import Spec
 from .._transports.seam import Connector, Wire
 from .._transports.via_trio_websocket import trio_websocket_connector
+from .._trio.groups import single_errors
+from .._trio.session import UpbitSession, open_upbit_session
+from .record_file import FLUSH_EVERY, Received, RecordingWriter, human_size
 from .watch import health_text
 
 __all__ = ["Summary", "record", "tee_connector"]
@@ -110,7 +110,7 @@ class Summary:
 
 
 async def record(
-    specs: Sequence[Spec],
+    specs: Sequence[Spec[Any]],
     settings: Settings,
     writer: RecordingWriter,
     *,
@@ -150,7 +150,7 @@ async def record(
 
 
 async def _subscribe_until(
-    specs: Sequence[Spec], settings: Settings, connector: Connector, stops: Sequence[trio.Event],
+    specs: Sequence[Spec[Any]], settings: Settings, connector: Connector, stops: Sequence[trio.Event],
     writer: RecordingWriter, progress: TextIO | None,
 ) -> None:
     """Hold the subscription (draining its events) until a stop event or the subscription ends."""

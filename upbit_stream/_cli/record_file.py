@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import msgspec
 
@@ -153,8 +153,8 @@ class RecordingWriter:
         path = self.path_for(len(self.files) + 1) if self.rotating else self.path
         raw = open(path, "wb" if self.overwrite else "xb")  # noqa: SIM115 - closed by _close_file
         self._raw = raw
-        self._out = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=self.compresslevel) \
-            if self.compress else raw
+        self._out = cast(IO[bytes], gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                   compresslevel=self.compresslevel)) if self.compress else raw
         self._file_bytes = 0
         self.files.append(path)
         if self.rotate_every is not None:

@@ -79,7 +79,7 @@ def _convert(value: object, self: Any, field: attrs.Attribute[Any]) -> Any:
 
 def _field(default: object, spec: _Spec) -> Any:
     """An attrs field whose value ``spec`` checks and converts, also for defaults."""
-    check = attrs.Converter(_convert, takes_self=True, takes_field=True)  # type: ignore[call-overload]
+    check = attrs.Converter(_convert, takes_self=True, takes_field=True)
     return attrs.field(default=default, converter=check, metadata={_META: spec})
 
 

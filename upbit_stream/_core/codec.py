@@ -252,13 +252,13 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[Message]:
     excerpt when the frame is not UTF-8 JSON made of objects.
     """
     if frame.__class__ is bytes:  # the usual case, inlined: one dict lookup, one screened decode
-        one = ONE_OBJECT.get(frame[:HEAD_BYTES])  # type: ignore[index]
+        one = ONE_OBJECT.get(frame[:HEAD_BYTES])
         if one is not None:
             try:
-                return one(frame)  # type: ignore[arg-type]
+                return one(frame)
             except FAST_FAILURES:
-                return _careful(frame)  # type: ignore[arg-type]
-        data: bytes = frame  # type: ignore[assignment]
+                return _careful(frame)
+        data: bytes = frame
     else:
         data = frame.encode() if isinstance(frame, str) else bytes(frame)
     if data.startswith(b"{"):
@@ -322,7 +322,8 @@ def _message(item: dict[str, Any]) -> Message:
         cls = EVENT_CLASSES.get(type_name) if isinstance(type_name, str) else None
         if cls is None:
             return UnknownMessage(str(type_name), item)
-        return _build(cls, item, simple)
+        event: Event = _build(cls, item, simple)
+        return event
     if "status" in item:
         return Status(str(item["status"]))
     if "error" in item:

@@ -57,7 +57,7 @@ def event_key(event: Any) -> Key:
     return (event.type, event.code, None)
 
 
-def spec_keys(spec: Spec) -> Iterable[Key]:
+def spec_keys(spec: Spec[Any]) -> Iterable[Key]:
     """The keys a spec asks for."""
     if spec.type == "orderbook":
         level = spec.level or _ZERO
@@ -84,7 +84,7 @@ class Subscriber:
     """One subscription in a book; ``target`` is whatever the caller delivers events to."""
 
     id: int
-    specs: tuple[Spec, ...]
+    specs: tuple[Spec[Any], ...]
     target: Any
     interests: dict[Key, _Interest] = attrs.field(factory=dict)
     waiting: int = 0  # number of interests still owed a SNAPSHOT
@@ -118,7 +118,7 @@ class SubscriptionBook:
 
     # -- subscribers ---------------------------------------------------------------------------
 
-    def add(self, specs: Sequence[Spec], target: Any = None) -> Subscriber:
+    def add(self, specs: Sequence[Spec[Any]], target: Any = None) -> Subscriber:
         """Register a subscriber for ``specs`` and return its handle."""
         sub = Subscriber(self._next_id, tuple(specs), target)
         self._next_id += 1

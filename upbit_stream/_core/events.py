@@ -48,10 +48,10 @@ def _w(simple: str, default: Any = None) -> Any:
 
 def simple_key(cls: type, name: str) -> str:
     """Return the SIMPLE key of field ``name`` of event (or nested) class ``cls``."""
-    return attrs.fields_dict(cls)[name].metadata["simple"]
+    simple: str = attrs.fields_dict(cls)[name].metadata["simple"]
+    return simple
 
 
-_event = attrs.frozen(kw_only=True, cache_hash=False)
 
 
 class _Exportable:
@@ -62,7 +62,8 @@ class _Exportable:
     def to_dict(self) -> dict[str, Any]:
         """The event as a plain dict for JSON or pandas: field names as keys, ``Decimal``s kept exact,
         enums as their strings, nested units as lists of dicts."""
-        return {field.name: _plain(getattr(self, field.name)) for field in attrs.fields(type(self))}  # type: ignore[misc]
+        fields = attrs.fields(type(self))  # type: ignore[arg-type]  # every subclass is an attrs class
+        return {field.name: _plain(getattr(self, field.name)) for field in fields}
 
 
 def _plain(value: Any) -> Any:
@@ -76,7 +77,7 @@ def _plain(value: Any) -> Any:
 
 
 @final
-@_event
+@attrs.frozen(kw_only=True)
 class Ticker(_Exportable):
     """Current price and 24 h statistics of one market (``ticker``)."""
 
@@ -116,7 +117,7 @@ class Ticker(_Exportable):
 
 
 @final
-@_event
+@attrs.frozen(kw_only=True)
 class Trade(_Exportable):
     """One executed trade of a market (``trade``)."""
 
@@ -141,7 +142,7 @@ class Trade(_Exportable):
 
 
 @final
-@_event
+@attrs.frozen(kw_only=True)
 class OrderbookUnit(_Exportable):
     """One price level pair of an order book; index 0 of ``orderbook_units`` is the best."""
 
@@ -152,7 +153,7 @@ class OrderbookUnit(_Exportable):
 
 
 @final
-@_event
+@attrs.frozen(kw_only=True)
 class Orderbook(_Exportable):
     """The full order book of one market, up to 30 levels (``orderbook``)."""
 
@@ -167,7 +168,7 @@ class Orderbook(_Exportable):
 
 
 @final
-@_event
+@attrs.frozen(kw_only=True)
 class Candle(_Exportable):
     """One candle of a market at ``interval`` (``candle.1s`` … ``candle.240m``)."""
 
@@ -191,7 +192,7 @@ class Candle(_Exportable):
 
 
 @final
-@_event
+@attrs.frozen(kw_only=True)
 class MyOrder(_Exportable):
     """A change of one of the account's orders or one of its fills (``myOrder``)."""
 
@@ -227,7 +228,7 @@ class MyOrder(_Exportable):
 
 
 @final
-@_event
+@attrs.frozen(kw_only=True)
 class Asset(_Exportable):
     """Holdings of one currency: ``balance`` is available, ``locked`` is held by open orders."""
 
@@ -237,7 +238,7 @@ class Asset(_Exportable):
 
 
 @final
-@_event
+@attrs.frozen(kw_only=True)
 class MyAsset(_Exportable):
     """The account's changed holdings (``myAsset``); it has no market code."""
 

@@ -86,7 +86,7 @@ class EndpointProtocol:
 
     # -- subscriptions ------------------------------------------------------------------------
 
-    def subscribe(self, specs: Sequence[Spec], target: Any, now: float, *, gaps: bool = False) -> Subscriber:
+    def subscribe(self, specs: Sequence[Spec[Any]], target: Any, now: float, *, gaps: bool = False) -> Subscriber:
         """Add a subscriber for ``specs``; its events go to ``target``."""
         sub = self.book.add(specs, target)
         if gaps:
@@ -182,7 +182,7 @@ class EndpointProtocol:
             first = True
             for message in decoded:
                 if message.__class__ in _EVENT_TYPES:
-                    type_ = message.type  # type: ignore[union-attr]
+                    type_: str = message.type  # type: ignore[union-attr, assignment]  # an event: type is set
                     messages[type_] = messages.get(type_, 0) + 1
                     if first:
                         sizes[type_] = sizes.get(type_, 0) + len(frame)

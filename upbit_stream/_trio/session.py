@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, overload
@@ -17,21 +17,28 @@ from .._config.auth import MaskedHeaders, authorization_header
 from .._config.secrets import Credentials
 from .._config.settings import Settings
 from .._core.codec import SubscriptionList
+from .._core.construction import NoPublicConstructor
 from .._core.errors import AuthenticationError, SnapshotTimeout
 from .._core.events import Event
+from .._core.markers import StreamGap
 from .._core.policies import ConnectGate
 from .._core.protocol import ConnectionState, EndpointProtocol, ProtocolConfig
 from .._core.specs import PRIVATE_TYPES, Spec
-from .._core.stats import ConnectionEvent, Health, HealthStatus, SessionStats, SubscriptionStats, summarize_health
+from .._core.stats import (
+    ConnectionEvent,
+    Health,
+    HealthStatus,
+    SessionStats,
+    SubscriptionStats,
+    summarize_health,
+)
 from .._transports.seam import Connector, check_url
 from .._transports.via_trio_websocket import trio_websocket_connector
 from .._transports.via_websockets import websockets_connector
-from .._core.construction import NoPublicConstructor
-from .._core.markers import StreamGap
 from .channel import SubscriptionChannel
-from .shorthands import Overflow, SubscribeShorthands, Subscription
 from .connection import CLOSE_BOUND, EndpointDriver
 from .groups import single_errors
+from .shorthands import Overflow, SubscribeShorthands, Subscription
 
 __all__ = ["UpbitSession", "open_upbit_session"]
 

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .._core.events import Candle, MyAsset, MyOrder, Orderbook, Ticker, Trade
 from .._core.markers import StreamGap
-from .._core.specs import Mode, Spec, candle, my_asset, my_order, orderbook, ticker, trade
+from .._core.specs import (
+    Mode,
+    Spec,
+    candle,
+    my_asset,
+    my_order,
+    orderbook,
+    ticker,
+    trade,
+)
 from .channel import SubscriptionChannel
 
 __all__ = ["Overflow", "SubscribeShorthands", "Subscription"]

@@ -88,11 +88,13 @@ class Account:
             if not needed and value is not None:
                 raise ValueError(f"{ord_type} {side} orders take no {name}")
         order = Order(str(uuid_mod.uuid4()), code, side, ord_type, price, volume, now_ms, identifier)
-        if side is AskBid.BID:
+        if side is AskBid.BID:  # limit or price order: a price was checked above
+            assert price is not None
             funds = price if volume is None else _CTX.multiply(price, volume)
             order.reserved_fee = _CTX.multiply(funds, FEE_RATE)
             need, currency = _CTX.add(funds, order.reserved_fee), order.quote
-        else:
+        else:  # limit or market sell: a volume was checked above
+            assert volume is not None
             need, currency = volume, order.base
             order.reserved_fee = _ZERO if price is None else _CTX.multiply(_CTX.multiply(price, volume), FEE_RATE)
         if self.balances.get(currency, _ZERO) < need:
@@ -106,7 +108,8 @@ class Account:
                 raise ValueError("market orders need a price source")
             ask, bid = self._price_of(code)
             trade_price = ask if side is AskBid.BID else bid
-            fill_volume = volume if volume is not None else (price / trade_price).quantize(Decimal("0.00000001"))
+            fill_volume = volume if volume is not None else (_CTX.divide(price or _ZERO, trade_price)).quantize(
+                Decimal("0.00000001"))
             events += self.fill(order.uuid, now_ms, fill_volume, trade_price, is_maker=False)
         return order.uuid, events
 
@@ -120,6 +123,7 @@ class Account:
             raise ValueError("a price is needed to fill this order")
         if volume is None:
             if remaining is None:  # a market buy by funds: spend what is left
+                assert order.price is not None
                 volume = _CTX.divide(_CTX.subtract(order.price, order.executed_funds), trade_price).quantize(
                     Decimal("0.00000001"))
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 import warnings
+from typing import Any
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
@@ -17,7 +18,7 @@ DEFAULT_SECRET_KEY = "fake-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-01234
 _MAX_NONCES = 100_000
 
 
-def _quiet_decode(token: str, secret: str) -> dict:
+def _quiet_decode(token: str, secret: str) -> dict[str, Any]:
     with warnings.catch_warnings():
         # Short test secrets are fine here; PyJWT warns about them.
         warnings.simplefilter("ignore", InsecureKeyLengthWarning)

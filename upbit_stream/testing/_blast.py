@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from .._core.encode import encode_event
 from .._core.enums import Format
+from .._core.events import Event
 from ._connection import ws_frame
 from ._market import MarketSim
 
@@ -25,7 +26,7 @@ class BlastRing:
 
     def __init__(self, seed: int, size: int, now_ms: int) -> None:
         sim = MarketSim(seed, now_ms=now_ms)
-        self.events: list[tuple[str, str, object]] = []
+        self.events: list[tuple[str, str, Event]] = []
         for i in range(size):
             ts = now_ms + i
             trade = sim.step_trade(ts)

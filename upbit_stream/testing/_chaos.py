@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 import trio
 
@@ -71,9 +71,9 @@ def limit_violations(
     return found
 
 
-def wanted_keys(specs: Iterable[Spec]) -> set[tuple[str, str]]:
+def wanted_keys(specs: Iterable[Spec[Any]]) -> set[tuple[str, str]]:
     """The ``(type, code)`` pairs a live subscription of ``specs`` must have on the server."""
-    keys = set()
+    keys: set[tuple[str, str]] = set()
     for spec in specs:
         keys.update((spec.type, code) for code in (spec.codes or ("*",)))
     return keys
@@ -138,8 +138,10 @@ class ChaosDriver:
         since = self._disrupted_at
         with trio.move_on_after(self.resume_timeout):
             for endpoint in self.endpoints:
-                await self.fake.wait_for_request(
-                    lambda r, e=endpoint: r.kind == "message" and r.endpoint == e and r.time > since and not r.error)
+                def accepted(r: RequestRecord, e: str = endpoint) -> bool:
+                    return r.kind == "message" and r.endpoint == e and r.time > since and not r.error
+
+                await self.fake.wait_for_request(accepted)
             return True
         self.stuck += 1
         return False

@@ -34,7 +34,7 @@ class Watched:
     """What one observed subscription saw."""
 
     name: str
-    specs: tuple[Spec, ...]
+    specs: tuple[Spec[Any], ...]
     events: int = 0
     snapshots: int = 0
     gaps: int = 0
@@ -79,7 +79,7 @@ class Watched:
 class Observer:
     """Holds subscriptions open on ``session`` and records what they and the connection events show."""
 
-    def __init__(self, session: UpbitSession, subscriptions: Mapping[str, Sequence[Spec]]) -> None:
+    def __init__(self, session: UpbitSession, subscriptions: Mapping[str, Sequence[Spec[Any]]]) -> None:
         self.session = session
         self.watched = [Watched(name, tuple(specs)) for name, specs in subscriptions.items()]
         self.connection_events: Counter[tuple[str, ConnectionEventKind]] = Counter()
@@ -150,7 +150,7 @@ def _fresh(watched: Watched, mark: float) -> bool:
 # -- one whole run ------------------------------------------------------------------------------
 
 
-def chaos_subscriptions(codes: Sequence[str]) -> dict[str, tuple[Spec, ...]]:
+def chaos_subscriptions(codes: Sequence[str]) -> dict[str, tuple[Spec[Any], ...]]:
     """Public and private subscribers over ``codes`` (18 or more): every type, both modes."""
     from .._core.specs import my_asset, my_order, orderbook, ticker, trade
 

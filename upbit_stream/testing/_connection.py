@@ -183,6 +183,7 @@ class Connection:
         if not frames:
             return
         rate = self.server.blast_rate
+        assert rate is not None  # only called when blast_rate is set
         start = trio.current_time()
         sent, index, deadline = 0, 0, start
         while not self.queue.items and chunks is self._blast_chunks:

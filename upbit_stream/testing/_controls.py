@@ -128,7 +128,7 @@ class Controls:
         order_uuid, events = self.account.place_order(  # type: ignore[attr-defined]
             code, side, ord_type, price, volume, self.now_ms(), identifier)  # type: ignore[attr-defined]
         self._publish_all(events)
-        return order_uuid
+        return str(order_uuid)
 
     def fill(self, order_uuid: str, volume: Any = None, price: Any = None) -> None:
         """Fill part (``volume``) or all of an open order: myOrder ``trade`` (then ``done``), myAsset."""
@@ -179,8 +179,9 @@ class Controls:
         except ProtocolError:
             return
         for message in messages:
-            if hasattr(message, "stream_type") and getattr(message, "code", None):
-                self._replayed[(message.type, message.code)] = message  # type: ignore[attr-defined]
+            code = getattr(message, "code", None)
+            if hasattr(message, "stream_type") and code:
+                self._replayed[(getattr(message, "type"), code)] = message  # type: ignore[attr-defined]  # noqa: B009
 
     @staticmethod
     def _matches(conn: Connection, key: tuple[str, str]) -> bool:

@@ -54,7 +54,7 @@ class Gate:
 class GateStream(trio.abc.HalfCloseableStream):
     """Wraps the accepted TCP stream: every read and write passes the gate and marks traffic."""
 
-    def __init__(self, inner: trio.SocketStream, gate: Gate, on_traffic: Callable[[], None]) -> None:
+    def __init__(self, inner: trio.abc.Stream, gate: Gate, on_traffic: Callable[[], None]) -> None:
         self.inner = inner
         self.gate = gate
         self._on_traffic = on_traffic
@@ -81,9 +81,11 @@ class GateStream(trio.abc.HalfCloseableStream):
         if data:
             self.bytes_received += len(data)
             self._on_traffic()
-        return data
+        return bytes(data)
 
     async def send_eof(self) -> None:
+        if not isinstance(self.inner, trio.abc.HalfCloseableStream):
+            raise trio.BrokenResourceError("this stream cannot half-close")
         await self.inner.send_eof()
 
     async def aclose(self) -> None:

@@ -9,6 +9,7 @@ number is a ``Decimal`` computed exactly (a 60-digit context), so ticker accumul
 from __future__ import annotations
 
 import random
+from typing import Any
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
@@ -70,6 +71,9 @@ _KRW_TICKS = [
         ("0.001", "0.00001"), ("0.0001", "0.000001"), ("0.00001", "0.0000001"),
     ]
 ]
+
+
+_ZERO_SIZE = Decimal(0)
 
 
 class PairCode:
@@ -224,8 +228,8 @@ class MarketSim:
         n = min(depth, len(asks), len(bids))
         units = tuple(OrderbookUnit(ask_price=asks[i][0], bid_price=bids[i][0], ask_size=asks[i][1],
                                     bid_size=bids[i][1]) for i in range(n))
-        return Orderbook(code=code, total_ask_size=sum((u.ask_size for u in units), Decimal(0)),
-                         total_bid_size=sum((u.bid_size for u in units), Decimal(0)),
+        return Orderbook(code=code, total_ask_size=sum((u.ask_size or _ZERO_SIZE for u in units), Decimal(0)),
+                         total_bid_size=sum((u.bid_size or _ZERO_SIZE for u in units), Decimal(0)),
                          orderbook_units=units, timestamp=now_ms, level=level, stream_type=stream_type)
 
     def ticker(self, code: str, now_ms: int, stream_type: StreamType = StreamType.REALTIME) -> Ticker:
@@ -381,7 +385,7 @@ class MarketSim:
             return True
         return code.startswith("KRW-") and level % self.tick_size(code) == 0
 
-    def snapshot_events(self, type_: str, codes: Iterable[str], now_ms: int) -> list:
+    def snapshot_events(self, type_: str, codes: Iterable[str], now_ms: int) -> list[Any]:
         """SNAPSHOT events of ``type_`` (ticker, trade, candle.*) for ``codes``."""
         snap = StreamType.SNAPSHOT
         if type_ == "ticker":

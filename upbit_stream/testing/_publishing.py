@@ -49,6 +49,7 @@ class Publishing:
             return queued
         key = (type_, event.code)
         frames: dict[tuple[Format, Any], bytes] = {}
+        cache_key: tuple[Format, Any]
         for conn in self._conns.values():
             variants = conn.realtime.get(key)
             if not variants:
@@ -59,15 +60,17 @@ class Publishing:
                     if not self.market.level_supported(event.code, level) or event.code not in self.market:
                         continue
                     cache_key = (conn.format, variant)
-                    frame = frames.get(cache_key)
-                    if frame is None:
+                    cached = frames.get(cache_key)
+                    if cached is None:
                         ev = self.market.orderbook(event.code, event.timestamp, depth, level)
-                        frame = frames[cache_key] = encode_event(ev, conn.format)
+                        cached = frames[cache_key] = encode_event(ev, conn.format)
+                    frame = cached
                 else:
                     cache_key = (conn.format, None)
-                    frame = frames.get(cache_key)
-                    if frame is None:
-                        frame = frames[cache_key] = encode_event(event, conn.format)
+                    cached = frames.get(cache_key)
+                    if cached is None:
+                        cached = frames[cache_key] = encode_event(event, conn.format)
+                    frame = cached
                 queued += conn.queue.put(frame)
         return queued
 

@@ -47,7 +47,7 @@ def _iter(path: str | os.PathLike[str]) -> Iterator[ReplayFrame]:
     with open(path, "rb") as probe:
         compressed = probe.read(2) == b"\x1f\x8b"  # gzip's magic number, whatever the file is called
     opener = gzip.open if compressed else open
-    with opener(path, "rt", encoding="utf-8") as file:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as file:
         for line in file:
             line = line.strip()
             if not line:

@@ -7,10 +7,10 @@ import math
 import ssl
 import time
 from collections import deque
-from urllib.parse import urlsplit
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
+from urllib.parse import urlsplit
 
 import attrs
 import trio
@@ -156,6 +156,7 @@ class FakeUpbit(Publishing, Controls):
         """
         async def open_stream(host: str, port: int) -> trio.abc.Stream:
             client, server = trio.testing.memory_stream_pair()
+            assert self.nursery is not None, "the fake exchange is not running"
             self.nursery.start_soon(self._handle_tcp, server)
             return client
 
@@ -196,7 +197,7 @@ class FakeUpbit(Publishing, Controls):
 
     # -- connections ----------------------------------------------------------------------------
 
-    async def _handle_tcp(self, stream: trio.SocketStream) -> None:
+    async def _handle_tcp(self, stream: trio.abc.Stream) -> None:
         conn_id = next(self._ids)
         gate = Gate()
         conn: Connection | None = None
@@ -206,7 +207,7 @@ class FakeUpbit(Publishing, Controls):
                 conn.touch()
 
         if self.ssl_context is not None:
-            stream = trio.SSLStream(stream, self.ssl_context, server_side=True)  # type: ignore[assignment]
+            stream = trio.SSLStream(stream, self.ssl_context, server_side=True)
         gated = GateStream(stream, gate, touch)
         try:
             async with trio.open_nursery() as nursery:

@@ -1,0 +1,52 @@
+"""Types reach users: the package and the offline-testing example pass ``mypy --strict``, and a
+user's typos are errors."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+from mypy import api as mypy_api  # in the [test] extra: ./scripts/test installs it
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_mypy(*targets: str, cache: Path) -> tuple[int, str]:
+    out, err, code = mypy_api.run(["--strict", "--python-executable", sys.executable, "--cache-dir", str(cache),
+                                   "--no-error-summary", *targets])
+    return code, out + err
+
+
+def test_the_package_and_the_testing_example_pass_mypy_strict(tmp_path_factory):
+    code, report = run_mypy(str(ROOT / "upbit_stream"), str(ROOT / "examples" / "test_my_strategy.py"),
+                            cache=tmp_path_factory.getbasetemp() / "mypy")
+    assert code == 0, report
+
+
+def test_a_users_typos_are_type_errors(tmp_path, tmp_path_factory):
+    program = tmp_path / "user_program.py"
+    program.write_text(textwrap.dedent('''
+        from decimal import Decimal
+        import upbit_stream as ub
+
+        async def main() -> None:
+            async with ub.open_upbit_session() as session:
+                async with session.ticker("KRW-BTC", bufer=10) as tickers:  # typo 1
+                    pass
+                async with session.trade("KRW-BTC") as trades:
+                    trade = await trades.receive()
+                    trade.trade_pricee  # typo 2
+                    reveal_type(trade)
+                async with session.subscribe(ub.ticker("KRW-BTC"), ub.orderbook("KRW-BTC"), gaps=True) as both:
+                    reveal_type(await both.receive())
+                prices = await session.snapshot(ub.candle(["KRW-BTC"], "1m"))
+                reveal_type(prices)
+    '''))
+    code, report = run_mypy(str(program), cache=tmp_path_factory.getbasetemp() / "mypy")
+    assert code == 1
+    assert 'Unexpected keyword argument "bufer"' in report
+    assert '"Trade" has no attribute "trade_pricee"' in report
+    assert 'Revealed type is "upbit_stream.Trade"' in report or 'Revealed type is "upbit_stream._core.events.Trade"' in report
+    assert "Ticker | upbit_stream" in report and "Orderbook | upbit_stream" in report and "StreamGap" in report
+    assert "dict[str, upbit_stream" in report and "Candle]" in report
