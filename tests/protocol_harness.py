@@ -213,6 +213,10 @@ class Harness:
         at = self.protocol.next_attempt_at(self.now)
         self.now = max(self.now, self.now if at is None else at)
         assert self.gate.try_attempt(self.now)
+        self._open_connection()
+
+    def _open_connection(self) -> None:
+        """An attempt that passed the gate at ``now`` succeeds one round trip later."""
         self.protocol.attempt_started(self.now)
         self.now += self.server.rtt
         self.server.new_connection()
@@ -291,14 +295,7 @@ class Harness:
                 if at is not None and at <= end:
                     self.now = max(self.now, at)
                     if self.gate.try_attempt(self.now):
-                        self.protocol.attempt_started(self.now)
-                        self.now += self.server.rtt
-                        self.server.new_connection()
-                        self.protocol.connection_made(self.now, self.now)
-                        self.connections += 1
-                        self.connected = True
-                        self.pong_at = math.inf
-                        self._notices()
+                        self._open_connection()
                     continue
             times = [end]
             if self.connected:
