@@ -305,11 +305,27 @@ async def open_upbit_session(
     secret_key: str | None = None,
     connector: Connector | None = None,
 ) -> AsyncIterator[UpbitSession]:
-    """Open a session; connections open lazily with the first subscription of each endpoint.
+    """Open a session (``async with``); connections open lazily with each endpoint's first subscription.
 
+    ::
+
+        async with ub.open_upbit_session() as session:
+            async with session.ticker(["KRW-BTC", "KRW-ETH"]) as tickers:
+                async for ticker in tickers:
+                    print(ticker.code, ticker.trade_price)
+
+    ``config``: a ``Settings``, or the path of a TOML settings file (default: ``upbit_stream.toml``
+    if present, then ``UPBIT_STREAM_*`` environment variables). ``access_key``/``secret_key``:
+    for private streams (default: ``UPBIT_ACCESS_KEY``/``UPBIT_SECRET_KEY``); never logged or shown.
+    ``connector``: another transport, or ``fake.connector()`` of ``upbit_stream.testing`` to run
+    against the fake exchange in memory under a virtual clock.
+
+    Raises ``ConfigError`` for bad settings and ``AuthenticationError`` for unusable keys at once;
+    connection trouble never escapes the block by itself (it reaches subscribers in-band).
     Leaving the block closes every connection (with a close frame, within about a second),
-    cancels every task and ends every channel. ``[logging] level`` is the ``upbit_stream``
-    logger's level while the block runs, unless the application set that logger's level itself.
+    cancels every task and ends every channel; your own exception leaves it unwrapped, with its
+    ``__cause__``. ``[logging] level`` is the ``upbit_stream`` logger's level while the block
+    runs, unless the application set that logger's level itself.
     """
     settings = _settings_from(config)
     try:
