@@ -8,7 +8,7 @@ Longs are ``int``s within signed 64 bits (``Long``), and absent or null optional
 
 import enum
 from decimal import Decimal
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, final
 
 import attrs
 
@@ -37,6 +37,17 @@ __all__ = [
     "Trade",
     "simple_key",
 ]
+
+if TYPE_CHECKING:
+    _E = TypeVar("_E", bound=enum.Enum)
+    #: An enum field: the documented values as the enum, a value Upbit adds later as its string.
+    Open: TypeAlias = _E | str
+else:  # at run time the enum alone, which is what the decoder reads; unknown values arrive as str
+
+    class Open:
+        def __class_getitem__(cls, item: type) -> type:
+            return item
+
 
 CANDLE_INTERVALS: tuple[str, ...] = ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m")
 
@@ -88,7 +99,7 @@ class Ticker(_Exportable):
     low_price: Decimal | None = _w("lp")
     trade_price: Decimal | None = _w("tp")
     prev_closing_price: Decimal | None = _w("pcp")
-    change: Change | None = _w("c")
+    change: Open[Change] | None = _w("c")
     change_price: Decimal | None = _w("cp")
     signed_change_price: Decimal | None = _w("scp")
     change_rate: Decimal | None = _w("cr")
@@ -101,19 +112,19 @@ class Ticker(_Exportable):
     trade_date: str | None = _w("tdt")
     trade_time: str | None = _w("ttm")
     trade_timestamp: Long | None = _w("ttms")
-    ask_bid: AskBid | None = _w("ab")
+    ask_bid: Open[AskBid] | None = _w("ab")
     acc_ask_volume: Decimal | None = _w("aav")
     acc_bid_volume: Decimal | None = _w("abv")
     highest_52_week_price: Decimal | None = _w("h52wp")
     highest_52_week_date: str | None = _w("h52wdt")
     lowest_52_week_price: Decimal | None = _w("l52wp")
     lowest_52_week_date: str | None = _w("l52wdt")
-    market_state: MarketState | None = _w("ms")
+    market_state: Open[MarketState] | None = _w("ms")
     is_trading_suspended: bool | None = _w("its")
     delisting_date: str | None = _w("dd")
-    market_warning: MarketWarning | None = _w("mw")
+    market_warning: Open[MarketWarning] | None = _w("mw")
     timestamp: Long | None = _w("tms")
-    stream_type: StreamType | None = _w("st")
+    stream_type: Open[StreamType] | None = _w("st")
 
 
 @final
@@ -125,9 +136,9 @@ class Trade(_Exportable):
     code: str = _w("cd", "")
     trade_price: Decimal | None = _w("tp")
     trade_volume: Decimal | None = _w("tv")
-    ask_bid: AskBid | None = _w("ab")
+    ask_bid: Open[AskBid] | None = _w("ab")
     prev_closing_price: Decimal | None = _w("pcp")
-    change: Change | None = _w("c")
+    change: Open[Change] | None = _w("c")
     change_price: Decimal | None = _w("cp")
     trade_date: str | None = _w("td")
     trade_time: str | None = _w("ttm")
@@ -138,7 +149,7 @@ class Trade(_Exportable):
     best_ask_size: Decimal | None = _w("bas")
     best_bid_price: Decimal | None = _w("bbp")
     best_bid_size: Decimal | None = _w("bbs")
-    stream_type: StreamType | None = _w("st")
+    stream_type: Open[StreamType] | None = _w("st")
 
 
 @final
@@ -164,7 +175,7 @@ class Orderbook(_Exportable):
     orderbook_units: tuple[OrderbookUnit, ...] = _w("obu", ())
     timestamp: Long | None = _w("tms")
     level: Decimal | None = _w("lv")
-    stream_type: StreamType | None = _w("st")
+    stream_type: Open[StreamType] | None = _w("st")
 
 
 @final
@@ -183,7 +194,7 @@ class Candle(_Exportable):
     candle_acc_trade_volume: Decimal | None = _w("catv")
     candle_acc_trade_price: Decimal | None = _w("catp")
     timestamp: Long | None = _w("tms")
-    stream_type: StreamType | None = _w("st")
+    stream_type: Open[StreamType] | None = _w("st")
 
     @property
     def interval(self) -> str:
@@ -199,9 +210,9 @@ class MyOrder(_Exportable):
     type: str = _w("ty", "myOrder")
     code: str = _w("cd", "")
     uuid: str | None = _w("uid")
-    ask_bid: AskBid | None = _w("ab")
-    order_type: OrderType | None = _w("ot")
-    state: OrderState | None = _w("s")
+    ask_bid: Open[AskBid] | None = _w("ab")
+    order_type: Open[OrderType] | None = _w("ot")
+    state: Open[OrderState] | None = _w("s")
     trade_uuid: str | None = _w("tuid")
     price: Decimal | None = _w("p")
     avg_price: Decimal | None = _w("ap")
@@ -214,17 +225,17 @@ class MyOrder(_Exportable):
     paid_fee: Decimal | None = _w("pf")
     locked: Decimal | None = _w("l")
     executed_funds: Decimal | None = _w("ef")
-    time_in_force: TimeInForce | None = _w("tif")
+    time_in_force: Open[TimeInForce] | None = _w("tif")
     trade_fee: Decimal | None = _w("tf")
     is_maker: bool | None = _w("im")
     identifier: str | None = _w("id")
-    smp_type: SmpType | None = _w("smpt")
+    smp_type: Open[SmpType] | None = _w("smpt")
     prevented_volume: Decimal | None = _w("pv")
     prevented_locked: Decimal | None = _w("pl")
     trade_timestamp: Long | None = _w("ttms")
     order_timestamp: Long | None = _w("otms")
     timestamp: Long | None = _w("tms")
-    stream_type: StreamType | None = _w("st")
+    stream_type: Open[StreamType] | None = _w("st")
 
 
 @final
@@ -247,7 +258,7 @@ class MyAsset(_Exportable):
     assets: tuple[Asset, ...] = _w("ast", ())
     asset_timestamp: Long | None = _w("asttms")
     timestamp: Long | None = _w("tms")
-    stream_type: StreamType | None = _w("st")
+    stream_type: Open[StreamType] | None = _w("st")
 
     @property
     def code(self) -> str:
