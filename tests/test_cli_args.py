@@ -47,7 +47,11 @@ BAD = {
     "bad format": ([*T, "--format", "XML"], "format must be one of DEFAULT, SIMPLE, JSON_LIST, SIMPLE_LIST"),
     "bad count": ([*T, "--count", "0"], "expected a whole number above 0"),
     "record depth": ([*T, "--depth", "10"], "depth must be one of"),
-    "serve port": (["serve", "--port", "x"], "invalid int value: 'x'"),
+    "serve port": (["serve", "--port", "x"], "expected a whole number from 0 to 65535: got 'x'"),
+    "serve port range": (["serve", "--port", "99999"], "expected a whole number from 0 to 65535: got '99999'"),
+    "serve negative rate": (["serve", "--rate", "-5"], "expected a number from 0: got '-5'"),
+    "serve idle timeout": (["serve", "--idle-timeout", "-1"], "expected a number above 0: got '-1'"),
+    "demo zero rate": (["demo", "--rate", "0"], "expected a number above 0: got '0'"),
     "serve keys": (["serve", "--keys", "nocolon"], "expected ACCESS:SECRET"),
     "no config action": (["config"], "the following arguments are required: ACTION"),
     "bench extra": (["bench", "--fast"], "unrecognized arguments: --fast"),
@@ -104,7 +108,7 @@ def test_help_at_every_level(capsys, monkeypatch, tmp_path, level):
 
 def test_python_dash_m_and_the_installed_script_print_the_same_help(tmp_path):
     module = run_cli("--help", cwd=tmp_path, COLUMNS="100")
-    assert module.returncode == 0 and module.stdout.startswith("usage: upbit-stream [-h] COMMAND ...")
+    assert module.returncode == 0 and module.stdout.startswith("usage: upbit-stream [-h] [--version] COMMAND ...")
     assert "exit status: 0 done (also after SIGTERM), 1 failed, 2 bad arguments, 130 Ctrl-C." in module.stdout
     script = Path(sys.executable).with_name("upbit-stream")
     if not script.exists():
@@ -112,3 +116,11 @@ def test_python_dash_m_and_the_installed_script_print_the_same_help(tmp_path):
     installed = subprocess.run([str(script), "--help"], cwd=tmp_path, env=clean_env(COLUMNS="100"),
                                capture_output=True, text=True, timeout=30)
     assert installed.returncode == 0 and installed.stdout == module.stdout
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("upbit-stream ") and out.strip().split()[1][0].isdigit()

@@ -153,6 +153,34 @@ def _size(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("upbit-stream")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        from .. import __version__
+
+        return __version__
+
+
+def _number(low: float, high: float = float("inf"), *, above: bool = False, whole: bool = False) -> Any:
+    """An argument type for a number within [low, high] (above ``low`` when ``above``)."""
+    def parse(value: str) -> float:
+        try:
+            number = int(value) if whole else float(value)
+        except ValueError:
+            number = math.nan
+        if not (number > low if above else number >= low) or not number <= high:
+            bound = f"above {low:g}" if above else f"from {low:g}"
+            upper = f" to {high:g}" if high != float("inf") else ""
+            kind = "a whole number" if whole else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind} {bound}{upper}: got {value!r}")
+        return number
+
+    return parse
+
+
 def _count(value: str) -> int:
     if value.isdigit() and int(value) > 0:
         return int(value)
@@ -235,6 +263,7 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The whole parser; each leaf sets ``command`` to the name of the function that runs it."""
     parser = _Parser(prog="upbit-stream", description=_DESCRIPTION, epilog=_EPILOG)
+    parser.add_argument("--version", action="version", version=f"upbit-stream {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     for add in (_add_demo, _add_watch, _add_record, _add_serve, _add_config, _add_bench):
         add(sub)
@@ -249,7 +278,8 @@ def _add_demo(sub: Commands) -> None:
                           description="Run the fake exchange in this process and watch its tickers: no network "
                           "needed.")
     demo.add_argument("--seconds", type=_seconds, default=math.inf, metavar="DURATION", help="stop after this long")
-    demo.add_argument("--rate", type=float, default=200.0, help="simulated trades per second (default 200)")
+    demo.add_argument("--rate", type=_number(0, above=True), default=200.0,
+                      help="simulated trades per second (default 200)")
     demo.set_defaults(command="demo")
 
 
@@ -309,8 +339,9 @@ def _add_serve(sub: Commands) -> None:
                            description="Run the fake Upbit exchange in the foreground; it prints its URLs and "
                            "test keys.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="port (default: an ephemeral port)")
-    serve.add_argument("--rate", type=float, default=50.0, help="simulated trades per second (default 50)")
+    serve.add_argument("--port", type=_number(0, 65535, whole=True), default=0,
+                       help="port (default: an ephemeral port)")
+    serve.add_argument("--rate", type=_number(0), default=50.0, help="simulated trades per second (default 50)")
     serve.add_argument("--blast", action="store_true", help="send pre-encoded frames as fast as possible")
     serve.add_argument("--blast-rate", type=float, metavar="N",
                        help="with --blast: N frames per second per connection, stamped with the send time")
@@ -321,7 +352,8 @@ def _add_serve(sub: Commands) -> None:
     serve.add_argument("--loop", action="store_true", help="repeat the replay forever")
     serve.add_argument("--keys", type=_keys, action="append", metavar="ACCESS:SECRET",
                        help="test API key pair (repeatable; default: the built-in test pair)")
-    serve.add_argument("--idle-timeout", type=float, default=120.0, help="idle close in seconds (default 120)")
+    serve.add_argument("--idle-timeout", type=_number(0, above=True), default=120.0,
+                       help="idle close in seconds (default 120)")
     serve.set_defaults(command="serve")
 
 

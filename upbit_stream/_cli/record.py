@@ -103,10 +103,10 @@ class Summary:
     def describe(self) -> str:
         """``recorded 1,234 frames to data.jsonl.gz (56.1 KB)``."""
         if not self.files:
-            return f"recorded {self.frames:,} frames (no file written)"
+            return f"recorded {_frames(self.frames)} (no file written)"
         where = str(self.files[0]) if len(self.files) == 1 else \
             f"{len(self.files)} files, {self.files[0]} … {self.files[-1]}"
-        return f"recorded {self.frames:,} frames to {where} ({human_size(self.size)})"
+        return f"recorded {_frames(self.frames)} to {where} ({human_size(self.size)})"
 
 
 async def record(
@@ -230,3 +230,5 @@ def _isatty(out: TextIO) -> bool:
         return False
 
 
+def _frames(count: int) -> str:
+    return f"{count:,} frame" if count == 1 else f"{count:,} frames"
