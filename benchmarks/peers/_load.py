@@ -1,4 +1,4 @@
-"""How busy the machine is apart from this benchmark: load average, and CPU used by processes outside our tree."""
+"""How busy the machine is apart from this benchmark: CPU kept busy by processes outside our process tree."""
 
 from __future__ import annotations
 
