@@ -1,13 +1,15 @@
-"""Throughput of the websockets connector before and after its sans-I/O rewrite, measured in one run.
+"""Throughput of the websockets connector as it is against earlier versions of it, measured in one run.
 
 A blaster in another process answers the upgrade by hand and then writes pre-encoded binary
 trade frames (Upbit's JSON, 400-odd bytes) as fast as the socket takes them, so the client is
 the bottleneck. Each connector reads ``MESSAGES`` messages through ``wire.receive()`` (and, as
 the session does, through ``receive()`` + ``receive_ready()``); rounds alternate and each keeps
-its best (the machine is shared). "before" is ``via_websockets.py`` as of ``BEFORE`` (websockets'
-own ``websockets.trio`` connection), loaded from git; "after" is the working tree.
+its best (the machine is shared). The earlier versions are loaded from git (``via_websockets.py``
+and, where the commit has them, ``websockets_wire.py`` and ``frame_split.py``): by default
+``045b50d`` (websockets' own ``websockets.trio`` connection) and ``1141681`` (the sans-I/O wire
+before its fast path for plain data frames). "now" is the working tree.
 
-    python benchmarks/bench_transport.py [--quick] [--before <commit>]
+    python benchmarks/bench_transport.py [--quick] [--before <commit> ...]
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from upbit_stream._transports.via_trio_websocket import trio_websocket_connector
 from upbit_stream._transports.via_websockets import websockets_connector
 
 ROOT = Path(__file__).resolve().parents[1]
-BEFORE = "045b50d"  # the last commit with the websockets.trio connector
+BEFORE = ("045b50d", "1141681")  # the last websockets.trio connector; the sans-I/O wire without the fast path
+#: The connector's modules, in import order; each one a commit has is loaded from it.
+MODULES = ("frame_split", "websockets_wire", "via_websockets")
 TRADE = json.dumps({
     "type": "trade", "code": "KRW-BTC", "timestamp": 1730336862082, "trade_date": "2024-10-31",
     "trade_time": "01:07:42", "trade_timestamp": 1730336862047, "trade_price": 101000000.0,
@@ -83,16 +87,26 @@ def blast() -> None:
 
 
 def load_before(commit: str) -> Any:
-    """``websockets_connector`` from ``via_websockets.py`` as of ``commit`` (a module of the package)."""
-    source = subprocess.run(["git", "show", f"{commit}:upbit_stream/_transports/via_websockets.py"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
-    name = f"{transports.__name__}._via_websockets_before"
-    spec = importlib.util.spec_from_loader(name, loader=None)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    module.__package__ = transports.__name__
-    sys.modules[name] = module
-    exec(compile(source, f"{commit}:via_websockets.py", "exec"), module.__dict__)  # noqa: S102 - our own file
+    """``websockets_connector`` as of ``commit``: its connector modules, loaded as modules of the package."""
+    renamed: dict[str, str] = {}
+    module = None
+    for stem in MODULES:
+        shown = subprocess.run(["git", "show", f"{commit}:upbit_stream/_transports/{stem}.py"], cwd=ROOT,
+                               capture_output=True, text=True, check=False)
+        if shown.returncode != 0:
+            continue  # not in that commit
+        source = shown.stdout
+        for old, new in renamed.items():  # its siblings from the same commit, not from the working tree
+            source = source.replace(f"from .{old} import", f"from .{new} import")
+        renamed[stem] = f"_{stem}_{commit}"
+        name = f"{transports.__name__}.{renamed[stem]}"
+        spec = importlib.util.spec_from_loader(name, loader=None)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        module.__package__ = transports.__name__
+        sys.modules[name] = module
+        exec(compile(source, f"{commit}:{stem}.py", "exec"), module.__dict__)  # noqa: S102 - our own file
+    assert module is not None and "via_websockets" in renamed, f"{commit} has no via_websockets.py"
     return module.websockets_connector
 
 
@@ -116,14 +130,13 @@ async def rate(connector: Any, url: str, messages: int, batched: bool) -> float:
     return count / elapsed
 
 
-async def measure(url: str, before: Any, messages: int, rounds: int) -> dict[str, float]:
-    contenders = {
-        "websockets before: receive()": (before(), False),
-        "websockets after: receive()": (websockets_connector(), False),
-        "websockets before: receive() + receive_ready()": (before(), True),
-        "websockets after: receive() + receive_ready()": (websockets_connector(), True),
-        "trio-websocket (for scale): receive() + receive_ready()": (trio_websocket_connector(), True),
-    }
+async def measure(url: str, befores: dict[str, Any], messages: int, rounds: int) -> dict[str, float]:
+    contenders: dict[str, tuple[Any, bool]] = {}
+    for batched, way in ((False, "receive()"), (True, "receive() + receive_ready()")):
+        for commit, before in befores.items():
+            contenders[f"websockets {commit}: {way}"] = (before(), batched)
+        contenders[f"websockets now: {way}"] = (websockets_connector(), batched)
+    contenders["trio-websocket (for scale): receive() + receive_ready()"] = (trio_websocket_connector(), True)
     best: dict[str, float] = {}
     for _ in range(rounds):
         for label, (connector, batched) in contenders.items():
@@ -134,19 +147,20 @@ async def measure(url: str, before: Any, messages: int, rounds: int) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--before", default=BEFORE)
+    parser.add_argument("--before", action="append", metavar="COMMIT",
+                        help=f"an earlier version to compare with (repeatable; default {' and '.join(BEFORE)})")
     parser.add_argument("--blast", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.blast:
         blast()
         return
     messages, rounds = (50_000, 1) if args.quick else (300_000, 3)
-    before = load_before(args.before)
+    befores = {commit: load_before(commit) for commit in args.before or BEFORE}
     server = subprocess.Popen([sys.executable, __file__, "--blast"], stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        best = trio.run(measure, f"ws://127.0.0.1:{port}/websocket/v1", before, messages, rounds)
+        best = trio.run(measure, f"ws://127.0.0.1:{port}/websocket/v1", befores, messages, rounds)
     finally:
         server.terminate()
         server.wait(5)
@@ -154,8 +168,9 @@ def main() -> None:
     for label, value in best.items():
         print(f"  {label:58} {value:>10,.0f} msg/s")
     for way in ("receive()", "receive() + receive_ready()"):
-        ratio = best[f"websockets after: {way}"] / best[f"websockets before: {way}"]
-        print(f"  after / before, {way:28} {ratio:5.2f}x")
+        for commit in befores:
+            ratio = best[f"websockets now: {way}"] / best[f"websockets {commit}: {way}"]
+            print(f"  now / {commit}, {way:28} {ratio:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,12 @@ def args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--transport", default="", help="upbit_stream only: [connection] transport")
+    parser.add_argument("--format", choices=("DEFAULT", "SIMPLE"), default="DEFAULT",
+                        help="upbit_stream only: [connection] format")
+    parser.add_argument("--batch", action="store_true", help="upbit_stream only: read with batches(), not async for")
+    parser.add_argument("--latency", action="store_true",
+                        help="record each message's latency (paced phase; off at full speed, where the list of "
+                             "samples would be most of the RSS growth)")
     return parser.parse_args()
 
 
@@ -83,9 +89,27 @@ def _peak_rss_kb(pid: int) -> int:
 
 
 def tree_cpu() -> float:
-    """User + system CPU seconds of this process and every live descendant."""
-    own = os.times()
-    return own.user + own.system + sum(_cpu_of(pid) for pid in _descendants(os.getpid()))
+    """User + system CPU seconds of this process and every live descendant.
+
+    The slow part comes first: scanning ``/proc`` from the meter thread waits for the GIL at every
+    file while the client's loop keeps it busy, which took whole seconds. This process's own time is
+    one ``getrusage`` call at the end, so that the caller's timestamp right after pairs with it.
+    """
+    descendants = sum(_cpu_of(pid) for pid in _descendants(os.getpid()))
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime + descendants
+
+
+def rss_mb() -> float:
+    """Current RSS of this process (VmRSS), MB."""
+    try:
+        with open(f"/proc/{os.getpid()}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def tree_peak_rss_mb() -> float:
@@ -108,7 +132,7 @@ class Meter:
 
     def tick(self, timestamp_ms: float | str) -> None:
         self.seen += 1
-        if self.recording:
+        if self.recording and self.options.latency:
             self.samples.append(time.time() * 1000.0 - float(timestamp_ms))  # type: ignore[arg-type]
 
     def note(self, key: str, value: object) -> None:
@@ -128,11 +152,13 @@ class Meter:
                 self.fail(f"no message within {FIRST_MESSAGE_TIMEOUT:g} s")
             time.sleep(0.01)
         time.sleep(self.options.warmup)
-        cpu0, n0, t0, parsed0 = tree_cpu(), self.seen, time.monotonic(), self.parsed
+        rss0 = rss_mb()
+        cpu0, t0, n0, parsed0 = self._snapshot()
         self.recording = True
         time.sleep(self.options.seconds)
         self.recording = False
-        n1, t1, parsed1, cpu1 = self.seen, time.monotonic(), self.parsed, tree_cpu()
+        cpu1, t1, n1, parsed1 = self._snapshot()
+        rss1 = rss_mb()
         samples = sorted(self.samples)
         messages = n1 - n0
         result: dict[str, object] = {
@@ -143,6 +169,9 @@ class Meter:
             "cpu_per_million": (cpu1 - cpu0) / messages * 1e6 if messages else None,
             "cpu_percent": (cpu1 - cpu0) / (t1 - t0) * 100,
             "peak_rss_mb": tree_peak_rss_mb(),
+            "rss_start_mb": rss0,  # this process only, when the measured window opens and closes
+            "rss_end_mb": rss1,
+            "total_messages": n1,  # since the first, warm-up included
             "processes": 1 + len(_descendants(os.getpid())),
         }
         if parsed0 is not None and parsed1 is not None:
@@ -151,6 +180,11 @@ class Meter:
             result.update(p50=samples[len(samples) // 2], p99=samples[min(len(samples) - 1, int(len(samples) * 0.99))],
                           max=samples[-1], latency_samples=len(samples))
         self._finish(result)
+
+    def _snapshot(self) -> tuple[float, float, int, int | None]:
+        """CPU seconds, then at once the time and the counts (a window's CPU and its span must match)."""
+        cpu = tree_cpu()
+        return cpu, time.monotonic(), self.seen, self.parsed
 
     def _finish(self, result: dict[str, object]) -> None:
         print(json.dumps({**self.info, **result}), flush=True)

@@ -1,4 +1,8 @@
-"""upbit_stream: one session, one subscription, one consumer reading typed events (frozen attrs classes)."""
+"""upbit_stream: one session, one subscription, one consumer reading typed events (frozen attrs classes).
+
+``--batch`` reads lists with ``async for batch in events.batches()`` instead of one event per
+``async for``; ``--format SIMPLE`` asks the exchange for abbreviated keys.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ DECODES = ("frozen attrs Trade/Ticker events (decoded by msgspec) with Decimal p
 
 
 async def consume(meter: _harness.Meter, options: argparse.Namespace) -> None:
-    settings = ub.Settings().evolve(connection={"public_url": options.url, "format": "DEFAULT"})
+    settings = ub.Settings().evolve(connection={"public_url": options.url, "format": options.format})
     transport = options.transport
     if transport:
         try:
@@ -22,14 +26,20 @@ async def consume(meter: _harness.Meter, options: argparse.Namespace) -> None:
         except ub.ConfigError as exc:
             transport = f"{settings.connection.transport} (asked for {options.transport!r}: unsupported here, {exc})"
     meter.note("transport", transport or settings.connection.transport)
+    meter.note("reading", "batches()" if options.batch else "async for")
     async with ub.open_upbit_session(config=settings) as session:
         stream = session.trade if options.type == "trade" else session.ticker
         async with trio.open_nursery() as nursery:
             nursery.start_soon(count_parsed, session, meter)
             async with stream([options.code], mode="realtime") as events:
                 tick = meter.tick
-                async for event in events:
-                    tick(event.timestamp)
+                if options.batch:
+                    async for batch in events.batches():
+                        for event in batch:
+                            tick(event.timestamp)
+                else:
+                    async for event in events:
+                        tick(event.timestamp)
 
 
 async def count_parsed(session: ub.UpbitSession, meter: _harness.Meter) -> None:

@@ -154,35 +154,35 @@ async def _send_request(stream: trio.abc.Stream, protocol: ClientProtocol, targe
     raise ConnectError(f"cannot connect: {failure}")
 
 
-async def _receive_response(stream: trio.abc.Stream, protocol: ClientProtocol) -> Sequence[object]:
-    """Read the answer until the protocol is OPEN; return the frames that came with it.
+async def _receive_response(stream: trio.abc.Stream, protocol: ClientProtocol) -> bytes:
+    """Read the answer until its head is in; give the protocol that head only; return the bytes after it.
 
-    A non-101 status is refused as soon as the response head is in (no waiting for a body).
+    A non-101 status is refused as soon as the head is in (no waiting for a body). A 101 has no
+    body, so the protocol is OPEN after the head and holds no byte of the frames that may have
+    come in the same read: those go to the wire, which frames them itself (its fast path).
     """
-    head: bytearray | None = bytearray()  # until the status is known
+    head = bytearray()  # bounded: response_status refuses a head over HEAD_LIMIT
     while True:
         try:
             data = await stream.receive_some(RECEIVE_SIZE)
         except _GONE as exc:
             raise ConnectError(f"handshake failed: {described(exc.__cause__ or exc)}") from None
-        if head is not None:
-            head += data
-            status = response_status(head)
-            if status is not None:
-                if status != 101:
-                    raise handshake_refused(status)
-                head = None
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
+        if not data:
+            raise ConnectError("handshake failed: the server closed the connection before answering")
+        head += data
+        status = response_status(head)
+        if status is None:
+            continue
+        if status != 101:
+            raise handshake_refused(status)
+        end = head.find(b"\r\n\r\n") + 4
+        protocol.receive_data(bytes(head[:end]))
         events = protocol.events_received()
         if protocol.handshake_exc is not None:
             raise _handshake_error(protocol.handshake_exc)
-        if events and isinstance(events[0], Response):  # the state may be past OPEN: a close came along
-            return events[1:]
-        if not data:
-            raise ConnectError("handshake failed: the server closed the connection before answering")
+        if not (events and isinstance(events[0], Response)):  # a 101 head is a whole response
+            raise ConnectError("handshake failed: the 101 answer was not understood")
+        return bytes(head[end:])
 
 
 def _handshake_error(exc: Exception) -> ConnectError:

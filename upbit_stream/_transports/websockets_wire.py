@@ -14,6 +14,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from .._core.errors import Disconnected
+from .frame_split import FrameSplitter
 from .seam import MAX_FRAGMENTS, closed, described
 
 __all__ = ["RECEIVE_SIZE", "ProtocolWire"]
@@ -38,12 +39,18 @@ class ProtocolWire:
     messages are dropped. What the protocol must answer (pongs, the close echo) is sent after
     each read. The session calls ``receive`` and ``receive_ready`` from one task and ``ping``
     and ``send`` from others.
+
+    The fast path: while the connection is OPEN and no fragmented message is open, a
+    ``FrameSplitter`` takes each whole, plain data frame straight from the read buffer; every
+    other frame goes, whole and in order, through ``protocol.receive_data`` as before. The
+    protocol therefore never holds part of a frame when a plain one is taken. ``early`` is what
+    came after the 101 answer in its read (the connector gives the protocol the HTTP head only).
     """
 
     def __init__(self, stream: trio.abc.Stream, protocol: ClientProtocol, *, max_queue: int = 64,
-                 max_fragments: int = MAX_FRAGMENTS, early: Iterable[object] = ()) -> None:
+                 max_fragments: int = MAX_FRAGMENTS, early: bytes = b"") -> None:
         self._stream = stream
-        self._protocol = protocol  # in state OPEN
+        self._protocol = protocol  # in state OPEN, holding no received bytes
         self._messages: deque[bytes | str] = deque()  # bounded: no read while max_queue wait, one adds 64 KiB
         self._max_queue = max_queue
         self._max_fragments = max_fragments
@@ -57,7 +64,12 @@ class ProtocolWire:
         self._progress = trio.Event()
         self._lost = ""  # why the stream broke, if it did
         self._dropping = False  # closing: messages are read and dropped
-        self._handle(early)  # frames that came with the 101 answer
+        limit = protocol.max_message_size
+        self._splitter = FrameSplitter(RECEIVE_SIZE if limit is None else limit)  # holds one frame at most
+        self._plain_ok = not protocol.extensions  # a negotiated extension may claim any frame: none are plain
+        self._fed = False  # the protocol got bytes in this read (it may owe an answer)
+        if early:
+            self._take(early)
 
     # -- the Wire --------------------------------------------------------------------------------
 
@@ -163,16 +175,37 @@ class ProtocolWire:
                 data = b""
             if protocol.state is _CLOSED:
                 return  # a send found the stream broken meanwhile
+            self._fed = False
             if data:
-                protocol.receive_data(data)
+                self._take(data)
             else:
+                held = self._splitter.take_pending()  # an unfinished frame: the protocol reports it
+                if held:
+                    protocol.receive_data(held)
                 protocol.receive_eof()
-            self._handle(protocol.events_received())
+                self._fed = True
+                self._handle(protocol.events_received())
         finally:
             self._reading = False
             if self._waiters:
                 self._wake()
-        await self.flush(wait=False)
+        if self._fed:  # plain frames alone leave the protocol nothing to answer
+            await self.flush(wait=False)
+
+    def _take(self, data: bytes | bytearray) -> None:
+        """Hand ``data`` to the splitter: plain frames become messages, the rest goes through ``_slow``."""
+        if not isinstance(data, bytes):
+            data = bytes(data)  # some streams (trio's in-memory ones) give bytearrays; messages are bytes
+        plain = self._plain_ok and self._protocol.state is _OPEN and not self._fragments and not self._dropping
+        self._splitter.split(data, self._messages, self._slow, plain)
+
+    def _slow(self, chunk: bytes) -> bool:
+        """Whole frames (or, once the splitter gave up framing, any bytes) through the protocol; may plain ones follow?"""
+        protocol = self._protocol
+        protocol.receive_data(chunk)
+        self._fed = True
+        self._handle(protocol.events_received())
+        return self._plain_ok and protocol.state is _OPEN and not self._fragments and not self._dropping
 
     def _handle(self, frames: Iterable[object]) -> None:
         messages, dropping = self._messages, self._dropping
