@@ -139,4 +139,4 @@ def test_cli_serve_prints_urls_and_exits_cleanly_on_ctrl_c():
 
 def test_cli_bad_arguments_exit_2():
     proc = subprocess.run([sys.executable, "-m", "upbit_stream", "serve", "--port", "x"], capture_output=True, text=True, timeout=20)
-    assert proc.returncode == 2 and "invalid int value" in proc.stderr
+    assert proc.returncode == 2 and "expected a whole number from 0 to 65535" in proc.stderr

@@ -110,7 +110,8 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT], meta
                 self.conflated += 1
                 return
         self.delivered += 1
-        self._waiting.unpark_all()
+        if self._waiting:  # the hot path: most events find nobody parked
+            self._waiting.unpark_all()
 
     def _deliver_gap(self, gap: StreamGap) -> None:
         if self._unread_gaps >= MAX_UNREAD_GAPS:
