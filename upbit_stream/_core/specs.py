@@ -23,11 +23,11 @@ PRIVATE_TYPES: frozenset[str] = frozenset({"myOrder", "myAsset"})
 _CODE = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{1,20}")
 
 #: The event class a spec's subscription yields (``Spec[Ticker]`` from ``ticker()``).
-EventT = TypeVar("EventT", covariant=True)
+EventT_co = TypeVar("EventT_co", covariant=True)
 
 
 @attrs.frozen
-class Spec(Generic[EventT]):
+class Spec(Generic[EventT_co]):
     """One type of data for a set of codes, as a subscriber wants it; typed by the events it yields.
 
     Build specs with ``ticker()`` (a ``Spec[Ticker]``), ``trade()``, ``orderbook()``, ``candle()``,

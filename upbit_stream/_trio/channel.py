@@ -21,7 +21,7 @@ from .._core.markers import StreamGap
 
 __all__ = ["MAX_UNREAD_GAPS", "YIELD_AFTER", "YIELD_EVERY", "SubscriptionChannel"]
 
-EventT = TypeVar("EventT", covariant=True)
+EventT_co = TypeVar("EventT_co", covariant=True)
 Overflow = Literal["latest", "strict"]
 
 #: Events a receive may hand out in a row without yielding to the scheduler (still a cancel point each time).
@@ -34,7 +34,7 @@ MAX_UNREAD_GAPS = 64
 _clock = time.perf_counter
 
 
-class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT], metaclass=NoPublicConstructor):
+class SubscriptionChannel(trio.abc.ReceiveChannel[EventT_co], Generic[EventT_co], metaclass=NoPublicConstructor):
     """The events of one subscription, in wire order, at most ``buffer`` of them unread.
 
     Built by the session (``async with session.subscribe(...) as channel``), never by hand. When ``buffer`` events are unread, ``overflow`` decides: ``"latest"`` keeps
@@ -170,7 +170,7 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT], meta
 
     # -- the consumer's side --------------------------------------------------------------------
 
-    def receive_nowait(self) -> EventT:
+    def receive_nowait(self) -> EventT_co:
         """The next event, or ``trio.WouldBlock`` if none is waiting.
 
         Raises the subscription's failure once what came before it is taken, ``trio.EndOfChannel``
@@ -200,7 +200,7 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT], meta
         if self._ended:
             raise trio.EndOfChannel
 
-    async def receive(self) -> EventT:
+    async def receive(self) -> EventT_co:
         """The next event, waiting if none is here (a cancel point; yields every ``YIELD_EVERY``)."""
         if self._ready or self._held:
             await self._pace()
@@ -227,7 +227,7 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT], meta
             return
         await trio.lowlevel.checkpoint_if_cancelled()
 
-    async def receive_batch(self, limit: int | None = None) -> list[EventT]:
+    async def receive_batch(self, limit: int | None = None) -> list[EventT_co]:
         """Every waiting event (at most ``limit``) in wire order, waiting for at least one."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise ValueError(f"limit must be an int >= 1 or None: got {limit!r}")
@@ -238,7 +238,7 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT], meta
             room -= 1
         return batch
 
-    async def batches(self, limit: int | None = None) -> AsyncIterator[list[EventT]]:
+    async def batches(self, limit: int | None = None) -> AsyncIterator[list[EventT_co]]:
         """``async for batch in channel.batches()``: lists from ``receive_batch`` until the channel ends."""
         while True:
             try:
@@ -246,7 +246,7 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT], Generic[EventT], meta
             except trio.EndOfChannel:
                 return
 
-    async def __anext__(self) -> EventT:
+    async def __anext__(self) -> EventT_co:
         try:
             return await self.receive()
         except trio.EndOfChannel:
