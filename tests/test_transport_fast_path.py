@@ -21,7 +21,7 @@ from hostile_wire import (
     close_payload,
     encode_frame,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scripted_peer import exchange
 
@@ -242,7 +242,9 @@ def render(items: list[tuple], ending: tuple) -> tuple[bytes, list[bytes | str],
     return bytes(out), messages, [*answers, (OP_CLOSE, b"")], code
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@example(items=[("fragmented", "text", [b"", b"", b"", b""], False)], ending=("bad", "bad-utf8"), cuts=[0.25],
+         with_101=False, batched=False)  # found in CI: a ping behind a bad-UTF-8 frame was answered first
 @given(items=st.lists(st.one_of(plain, plain, ping, fragmented), max_size=12), ending=endings,
        cuts=st.lists(st.floats(0, 1), max_size=8), with_101=st.booleans(), batched=st.booleans())
 def test_any_frames_cut_into_any_reads_give_what_the_protocol_alone_would(items, ending, cuts, with_101, batched):

@@ -77,7 +77,6 @@ class FrameSplitter:
         end = len(data)
         limit = self.max_size
         append = messages.append
-        run = -1  # start of the slow frames not yet passed on (-1: none)
         while end - pos >= 2:
             head = data[pos]
             size = data[pos + 1]
@@ -98,20 +97,12 @@ class FrameSplitter:
             stop = start + size
             if size > limit:  # masked or oversize: the protocol fails the connection on this header
                 self.raw = True
-                if run < 0:
-                    run = pos
+                plain = slow(data[pos:])
                 pos = end
                 break
             if stop > end:
                 break  # unfinished: held until the rest arrives
             if plain and (head == _BINARY or head == _TEXT):
-                if run >= 0:
-                    plain = slow(data[run:pos])
-                    run = -1
-                    if not plain:
-                        run = pos
-                        pos = stop
-                        continue
                 if head == _BINARY:
                     append(data[start:stop])
                     pos = stop
@@ -122,11 +113,10 @@ class FrameSplitter:
                     continue
                 except UnicodeDecodeError:
                     pass  # the protocol side fails the connection with 1007
-            if run < 0:
-                run = pos
+            # One frame per call: a frame the wire rejects (invalid UTF-8) must fail the connection
+            # before the protocol parses, and answers, the frames behind it.
+            plain = slow(data[pos:stop])
             pos = stop
-        if run >= 0:
-            plain = slow(data[run:pos])
         if pos < end:
             self._hold(data, pos)
         return plain
