@@ -9,7 +9,7 @@ the same streams and burns 0.3 ms of CPU per event. Target: the fast consumer's 
 sibling within 1.5× of its p50 alone. Rounds alternate the two cases; the machine is shared, so
 the ratio of each round is printed with the median.
 
-    python benchmarks/bench_sibling.py [--quick]
+    python benchmarks/bench_sibling.py [--quick] [--fake]
 """
 
 from __future__ import annotations
@@ -27,12 +27,16 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
+import _fake_process
 import upbit_stream as ub
 from upbit_stream._core.encode import encode_event
 from upbit_stream.testing import MARKETS
 from upbit_stream.testing._market import MarketSim
 
 QUICK = "--quick" in sys.argv
+#: ``--fake``: the bundled fake exchange in another process (blast paced at RATE, 1 ms stamps) over
+#: the default websockets transport, as the issue measured, instead of the µs-stamped local socket.
+FAKE = "--fake" in sys.argv
 RATE = 4000
 SECONDS = 1.5 if QUICK else 4.0
 ROUNDS = 2 if QUICK else 5
@@ -115,6 +119,10 @@ class SocketWire:
 
 async def one_case(with_sibling: bool) -> list[float]:
     """Latencies (µs) the fast consumer saw over ``SECONDS``, after a warm-up."""
+    if FAKE:
+        with _fake_process.fake_exchange("--blast", "--blast-rate", str(RATE)) as url:
+            settings = ub.Settings().evolve(connection={"public_url": url}, heartbeat={"stale_after": 0})
+            return await measure(with_sibling, settings, None, unit=1_000.0)
     ours, theirs = socket.socketpair()
     writer = multiprocessing.get_context("fork").Process(
         target=paced_writer, args=(theirs, templates_cache, SECONDS + 1.5), daemon=True)
@@ -126,8 +134,20 @@ async def one_case(with_sibling: bool) -> list[float]:
     async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[SocketWire]:
         yield wire
 
+    try:
+        return await measure(with_sibling, None, connect, unit=1.0)
+    finally:
+        writer.kill()
+        writer.join()
+
+
+async def measure(with_sibling: bool, settings: ub.Settings | None, connect: ub.Connector | None, *,
+                  unit: float) -> list[float]:
+    """The fast consumer's latencies in µs (``unit``: µs per timestamp unit)."""
+    stamp_now = (lambda: time.time() * 1_000) if unit != 1.0 else (lambda: time.time() * 1_000_000)
     samples: list[float] = []
-    async with ub.open_upbit_session(connector=connect) as session, trio.open_nursery() as nursery:
+    async with ub.open_upbit_session(config=settings, connector=connect) as session, \
+            trio.open_nursery() as nursery:
         if with_sibling:
             async def sibling() -> None:
                 async with session.ticker(CODES, mode="realtime", overflow="latest") as events:
@@ -144,10 +164,8 @@ async def one_case(with_sibling: bool) -> list[float]:
                 if now >= end:
                     break
                 if now >= warm_until:
-                    samples.append(time.time() * 1_000_000 - event.timestamp)
+                    samples.append((stamp_now() - event.timestamp) * unit)
         nursery.cancel_scope.cancel()
-    writer.kill()
-    writer.join()
     return samples
 
 
@@ -157,7 +175,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main() -> None:
-    print(f"fast 'latest' consumer, ticker frames at {RATE:,}/s over a local socket, {len(CODES)} codes; "
+    source = "the fake exchange (1 ms stamps)" if FAKE else "a local socket (µs stamps)"
+    print(f"fast 'latest' consumer, ticker frames at {RATE:,}/s from {source}, {len(CODES)} codes; "
           f"sibling burns {SIBLING_CPU * 1e3:.1f} ms per event; {ROUNDS} rounds of {SECONDS:g} s")
     ratios = []
     for round_ in range(ROUNDS):
