@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Self
 
+from ._harness import _cpu_of, _descendants
+
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -19,25 +21,8 @@ def machine_busy() -> float:
 
 
 def _tree_cpu(root: int) -> dict[int, float]:
-    """CPU seconds (user + system) of ``root`` and each live descendant, by pid."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry)] = int(fields[1])
-            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / _TICK
-    ours, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        kids = [child for child, parent in parents.items() if parent == pid]
-        ours.update(kids)
-        frontier += kids
-    return {pid: cpu[pid] for pid in ours if pid in cpu}
+    """CPU seconds (user + system) of ``root`` and each live descendant, by pid (gone ones left out)."""
+    return {pid: cpu for pid in (root, *_descendants(root)) if (cpu := _cpu_of(pid))}
 
 
 def idle_busy(seconds: float = 1.0) -> float:
