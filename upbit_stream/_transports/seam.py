@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from .._core.errors import ConnectError, Disconnected, RateLimitedError
 __all__ = [
     "CLOSE_TIMEOUT", "HEAD_LIMIT", "MAX_FRAGMENTS", "Connector", "Disconnected", "OpenStream", "Target", "Wire",
     "check_url",
-    "closed", "connect_failure", "described", "handshake_refused", "masked", "peer_close_code_valid",
+    "closed", "closing", "connect_failure", "described", "handshake_refused", "masked", "peer_close_code_valid",
     "response_status",
 ]
 
@@ -77,6 +78,20 @@ Connector = Callable[[str, Sequence[tuple[str, str]]], AbstractAsyncContextManag
 #: ``open_stream(host, port)``: the byte stream a connector speaks over (TLS is added on top for
 #: ``wss://``). The default is ``trio.open_tcp_stream``; tests pass in-memory streams (virtual time).
 OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
+
+
+@asynccontextmanager
+async def closing(close: Callable[[int | None], Awaitable[None]]) -> AsyncIterator[None]:
+    """Run the block, then ``close(code)`` shielded: 1000 after a normal exit, 1011 after an error,
+    ``None`` (abort, no close handshake) when the block was left cancelled."""
+    code = 1011  # internal error, unless the block ends normally
+    try:
+        yield
+        code = 1000
+    finally:
+        graceful = trio.current_effective_deadline() != -math.inf  # not cancelled
+        with trio.CancelScope(shield=True):
+            await close(code if graceful else None)
 
 
 def check_url(url: str, *, private: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import functools
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,6 +22,7 @@ from .seam import (
     Target,
     Wire,
     closed,
+    closing,
     connect_failure,
     described,
     masked,
@@ -185,14 +186,10 @@ def trio_websocket_connector(
                     raise ConnectError(f"no handshake within {connect_timeout:g} s")
                 wire = _TrioWebsocketWire(ws, watch, message_queue_size)
                 nursery.start_soon(wire.pump)
-                code = 1011  # internal error, unless the block ends normally
                 try:
-                    yield wire
-                    code = 1000
+                    async with closing(functools.partial(_close, ws, stream)):
+                        yield wire
                 finally:
-                    graceful = trio.current_effective_deadline() != -math.inf  # not cancelled
-                    with trio.CancelScope(shield=True):
-                        await _close(ws, stream, code if graceful else None)
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             leaf = _single(group)

@@ -9,8 +9,8 @@ are the session's (``Wire.ping``).
 
 from __future__ import annotations
 
+import functools
 import logging
-import math
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -31,6 +31,7 @@ from .seam import (
     OpenStream,
     Target,
     Wire,
+    closing,
     connect_failure,
     described,
     handshake_refused,
@@ -78,14 +79,8 @@ def websockets_connector(
             stream, wire = await _open(url, target, headers, context, options)
         if deadline.cancelled_caught:
             raise ConnectError(f"no handshake within {connect_timeout:g} s")
-        code = 1011  # internal error, unless the block ends normally
-        try:
+        async with closing(functools.partial(_close, wire, stream)):
             yield wire
-            code = 1000
-        finally:
-            graceful = trio.current_effective_deadline() != -math.inf  # not cancelled
-            with trio.CancelScope(shield=True):
-                await _close(wire, stream, code if graceful else None)
 
     return connect
 
