@@ -18,7 +18,7 @@ from .._core.errors import ConnectError, Disconnected, RateLimitedError
 __all__ = [
     "CLOSE_TIMEOUT", "HEAD_LIMIT", "MAX_FRAGMENTS", "Connector", "Disconnected", "OpenStream", "Target", "Wire",
     "check_url",
-    "closed", "closing", "connect_failure", "described", "handshake_refused", "masked", "peer_close_code_valid",
+    "closed", "closing", "connect_failure", "open_byte_stream", "described", "handshake_refused", "masked", "peer_close_code_valid",
     "response_status",
 ]
 
@@ -78,6 +78,32 @@ Connector = Callable[[str, Sequence[tuple[str, str]]], AbstractAsyncContextManag
 #: ``open_stream(host, port)``: the byte stream a connector speaks over (TLS is added on top for
 #: ``wss://``). The default is ``trio.open_tcp_stream``; tests pass in-memory streams (virtual time).
 OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
+
+
+async def open_byte_stream(target: Target, context: ssl.SSLContext | None, open_stream: OpenStream) -> trio.abc.Stream:
+    """TCP, then TLS for ``wss://`` (completed here, so that its failures surface at once).
+
+    Failures are ``ConnectError`` (``connect_failure``); a stream that fails is closed at once.
+    """
+    try:
+        stream = await open_stream(target.host, target.port)
+    except OSError as exc:
+        raise connect_failure(exc) from exc
+    if not target.secure:
+        return stream
+    tls = trio.SSLStream(stream, context or ssl.create_default_context(), server_hostname=target.host,
+                         https_compatible=True)
+    try:
+        await tls.do_handshake()
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(tls)
+        raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(tls)
+        raise
+    return tls
 
 
 @asynccontextmanager

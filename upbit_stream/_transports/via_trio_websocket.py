@@ -23,9 +23,9 @@ from .seam import (
     Wire,
     closed,
     closing,
-    connect_failure,
     described,
     masked,
+    open_byte_stream,
 )
 
 __all__ = ["trio_websocket_connector"]
@@ -226,18 +226,8 @@ async def _open(
     options: _Options,
 ) -> tuple[trio.abc.Stream, FrameWatch, trio_websocket.WebSocketConnection]:
     """TCP, then TLS (completed here, so that its failures surface at once), then the HTTP upgrade."""
+    stream = await open_byte_stream(target, ssl_context, options.open_stream)
     try:
-        stream = await options.open_stream(target.host, target.port)
-    except OSError as exc:
-        raise connect_failure(exc) from exc
-    try:
-        if target.secure:
-            context = ssl_context if ssl_context is not None else ssl.create_default_context()
-            stream = trio.SSLStream(stream, context, server_hostname=target.host, https_compatible=True)
-            try:
-                await stream.do_handshake()
-            except _GONE as exc:
-                raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
         watch = FrameWatch(stream, max_fragments=options.max_fragments)
         ws = await nursery.start(_run, watch, target, headers, options)
         if ws is None:

@@ -32,10 +32,10 @@ from .seam import (
     Target,
     Wire,
     closing,
-    connect_failure,
     described,
     handshake_refused,
     masked,
+    open_byte_stream,
     response_status,
 )
 from .websockets_wire import RECEIVE_SIZE, ProtocolWire
@@ -72,11 +72,8 @@ def websockets_connector(
     async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[Wire]:
         headers = masked(headers)  # from here on, this frame shows no header value
         target = Target.parse(url)
-        context = ssl_context
-        if target.secure and context is None:
-            context = ssl.create_default_context()
         with trio.move_on_after(connect_timeout) as deadline:
-            stream, wire = await _open(url, target, headers, context, options)
+            stream, wire = await _open(url, target, headers, ssl_context, options)
         if deadline.cancelled_caught:
             raise ConnectError(f"no handshake within {connect_timeout:g} s")
         async with closing(functools.partial(_close, wire, stream)):
@@ -100,18 +97,8 @@ async def _open(
         protocol = ClientProtocol(parse_uri(url), max_size=options.max_message_size, logger=_LOGGER)
     except InvalidURI as exc:
         raise ConnectError(f"not a WebSocket URL: {exc}") from None
+    stream = await open_byte_stream(target, context, options.open_stream)
     try:
-        stream = await options.open_stream(target.host, target.port)
-    except OSError as exc:
-        raise connect_failure(exc) from exc
-    try:
-        if target.secure:
-            assert context is not None
-            stream = trio.SSLStream(stream, context, server_hostname=target.host, https_compatible=True)
-            try:
-                await stream.do_handshake()
-            except _GONE as exc:
-                raise connect_failure(exc) from exc  # the cause tells a certificate verdict from a reset
         await _send_request(stream, protocol, target, headers)
         early = await _receive_response(stream, protocol)
         wire = ProtocolWire(stream, protocol, max_queue=options.max_queue, max_fragments=options.max_fragments,
