@@ -20,7 +20,6 @@ class Liveness:
         self.interval = interval
         self.timeout = timeout
         self.stale_after = stale_after
-        self.connected_at = 0.0
         self.last_data_at = 0.0
         self.rtt: float | None = None
         self._last_ping_at = 0.0
@@ -29,7 +28,7 @@ class Liveness:
 
     def connected(self, now: float) -> None:
         """A new connection is up at ``now``."""
-        self.connected_at = self.last_data_at = self._last_ping_at = self._proved_at = now
+        self.last_data_at = self._last_ping_at = self._proved_at = now
         self._ping_sent_at = None
         self.rtt = None
 

@@ -105,12 +105,11 @@ class ConnectGate:
     Shared by every endpoint of a session; times are the caller's monotonic seconds.
     """
 
-    __slots__ = ("_cooldown_until", "_limiter", "waits")
+    __slots__ = ("_cooldown_until", "_limiter")
 
     def __init__(self, per_second: int) -> None:
         self._limiter = SlidingWindowLimiter([(per_second, 1.0 + WINDOW_MARGIN)])
         self._cooldown_until = -math.inf
-        self.waits = 0
 
     def cooling_down(self, now: float) -> bool:
         """True while a 429/418 cooldown forbids attempts."""
@@ -126,10 +125,7 @@ class ConnectGate:
 
     def try_attempt(self, now: float) -> bool:
         """Count an attempt at ``now`` if the limit and cooldown allow it; return whether they did."""
-        if self._cooldown_until > now or not self._limiter.try_acquire(now):
-            self.waits += 1
-            return False
-        return True
+        return self._cooldown_until <= now and self._limiter.try_acquire(now)
 
 
 class Backoff:

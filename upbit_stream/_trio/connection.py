@@ -60,7 +60,6 @@ class EndpointDriver:
         self._running = False
         self._closing = False
         self._closed = trio.Event()
-        self._connected = False
         self._answers: dict[int, SubscriptionList | UpbitStreamError] = {}
         self._answered: dict[int, trio.Event] = {}
         self._batch = (-1, 1)  # (book.changes, frames per batch)
@@ -139,7 +138,6 @@ class EndpointDriver:
             with trio.CancelScope(deadline=trio.current_time() + self._connect_limit) as scope:
                 async with self._connector(self.url, self._headers()) as wire:
                     scope.deadline = math.inf
-                    self._connected = True
                     self.protocol.connection_made(trio.current_time(), time.time())
                     self._react()
                     ending = await self._serve(wire)
@@ -150,8 +148,6 @@ class EndpointDriver:
                 return Failure(reason, Recovery.RETRY, ConnectError(reason))
         except Exception as exc:  # noqa: BLE001 - whatever a connector, wire or frame raises ends this attempt only
             return describe_failure(_single(exc), private=private)
-        finally:
-            self._connected = False
         return ending.failure
 
     async def _serve(self, wire: Wire) -> End:
