@@ -22,10 +22,12 @@ import attrs
 import msgspec
 
 from .errors import ProtocolError
-from .events import EVENT_CLASSES, Asset, Event, MyAsset, Orderbook, OrderbookUnit
+from .all_events import EVENT_CLASSES, Event
+from .events import Asset, MyAsset, Orderbook, OrderbookUnit
 from .fast_path import DEFAULT as FAST_DEFAULT
 from .fast_path import DEFAULT_HEAD, FAST_FAILURES, HEAD_BYTES, ONE_OBJECT, SIMPLE_HEAD
 from .fast_path import SIMPLE as FAST_SIMPLE
+from .indicators import INDICATOR_CLASSES, RsiEventParams, VolumeEventParams
 from .number_policy import decimal_problem, excerpt, int_problem
 
 __all__ = [
@@ -172,14 +174,15 @@ def _plan(cls: type) -> _Plan:
     nested = _NESTED.get(cls)
     steps = []
     for field in attrs.fields(cls):
-        if nested and field.name == nested[0]:
+        if (nested and field.name == nested[0]) or field.metadata.get("nested"):
             continue
         steps.append((field.name, field.name, field.metadata["simple"], _reader_for(hints[field.name])))
     return tuple(steps)
 
 
 _PLANS: dict[type, _Plan] = {
-    cls: _plan(cls) for cls in {*EVENT_CLASSES.values(), OrderbookUnit, Asset}
+    cls: _plan(cls) for cls in {*EVENT_CLASSES.values(), OrderbookUnit, Asset, RsiEventParams, VolumeEventParams,
+                                *(c for pair in INDICATOR_CLASSES.values() for c in pair)}
 }
 
 
@@ -207,7 +210,40 @@ def _build(cls: type, data: Mapping[str, Any], simple: bool) -> Any:
                 except ProtocolError as exc:
                     raise ProtocolError(f"{cls.__name__}.{name}[{index}] {exc}") from None
             kwargs[name] = tuple(built)
+    if cls in _INDICATOR_EVENTS:
+        _build_indicator(cls, data, simple, kwargs)
     return cls(**kwargs)
+
+
+_INDICATOR_EVENTS = frozenset({EVENT_CLASSES["indicator"], EVENT_CLASSES["indicator_signal"]})
+
+
+def _build_indicator(cls: type, data: Mapping[str, Any], simple: bool, kwargs: dict[str, Any]) -> None:
+    """Build the nested ``params``, ``value`` (and ``event_params``) of the classes ``indicator`` names."""
+    classes = INDICATOR_CLASSES.get(kwargs.get("indicator", ""))
+    if classes is None:
+        raise ProtocolError(f"{cls.__name__}.indicator: unknown indicator {excerpt(kwargs.get('indicator'))}")
+    fields = attrs.fields_dict(cls)
+    for name, nested_cls in (("params", classes[0]), ("value", classes[1]), ("event_params", None)):
+        if name not in fields:
+            continue
+        key = fields[name].metadata["simple"] if simple else name
+        item = data.get(key)
+        if name == "event_params":
+            if not item:  # {} (or absent) for triggers without a threshold or multiplier
+                continue
+            if not isinstance(item, dict):
+                raise ProtocolError(f"{cls.__name__}.{name}: expected an object")
+            threshold = "th" if simple else "threshold"
+            nested_cls = RsiEventParams if threshold in item else VolumeEventParams
+        elif not isinstance(item, dict):
+            raise ProtocolError(f"{cls.__name__}.{name}: expected an object")
+        try:
+            kwargs[name] = _build(nested_cls, item, simple)
+        except ProtocolError as exc:
+            raise ProtocolError(f"{cls.__name__}.{name} {exc}") from None
+        except TypeError as exc:  # a required field missing
+            raise ProtocolError(f"{cls.__name__}.{name}: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------

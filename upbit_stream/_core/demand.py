@@ -29,12 +29,18 @@ import attrs
 
 from .enums import StreamType
 from .events import CANDLE_INTERVALS, Orderbook
-from .specs import PRIVATE_TYPES, Spec
+from .indicators import SignalCondition
+from .info_requests import NEW_TYPES as _NEW_TYPES
+from .info_requests import new_type_objects as _new_type_objects
+from .info_events import Announcement, Indicator, IndicatorSignal
+from .specs import PUBLIC_TYPES, REALTIME_ONLY_TYPES, Spec
 
 __all__ = ["Key", "Signature", "Subscriber", "SubscriptionBook", "event_key", "spec_keys"]
 
-#: (type, code, level) — level is set for orderbooks only (0 = Upbit's default grouping).
-Key = tuple[str, str, Decimal | None]
+#: (type, code, variant): the variant is an orderbook's level (0 = Upbit's default grouping), an
+#: indicator's (timeframe, params or condition), an announcement's include_body; else None. An
+#: announcement's "code" is its category ("" = every category).
+Key = tuple[str, str, Any]
 #: The realtime part of a request: what the server streams once snapshots are done.
 Signature = tuple[tuple[str, str, str], ...]
 
@@ -43,7 +49,8 @@ _FULL_DEPTH = 30
 _TYPE_ORDER = {
     name: rank
     for rank, name in enumerate(
-        ["ticker", "trade", "orderbook", *(f"candle.{u}" for u in CANDLE_INTERVALS), "myOrder", "myAsset"]
+        ["ticker", "trade", "orderbook", *(f"candle.{u}" for u in CANDLE_INTERVALS), "myOrder", "myAsset",
+         "announcement", "indicator", "indicator_signal"]
     )
 }
 _SNAPSHOT = StreamType.SNAPSHOT
@@ -52,8 +59,16 @@ _EVERY_ORDER: Key = ("myOrder", "", None)
 
 def event_key(event: Any) -> Key:
     """The routing key of a decoded event."""
-    if event.__class__ is Orderbook:
+    cls = event.__class__
+    if cls is Orderbook:
         return (event.type, event.code, event.level or _ZERO)
+    if cls is Indicator:
+        return (event.type, event.code, (event.timeframe, event.params))
+    if cls is IndicatorSignal:
+        return (event.type, event.code,
+                (event.timeframe, SignalCondition(event.params, event.trigger, event.event_params)))
+    if cls is Announcement:
+        return (event.type, event.category, False)
     return (event.type, event.code, None)
 
 
@@ -64,6 +79,10 @@ def spec_keys(spec: Spec[Any]) -> Iterable[Key]:
         return ((spec.type, code, level) for code in spec.codes)
     if spec.type == "myAsset" or spec.all_codes:
         return ((spec.type, "", None),)
+    if spec.type == "announcement":
+        return ((spec.type, category, spec.include_body) for category in spec.categories or ("",))
+    if spec.timeframe is not None:
+        return ((spec.type, code, (spec.timeframe, item)) for code in spec.codes for item in spec.indicators)
     return ((spec.type, code, None) for code in spec.codes)
 
 
@@ -125,7 +144,7 @@ class SubscriptionBook:
         self.changes += 1
         for spec in specs:
             realtime = spec.mode != "snapshot"
-            snapshot = spec.mode != "realtime" and spec.type not in PRIVATE_TYPES
+            snapshot = spec.mode != "realtime" and spec.type not in REALTIME_ONLY_TYPES
             depth = spec.depth or _FULL_DEPTH
             for key in spec_keys(spec):
                 interest = sub.interests.get(key)
@@ -198,6 +217,10 @@ class SubscriptionBook:
             if state is None:
                 continue
             type_, code, level = key
+            if type_ in _NEW_TYPES:
+                if state.realtime:
+                    groups.setdefault((_TYPE_ORDER[type_], type_, _ZERO, "realtime"), []).append(code)
+                continue
             if state.realtime and state.waiting:
                 flag = "both"
             elif state.realtime:
@@ -214,14 +237,19 @@ class SubscriptionBook:
 
     def request_objects(self, keys: Iterable[Key] | None = None) -> list[dict[str, Any]]:
         """The type objects of the canonical request for ``keys`` (every key by default; may be empty)."""
+        chosen = list(self._keys if keys is None else keys)
         objects: list[dict[str, Any]] = []
-        for (_, type_, level, flag), codes in sorted(self._groups(self._keys if keys is None else keys).items()):
+        for (_, type_, level, flag), codes in sorted(self._groups(chosen).items()):
+            if type_ in _NEW_TYPES:
+                objects += _new_type_objects(type_, [k for k in chosen if k[0] == type_ and k in self._keys
+                                                     and self._keys[k].realtime])
+                continue
             obj: dict[str, Any] = {"type": type_}
             if type_ != "myAsset" and "" not in codes:  # "" = myOrder for every market
                 obj["codes"] = sorted(codes)
             if level:
                 obj["level"] = level
-            if flag == "realtime" and type_ not in PRIVATE_TYPES:
+            if flag == "realtime" and type_ in PUBLIC_TYPES:
                 obj["is_only_realtime"] = True
             elif flag == "snapshot":
                 obj["is_only_snapshot"] = True
@@ -230,11 +258,14 @@ class SubscriptionBook:
 
     def live_signature(self, keys: Iterable[Key] | None = None) -> Signature:
         """The realtime part of ``request_objects(keys)``: what the server streams once snapshots are done."""
-        return tuple(sorted(
-            (g[1], str(g[2]), code)
-            for g, codes in self._groups(self._keys if keys is None else keys).items() if g[3] != "snapshot"
-            for code in codes
-        ))  # per code: a snapshot arriving for one code of a group changes how it is grouped, not what streams
+        chosen = list(self._keys if keys is None else keys)
+        return tuple(sorted([
+            *((g[1], str(g[2]), code)
+              for g, codes in self._groups(chosen).items() if g[3] != "snapshot" and g[1] not in _NEW_TYPES
+              for code in codes),
+            *((key[0], repr(key[2]), key[1]) for key in chosen
+              if key[0] in _NEW_TYPES and (state := self._keys.get(key)) is not None and state.realtime),
+        ]))  # per code: a snapshot arriving for one code of a group changes how it is grouped, not what streams
 
     def owes_snapshots(self, keys: Iterable[Key]) -> bool:
         """True when some subscriber waits for a SNAPSHOT of ``keys`` not yet asked for on this connection."""
@@ -265,7 +296,7 @@ class SubscriptionBook:
 
     def streaming(self) -> bool:
         """True when some subscriber wants realtime data of a public type."""
-        return any(state.realtime and key[0] not in PRIVATE_TYPES for key, state in self._keys.items())
+        return any(state.realtime and key[0] in PUBLIC_TYPES for key, state in self._keys.items())
 
     def reset_connection(self) -> None:
         """A new connection starts: ``both`` subscribers owe a fresh snapshot; nothing was asked yet."""
@@ -295,6 +326,8 @@ class SubscriptionBook:
         """Who receives ``event``: ``(target, event)`` pairs, and snapshot subscribers now done."""
         if key is None:
             key = event_key(event)
+        if event.__class__ is Announcement:
+            return self._route_announcement(event), []
         state = self._keys.get(key)
         if event.type == "myOrder":
             everyone = self._keys.get(_EVERY_ORDER)
@@ -304,7 +337,7 @@ class SubscriptionBook:
             return [], []
         deliveries: list[tuple[Any, Any]] = []
         finished: list[Subscriber] = []
-        if event.stream_type is _SNAPSHOT and event.type not in PRIVATE_TYPES:
+        if event.stream_type is _SNAPSHOT and event.type not in REALTIME_ONLY_TYPES:
             if not state.waiting:
                 return deliveries, finished
             for interest in state.interests.values():
@@ -324,6 +357,28 @@ class SubscriptionBook:
             if interest.realtime and not interest.waiting:
                 deliveries.append((interest.subscriber.target, _truncated(event, interest.depth)))
         return deliveries, finished
+
+
+    def _route_announcement(self, event: Announcement) -> list[tuple[Any, Any]]:
+        """An announcement reaches every subscriber of its category or of all; the body only those who asked."""
+        deliveries: list[tuple[Any, Any]] = []
+        seen: set[int] = set()
+        bodiless: Announcement | None = None
+        for key in ((event.type, event.category, True), (event.type, "", True),
+                    (event.type, event.category, False), (event.type, "", False)):
+            state = self._keys.get(key)
+            if state is None:
+                continue
+            for sub_id, interest in state.interests.items():
+                if sub_id in seen or not interest.realtime:
+                    continue
+                seen.add(sub_id)
+                if key[2] or event.body is None:
+                    deliveries.append((interest.subscriber.target, event))
+                else:
+                    bodiless = bodiless or attrs.evolve(event, body=None)
+                    deliveries.append((interest.subscriber.target, bodiless))
+        return deliveries
 
 
 def _merged(first: _KeyState, second: _KeyState) -> _KeyState:

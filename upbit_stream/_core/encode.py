@@ -9,22 +9,32 @@ import attrs
 import msgspec
 
 from .enums import Format
-from .events import Event
+from .all_events import Event
 
-__all__ = ["encode_event", "encode_events", "encode_list_subscriptions", "encode_request"]
+__all__ = ["encode_event", "encode_events", "encode_list_subscriptions", "encode_request", "wire_object"]
 
 _encoder = msgspec.json.Encoder(decimal_format="number")
 
 
-def _wire_object(value: Any, simple: bool) -> Any:
+def wire_object(value: Any, simple: bool) -> Any:
+    """``value`` (an event, a nested object or a plain value) as the server's JSON value, DEFAULT or SIMPLE keys.
+
+    An optional nested object that is None is ``{}`` (``event_params``); an optional field the
+    server omits when unset (``body``) is left out.
+    """
     if isinstance(value, tuple):
-        return [_wire_object(item, simple) for item in value]
+        return [wire_object(item, simple) for item in value]
     if not attrs.has(type(value)):
         return value
-    return {
-        (f.metadata["simple"] if simple else f.name): _wire_object(getattr(value, f.name), simple)
-        for f in attrs.fields(type(value))
-    }
+    out = {}
+    for f in attrs.fields(type(value)):
+        item = getattr(value, f.name)
+        if item is None and f.metadata.get("omit_none"):
+            continue
+        if item is None and f.metadata.get("empty_none"):
+            item = {}
+        out[f.metadata["simple"] if simple else f.name] = wire_object(item, simple)
+    return out
 
 
 def encode_event(event: Event, format: Format | str = Format.DEFAULT) -> bytes:
@@ -35,7 +45,7 @@ def encode_event(event: Event, format: Format | str = Format.DEFAULT) -> bytes:
 def encode_events(events: Sequence[Event], format: Format | str = Format.DEFAULT) -> bytes:
     """Encode events as one server frame: a list for *_LIST formats, else exactly one event."""
     fmt = Format(format)
-    objects = [_wire_object(event, fmt.simple_keys) for event in events]
+    objects = [wire_object(event, fmt.simple_keys) for event in events]
     if fmt.listed:
         return _encoder.encode(objects)
     if len(objects) != 1:

@@ -1,10 +1,12 @@
-"""The closed value sets Upbit documents: stream type, price change, side, order states, formats."""
+"""The closed value sets Upbit documents: stream type, price change, side, order states, formats, announcements."""
 
 from __future__ import annotations
 
 import enum
 
 __all__ = [
+    "AnnouncementCategory",
+    "AnnouncementEventType",
     "AskBid",
     "Change",
     "Format",
@@ -108,3 +110,28 @@ class Format(enum.StrEnum):
     def listed(self) -> bool:
         """True when every frame is a JSON array of objects."""
         return self in (Format.JSON_LIST, Format.SIMPLE_LIST)
+
+
+class AnnouncementEventType(enum.StrEnum):
+    """Whether an announcement is new or an update of one published before."""
+
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+
+
+class AnnouncementCategory(enum.StrEnum):
+    """Category of an Upbit announcement: the eight documented ones, then five the official SDK adds."""
+
+    NOTICE = "notice"
+    TRADE = "trade"
+    WALLET = "wallet"
+    MAINTENANCE = "maintenance"
+    DIGITAL_ASSET = "digital_asset"
+    NFT = "nft"
+    SERVICE = "service"
+    EVENT = "event"
+    NOTE = "note"
+    TRADING = "trading"
+    AIRDROP = "airdrop"
+    FEATURE = "feature"
+    DISCLOSURE = "disclosure"

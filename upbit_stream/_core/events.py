@@ -28,7 +28,6 @@ from .number_policy import Long
 __all__ = [
     "Asset",
     "Candle",
-    "Event",
     "MyAsset",
     "MyOrder",
     "Orderbook",
@@ -266,10 +265,10 @@ class MyAsset(_Exportable):
         return ""
 
 
-Event = Ticker | Trade | Orderbook | Candle | MyOrder | MyAsset
-
-#: Event class by the wire ``type`` value (candles by every ``candle.{unit}``).
-EVENT_CLASSES: dict[str, type] = {
+#: The event classes whose frames are flat objects (nested lists of one class at most), by the wire
+#: ``type`` value (candles by every ``candle.{unit}``): the ones the codec's fast path decodes.
+#: ``all_events`` adds the 2026 types and defines the ``Event`` union.
+FLAT_EVENT_CLASSES: dict[str, type] = {
     "ticker": Ticker,
     "trade": Trade,
     "orderbook": Orderbook,

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import msgspec
 
-from .events import EVENT_CLASSES
+from .events import FLAT_EVENT_CLASSES as EVENT_CLASSES
 from .number_policy import SCREEN
 
 __all__ = [

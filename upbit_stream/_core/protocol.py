@@ -26,7 +26,7 @@ from .classify import Failure, Recovery, fatal_error
 from .codec import ErrorFrame, SubscriptionList, decode
 from .demand import Key, Subscriber, SubscriptionBook, event_key
 from .errors import ConnectError, ProtocolError, ServerError, UpbitStreamError
-from .events import EVENT_CLASSES
+from .all_events import EVENT_CLASSES
 from .liveness import Liveness
 from .outputs import Command, Deliver, End, Fail, Finish, Note, Notice, Ping, Send
 from .policies import WINDOW_MARGIN, ConnectGate

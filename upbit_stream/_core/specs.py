@@ -4,13 +4,37 @@
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
+from .enums import AnnouncementCategory
 from .events import CANDLE_INTERVALS, Candle, MyAsset, MyOrder, Orderbook, Ticker, Trade
+from .indicators import (
+    MAX_COMBINATIONS,
+    TIMEFRAMES,
+    VALUE_RULES,
+    IndicatorParams,
+    SignalCondition,
+    Timeframe,
+    condition_problem,
+    params_problem,
+)
+from .info_events import Announcement, Indicator, IndicatorSignal
 
-__all__ = ["Mode", "Spec", "candle", "my_asset", "my_order", "orderbook", "ticker", "trade"]
+__all__ = [
+    "Mode",
+    "Spec",
+    "announcement",
+    "candle",
+    "indicator",
+    "indicator_signal",
+    "my_asset",
+    "my_order",
+    "orderbook",
+    "ticker",
+    "trade",
+]
 
 Mode = Literal["both", "realtime", "snapshot"]
 MODES: tuple[str, ...] = ("both", "realtime", "snapshot")
@@ -18,7 +42,11 @@ DEPTHS: tuple[int, ...] = (1, 5, 15, 30)
 PUBLIC_TYPES: frozenset[str] = frozenset(
     {"ticker", "trade", "orderbook", *(f"candle.{unit}" for unit in CANDLE_INTERVALS)}
 )
-PRIVATE_TYPES: frozenset[str] = frozenset({"myOrder", "myAsset"})
+PRIVATE_TYPES: frozenset[str] = frozenset({"myOrder", "myAsset", "announcement"})
+INFO_TYPES: frozenset[str] = frozenset({"indicator", "indicator_signal"})
+#: Types Upbit streams in realtime only (no SNAPSHOT, mode "realtime" only).
+REALTIME_ONLY_TYPES: frozenset[str] = PRIVATE_TYPES | INFO_TYPES
+CATEGORIES: tuple[str, ...] = tuple(AnnouncementCategory)
 
 _CODE = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{1,20}")
 
@@ -31,8 +59,9 @@ class Spec(Generic[EventT_co]):
     """One type of data for a set of codes, as a subscriber wants it; typed by the events it yields.
 
     Build specs with ``ticker()`` (a ``Spec[Ticker]``), ``trade()``, ``orderbook()``, ``candle()``,
-    ``my_order()`` and ``my_asset()``; they validate their arguments, and so does this class:
-    anything no constructor would build raises ``ValueError``.
+    ``my_order()``, ``my_asset()``, ``announcement()``, ``indicator()`` and ``indicator_signal()``;
+    they validate their arguments, and so does this class: anything no constructor would build
+    raises ``ValueError``.
     """
 
     type: str
@@ -40,6 +69,10 @@ class Spec(Generic[EventT_co]):
     mode: Mode = "both"
     depth: int | None = None
     level: Decimal | None = None
+    timeframe: str | None = None  # indicator types
+    indicators: tuple[IndicatorParams | SignalCondition, ...] = ()  # indicator types
+    categories: tuple[str, ...] | None = None  # announcement: None = every category
+    include_body: bool = False  # announcement
 
     def __attrs_post_init__(self) -> None:
         problem = _spec_problem(self)
@@ -48,9 +81,16 @@ class Spec(Generic[EventT_co]):
                              "orderbook(), candle(), my_order() or my_asset()")
 
     @property
-    def endpoint(self) -> Literal["public", "private"]:
+    def endpoint(self) -> Literal["public", "private", "info"]:
         """Which connection serves this spec."""
+        if self.type in INFO_TYPES:
+            return "info"
         return "private" if self.type in PRIVATE_TYPES else "public"
+
+    @property
+    def combinations(self) -> int:
+        """How many (code, indicator) combinations an indicator spec asks for (Upbit caps a connection at 100)."""
+        return len(self.codes) * len(self.indicators)
 
     @property
     def all_codes(self) -> bool:
@@ -60,9 +100,13 @@ class Spec(Generic[EventT_co]):
 
 def _spec_problem(spec: Spec[object]) -> str | None:
     """What makes ``spec`` something no constructor would build, or None."""
-    private = spec.type in PRIVATE_TYPES
+    private = spec.type in REALTIME_ONLY_TYPES
     if spec.type not in PUBLIC_TYPES and not private:
         return f"unknown type {spec.type!r}"
+    if spec.type in INFO_TYPES or spec.type == "announcement":
+        return _new_type_problem(spec)
+    if spec.timeframe is not None or spec.indicators or spec.categories is not None or spec.include_body:
+        return f"timeframe, indicators, categories and include_body do not apply to {spec.type}"
     codes = spec.codes
     if not isinstance(codes, tuple) or not all(isinstance(c, str) and _CODE.fullmatch(c) for c in codes):
         return f"codes must be a tuple of market codes like 'KRW-BTC': got {codes!r}"
@@ -82,6 +126,44 @@ def _spec_problem(spec: Spec[object]) -> str | None:
     if level is not None and not (isinstance(level, Decimal) and level.is_finite() and level > 0
                                   and all(code.startswith("KRW-") for code in codes)):
         return f"level must be a positive Decimal for KRW markets, or None: got {level!r}"
+    return None
+
+
+def _new_type_problem(spec: Spec[object]) -> str | None:
+    """What makes an announcement or indicator spec something no constructor would build, or None."""
+    if spec.mode != "realtime":
+        return f"{spec.type} is realtime only (Upbit sends no snapshot): mode must be 'realtime'"
+    if spec.depth is not None or spec.level is not None:
+        return "depth and level apply to orderbooks only"
+    if spec.type == "announcement":
+        if spec.codes or spec.timeframe is not None or spec.indicators:
+            return "announcement takes categories and include_body only"
+        cats = spec.categories
+        if cats is not None and (not isinstance(cats, tuple) or not cats or list(cats) != sorted(set(cats))
+                                 or any(c not in CATEGORIES for c in cats)):
+            return f"categories must be None or a sorted tuple of {', '.join(CATEGORIES)}: got {cats!r}"
+        if not isinstance(spec.include_body, bool):
+            return f"include_body must be True or False: got {spec.include_body!r}"
+        return None
+    if spec.categories is not None or spec.include_body:
+        return "categories and include_body apply to announcement only"
+    codes = spec.codes
+    if not codes or not isinstance(codes, tuple) or list(codes) != sorted(set(codes)) \
+            or not all(isinstance(c, str) and _CODE.fullmatch(c) and c.startswith("KRW-") for c in codes):
+        return f"codes must be a sorted tuple of KRW market codes: got {codes!r}"
+    if spec.timeframe not in TIMEFRAMES:
+        return f"timeframe must be one of {', '.join(TIMEFRAMES)}: got {spec.timeframe!r}"
+    items = spec.indicators
+    if not items or not isinstance(items, tuple) or len(set(items)) != len(items):
+        return "indicators must be a non-empty tuple without repeats"
+    for item in items:
+        problem = (condition_problem(item) if spec.type == "indicator_signal"
+                   else params_problem(item, VALUE_RULES))
+        if problem is not None:
+            return problem
+    if spec.combinations > MAX_COMBINATIONS:
+        return (f"{len(codes)} codes x {len(items)} indicators = {spec.combinations} combinations; "
+                f"Upbit accepts at most {MAX_COMBINATIONS} per connection")
     return None
 
 
@@ -180,3 +262,87 @@ def my_order(codes: str | Iterable[str] | None = None) -> Spec[MyOrder]:
 def my_asset() -> Spec[MyAsset]:
     """The account's holdings whenever they change."""
     return Spec("myAsset", (), "realtime")
+
+
+def announcement(categories: str | Iterable[str] | None = None, *, include_body: bool = False) -> Spec[Announcement]:
+    """Upbit's notices as they are published or updated (private endpoint; keys need no permission).
+
+    ``categories`` limits them (``"trade"`` for listings and delistings, ``"wallet"``,
+    ``"maintenance"``, …; None = all); ``include_body=True`` adds the Markdown body (which Upbit may
+    still send as None when it is large). Realtime only: nothing arrives until a notice does.
+    """
+    chosen: tuple[str, ...] | None = None
+    if categories is not None:
+        items = [categories] if isinstance(categories, str) else list(categories)
+        unknown = [c for c in items if c not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown announcement categor{'y' if len(unknown) == 1 else 'ies'} "
+                             f"{', '.join(map(repr, unknown))}: choose from {', '.join(CATEGORIES)}")
+        if not items:
+            raise ValueError("categories is empty: pass None for every category")
+        chosen = tuple(sorted({str(c) for c in items}))
+    if not isinstance(include_body, bool):
+        raise TypeError(f"include_body must be True or False: got {include_body!r}")
+    return Spec("announcement", (), "realtime", categories=chosen, include_body=include_body)
+
+
+def _timeframe(timeframe: str) -> str:
+    if timeframe not in TIMEFRAMES:
+        raise ValueError(f"timeframe must be one of {', '.join(TIMEFRAMES)} (Upbit computes no 1m or tick "
+                         f"indicators): got {timeframe!r}")
+    return timeframe
+
+
+def _krw(codes: str | Iterable[str]) -> tuple[str, ...]:
+    chosen = _codes(codes)
+    foreign = [code for code in chosen if not code.startswith("KRW-")]
+    if foreign:
+        raise ValueError(f"indicators exist for KRW markets only, not {', '.join(foreign)}")
+    return chosen
+
+
+def _capped(spec: Spec[Any]) -> Spec[Any]:
+    if spec.combinations > MAX_COMBINATIONS:
+        raise ValueError(f"{len(spec.codes)} codes x {len(spec.indicators)} indicators = {spec.combinations} "
+                         f"combinations; Upbit accepts at most {MAX_COMBINATIONS} on a connection")
+    return spec
+
+
+def indicator(codes: str | Iterable[str], timeframe: Timeframe,
+              indicators: IndicatorParams | Iterable[IndicatorParams]) -> Spec[Indicator]:
+    """Indicator values of KRW ``codes`` at every close of a ``timeframe`` candle (5m 15m 60m 240m 1d).
+
+    ``indicators`` are built with ``rsi()``, ``volume()``, ``moving_average()``, ``ma_crossover()``,
+    ``bollinger_bands()`` and ``macd()``: ``ub.indicator("KRW-BTC", "5m", [ub.rsi(14), ub.macd()])``.
+    Realtime only; at most 100 (code, indicator) combinations per connection.
+    """
+    items = _unique([indicators] if attrs.has(type(indicators)) and not isinstance(indicators, tuple)
+                    else list(indicators))  # type: ignore[arg-type]
+    for item in items:
+        problem = params_problem(item, VALUE_RULES)
+        if problem is not None:
+            raise ValueError(problem)
+    return _capped(Spec("indicator", _krw(codes), "realtime", timeframe=_timeframe(timeframe), indicators=items))
+
+
+def indicator_signal(codes: str | Iterable[str], timeframe: Timeframe,
+                     signals: SignalCondition | Iterable[SignalCondition]) -> Spec[IndicatorSignal]:
+    """Conditions of KRW ``codes`` turning from unmet to met at a ``timeframe`` candle close.
+
+    ``signals`` are built with ``signal()``: ``ub.indicator_signal("KRW-BTC", "5m",
+    ub.signal(ub.rsi(14), "overbought", threshold=70))``. An event comes once per transition,
+    never while the condition stays met. Realtime only; at most 100 combinations per connection.
+    """
+    items = _unique([signals] if isinstance(signals, SignalCondition) else list(signals))
+    for item in items:
+        problem = condition_problem(item)
+        if problem is not None:
+            raise ValueError(problem)
+    return _capped(Spec("indicator_signal", _krw(codes), "realtime", timeframe=_timeframe(timeframe),
+                        indicators=items))
+
+
+def _unique(items: list[Any]) -> tuple[Any, ...]:
+    if not items:
+        raise ValueError("name at least one indicator")
+    return tuple(dict.fromkeys(items))

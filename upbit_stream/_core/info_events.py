@@ -1,0 +1,94 @@
+"""The event classes of Upbit's 2026 stream types: ``announcement``, ``indicator`` and ``indicator_signal``.
+
+Declared like the others (frozen, slotted, SIMPLE keys in metadata, exact numbers). ``params``,
+``value`` and ``event_params`` hold the typed classes of ``indicators`` chosen by the ``indicator``
+name; the codec builds them, SIMPLE keys inside the nested objects included.
+"""
+
+from __future__ import annotations
+
+from typing import Any, final
+
+import attrs
+
+from .enums import AnnouncementCategory, AnnouncementEventType, StreamType
+from .events import Open, _Exportable, _w
+from .indicators import EventParams, IndicatorParams, IndicatorValue
+from .number_policy import Long
+
+__all__ = ["Announcement", "Indicator", "IndicatorSignal"]
+
+
+def _r(simple: str, **metadata: Any) -> Any:
+    """A required wire field with its SIMPLE key."""
+    return attrs.field(metadata={"simple": simple, **metadata})
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Announcement(_Exportable):
+    """A new or updated Upbit notice (``announcement``): listings, wallet, maintenance, …
+
+    ``body`` (Markdown) is set only when the subscription asked ``include_body=True``, and even
+    then Upbit may send None for a large body. ``first_listed_at``/``listed_at`` are ISO 8601 KST.
+    """
+
+    type: str = _w("ty", "announcement")
+    event_type: Open[AnnouncementEventType] = _r("et")
+    uuid: str = _r("uid")
+    title: str = _r("tt")
+    category: Open[AnnouncementCategory] = _r("cat")
+    url: str = _r("url")
+    first_listed_at: str = _r("flat")
+    listed_at: str = _r("lat")
+    timestamp: Long = _r("tms")
+    stream_type: Open[StreamType] = _r("st")
+    body: str | None = attrs.field(default=None, metadata={"simple": "bd", "omit_none": True})
+
+    @property
+    def code(self) -> str:
+        """Always ``""``: an announcement concerns no one market."""
+        return ""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Indicator(_Exportable):
+    """One indicator value of one market at the close of a ``timeframe`` candle (``indicator``).
+
+    ``params`` is what was computed (``RsiParams(period=14)``, …), ``value`` the result
+    (``RsiValue(rsi=Decimal(...))``, …); ``candle_date_time_utc`` is the start of the closed candle.
+    """
+
+    type: str = _w("ty", "indicator")
+    code: str = _r("cd")
+    timeframe: str = _r("tf")
+    indicator: str = _r("ind")
+    params: IndicatorParams = _r("p", nested=True)
+    candle_date_time_utc: str = _r("cdttmu")
+    value: IndicatorValue = _r("v", nested=True)
+    timestamp: Long = _r("tms")
+    stream_type: Open[StreamType] = _r("st")
+
+
+@final
+@attrs.frozen(kw_only=True)
+class IndicatorSignal(_Exportable):
+    """A condition of one market that turned from unmet to met at a candle close (``indicator_signal``).
+
+    ``trigger`` names the condition (``"overbought"``, ``"golden_cross"``, …); ``event_params`` its
+    threshold or multiplier (None for triggers without one); ``value`` the indicator at that close.
+    """
+
+    type: str = _w("ty", "indicator_signal")
+    code: str = _r("cd")
+    timeframe: str = _r("tf")
+    indicator: str = _r("ind")
+    params: IndicatorParams = _r("p", nested=True)
+    trigger: str = _r("tr")
+    event_params: EventParams | None = attrs.field(default=None, metadata={"simple": "ep", "nested": True,
+                                                                            "empty_none": True})
+    candle_date_time_utc: str = _r("cdttmu")
+    value: IndicatorValue = _r("v", nested=True)
+    timestamp: Long = _r("tms")
+    stream_type: Open[StreamType] = _r("st")
