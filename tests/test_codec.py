@@ -212,8 +212,8 @@ def test_control_frames() -> None:
 
 
 def test_unknown_type_is_reported_not_raised() -> None:
-    [message] = ub.decode(b'{"type":"announcement","title":"hello"}')
-    assert isinstance(message, ub.UnknownMessage) and message.type == "announcement"
+    [message] = ub.decode(b'{"type":"warning_notice","title":"hello"}')
+    assert isinstance(message, ub.UnknownMessage) and message.type == "warning_notice"
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,15 @@ PUBLIC = {
     # opening a session and subscribing
     "open_upbit_session", "UpbitSession", "SubscriptionChannel", "Settings", "Connector", "Wire",
     "Spec", "ticker", "trade", "orderbook", "candle", "my_order", "my_asset",
+    "announcement", "indicator", "indicator_signal",
+    # indicators and conditions for indicator() / indicator_signal()
+    "volume", "rsi", "moving_average", "ma_crossover", "bollinger_bands", "macd", "signal", "SignalCondition",
+    "IndicatorParams", "VolumeParams", "RsiParams", "MovingAverageParams", "MaCrossoverParams",
+    "BollingerBandsParams", "MacdParams", "IndicatorValue", "VolumeValue", "RsiValue", "MovingAverageValue",
+    "MaCrossoverValue", "BollingerBandsValue", "MacdValue", "RsiEventParams", "VolumeEventParams",
     # events and what frames decode into
     "Event", "Ticker", "Trade", "Orderbook", "OrderbookUnit", "Candle", "MyOrder", "MyAsset", "Asset",
+    "Announcement", "Indicator", "IndicatorSignal", "AnnouncementCategory", "AnnouncementEventType",
     "Message", "decode", "Status", "ErrorFrame", "SubscriptionList", "SubscribedStream", "UnknownMessage",
     "StreamGap",
     # enums
@@ -34,7 +41,7 @@ TESTING = {
     "open_fake_upbit", "FakeUpbit", "RequestRecord", "MARKETS", "Market", "tick_size", "load_replay", "ReplayFrame",
     "DEFAULT_ACCESS_KEY", "DEFAULT_SECRET_KEY",
 }
-ALIASES = {"Event", "Message", "Connector"}  # type aliases: no module of their own
+ALIASES = {"Event", "Message", "Connector", "IndicatorParams", "IndicatorValue"}  # type aliases: no module of their own
 
 
 def public_names(module: object) -> set[str]:

@@ -19,7 +19,7 @@ from .._config.settings import Settings
 from .._core.codec import SubscriptionList
 from .._core.construction import NoPublicConstructor
 from .._core.errors import AuthenticationError, SnapshotTimeout
-from .._core.events import Event
+from .._core.all_events import Event
 from .._core.markers import StreamGap
 from .._core.policies import ConnectGate
 from .._core.protocol import ConnectionState, EndpointProtocol, ProtocolConfig

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from .._core.encode import encode_event
 from .._core.enums import Format
-from .._core.events import Event
+from .._core.all_events import Event
 from ._connection import ws_frame
 from ._market import MarketSim
 
