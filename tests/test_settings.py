@@ -37,6 +37,7 @@ BAD: dict[str, list[object]] = {
     "connection.region": ["KR", "us", "", 1, True, None],
     "connection.public_url": ["http://x.test", "api.upbit.com", "wss://", "wss://u:p@x.test/", 1],
     "connection.private_url": ["https://x.test", "x.test/private", "ws:/x", 0, None],
+    "connection.info_url": ["https://x.test", "x.test/private", "ws:/x", 0, None],
     "connection.format": ["simple", "JSON", "", 1, None],
     "connection.connect_timeout": SECONDS,
     "connection.transport": ["Websockets", "trio_websocket", "aiohttp", "", 1, None],
@@ -143,6 +144,16 @@ def test_region_urls(region: str) -> None:
     assert s.private_url == f"wss://{host}/websocket/v1/private"
     explicit = s.evolve(connection={"public_url": "ws://127.0.0.1:9000/v1", "private_url": "wss://p.test/x"})
     assert (explicit.public_url, explicit.private_url) == ("ws://127.0.0.1:9000/v1", "wss://p.test/x")
+    assert s.info_url == f"wss://{host}/websocket/v1/info"
+
+
+def test_info_url_follows_an_explicit_private_url_so_keys_never_leave_for_the_region() -> None:
+    fake = Settings().evolve(connection={"private_url": "ws://127.0.0.1:9000/websocket/v1/private/"})
+    assert fake.info_url == "ws://127.0.0.1:9000/websocket/v1/info"
+    other = Settings().evolve(connection={"private_url": "wss://p.test/x"})
+    assert other.info_url == "wss://p.test/x/info"
+    both = fake.evolve(connection={"info_url": "wss://i.test/info"})
+    assert both.info_url == "wss://i.test/info"
 
 
 def test_ints_are_accepted_for_floats_and_formats_become_enums() -> None:

@@ -44,13 +44,17 @@ class ConnectionSettings:
     section: ClassVar[str] = "connection"
     region: str = _choice(
         "kr", "Upbit region: kr (Korea), sg (Singapore), id (Indonesia) or th (Thailand). It picks "
-        "both endpoint URLs unless public_url / private_url are set.", tuple(_HOSTS))
+        "the endpoint URLs unless public_url / private_url / info_url are set.", tuple(_HOSTS))
     public_url: str = _url(
         "Public (market data) endpoint. Empty means the region's wss://…/websocket/v1; set it to "
         "use another server, e.g. the fake exchange.")
     private_url: str = _url(
         "Private (myOrder, myAsset) endpoint. Empty means the region's "
         "wss://…/websocket/v1/private. API keys are sent here, so use wss:// for real servers.")
+    info_url: str = _url(
+        "Indicator endpoint (indicator, indicator_signal). Empty means private_url with /private "
+        "replaced by /info when private_url is set, else the region's wss://…/websocket/v1/info. "
+        "API keys are sent here too.")
     format: Format = _choice(
         "DEFAULT", "Wire format asked of Upbit: DEFAULT (full field names), SIMPLE (short names, "
         "less bandwidth), JSON_LIST or SIMPLE_LIST (a list per frame). Events are the same in all.",
@@ -198,6 +202,17 @@ class Settings:
         """The private endpoint: ``connection.private_url``, or the region's when that is empty."""
         host = _HOSTS[self.connection.region]
         return self.connection.private_url or f"wss://{host}/websocket/v1/private"
+
+    @property
+    def info_url(self) -> str:
+        """The indicator endpoint: ``connection.info_url``; else beside ``private_url``; else the region's."""
+        if self.connection.info_url:
+            return self.connection.info_url
+        private = self.connection.private_url
+        if private:
+            base = private.rstrip("/")
+            return (base[: -len("/private")] if base.endswith("/private") else base) + "/info"
+        return f"wss://{_HOSTS[self.connection.region]}/websocket/v1/info"
 
     @classmethod
     def load(

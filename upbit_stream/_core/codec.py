@@ -224,7 +224,9 @@ def _build_indicator(cls: type, data: Mapping[str, Any], simple: bool, kwargs: d
     if classes is None:
         raise ProtocolError(f"{cls.__name__}.indicator: unknown indicator {excerpt(kwargs.get('indicator'))}")
     fields = attrs.fields_dict(cls)
-    for name, nested_cls in (("params", classes[0]), ("value", classes[1]), ("event_params", None)):
+    parts: tuple[tuple[str, type[Any]], ...] = (("params", classes[0]), ("value", classes[1]),
+                                                ("event_params", VolumeEventParams))
+    for name, nested_cls in parts:
         if name not in fields:
             continue
         key = fields[name].metadata["simple"] if simple else name

@@ -21,6 +21,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from .admission import Admission, RequestKind
 from .classify import Failure, Recovery, fatal_error
 from .codec import ErrorFrame, SubscriptionList, decode
@@ -34,13 +36,17 @@ from .protocol_config import ProtocolConfig
 from .queries import Queries, missing_streams
 from .reconnect import ConnectionState, new_reconnection
 from .schedule import RequestSchedule
+from .protocol_observation import Observation
+from .silence import IndicatorSilence
 from .specs import Spec
-from .stats import ConnectionStats, LatencyWindow, RateWindow
+from .stats import LatencyWindow, RateWindow
 
 __all__ = ["ConnectionState", "EndpointProtocol", "ProtocolConfig"]
 
 _EVENT_TYPES = frozenset(EVENT_CLASSES.values())
-_THROTTLE_ERRORS = frozenset({"Too Many Requests", "TOO_MANY_REQUESTS"})
+_THROTTLE_ERRORS = frozenset({"Too Many Requests", "TOO_MANY_REQUESTS", "TOO_MANY_REQUEST"})  # the last: /info
+#: How soon after an error frame a close counts as /info's documented close-after-refusal.
+_REFUSAL_CLOSE = 2.0
 _BAN_ERROR = "I'm a teapot"
 #: After an error frame, no request for this long: a duplicated error frame then matches nothing.
 SETTLE = 0.25
@@ -51,7 +57,7 @@ RTT_FACTOR = 4.0
 THROTTLE_PAUSE = 1.0 + WINDOW_MARGIN
 
 
-class EndpointProtocol:
+class EndpointProtocol(Observation):
     """The connection logic of one endpoint (``public`` or ``private``)."""
 
     def __init__(self, endpoint: str, config: ProtocolConfig, gate: ConnectGate,
@@ -75,6 +81,8 @@ class EndpointProtocol:
         self._ending: End | None = None
         self._empty_since: float | None = None
         self._suspect_error: ServerError | None = None
+        self._refused_at: float | None = None  # when the last error frame answered a request
+        self._silence = IndicatorSilence()
         self._queries = Queries()
         # statistics
         self.messages: dict[str, int] = {}
@@ -89,6 +97,7 @@ class EndpointProtocol:
     def subscribe(self, specs: Sequence[Spec[Any]], target: Any, now: float, *, gaps: bool = False) -> Subscriber:
         """Add a subscriber for ``specs``; its events go to ``target``."""
         sub = self.book.add(specs, target)
+        self._silence.wanted(sub.interests, now)
         if gaps:
             self._gap_targets[sub.id] = target
         self.reconnection.retry_now()
@@ -108,11 +117,6 @@ class EndpointProtocol:
         self.attention = True
 
     # -- connection lifecycle -----------------------------------------------------------------
-
-    @property
-    def state(self) -> ConnectionState:
-        """Where the connection stands."""
-        return self.reconnection.state
 
     def next_attempt_at(self, now: float) -> float | None:
         """When the next connection attempt may start (None: no connection wanted, or one is open)."""
@@ -144,6 +148,12 @@ class EndpointProtocol:
 
     def connection_lost(self, failure: Failure, now: float, wall: float) -> None:
         """The connection (or the attempt) ended with ``failure``; plan the recovery."""
+        if (self.endpoint == "info" and self._refused_at is not None and now - self._refused_at <= _REFUSAL_CLOSE
+                and failure.recovery is not Recovery.FATAL):
+            # /info closes every connection whose request it refused: expected, never a step towards giving up
+            failure = attrs.evolve(failure, reason=f"closed after refusing a request ({failure.reason})",
+                                   recovery=Recovery.RETRY)
+        self._refused_at = None
         self._notices += self._queries.close(
             f"the {self.endpoint} connection ended before the server answered ({failure.reason})")
         lost = self.reconnection.lost(failure, now, wall)
@@ -170,6 +180,7 @@ class EndpointProtocol:
         deliveries: list[tuple[Any, Any]] = []
         book, admission, messages, sizes = self.book, self.admission, self.messages, self.bytes
         watching = admission.pending is not None and admission.pending.kind is RequestKind.PROBE
+        info = self.endpoint == "info"
         events = 0
         last = None
         for frame in frames:
@@ -188,6 +199,8 @@ class EndpointProtocol:
                         sizes[type_] = sizes.get(type_, 0) + len(frame)
                         first = False
                     key = event_key(message)
+                    if info:
+                        self._silence.spoke(key)
                     if watching:
                         admission.saw_data(key, now)
                         self.attention = True
@@ -246,7 +259,8 @@ class EndpointProtocol:
             self._schedule.pause(now + pause)
             return
         self._schedule.pause(now + SETTLE)
-        if frame.name == "INVALID_AUTH" and self.endpoint == "private":
+        self._refused_at = now
+        if frame.name == "INVALID_AUTH" and self.endpoint != "public":
             error = fatal_error(ServerError(frame.name, frame.message), private=True)
             self._end(Failure(described, Recovery.FATAL, error), abort=False)
             return
@@ -381,7 +395,7 @@ class EndpointProtocol:
             times.append(self._empty_since + self.config.linger)
         return min(times)
 
-    # -- outputs and observation --------------------------------------------------------------
+    # -- outputs ------------------------------------------------------------------------------
 
     @property
     def has_notices(self) -> bool:
@@ -392,29 +406,3 @@ class EndpointProtocol:
         """Failures, finishes, gap markers, query answers, connection events and log lines since the last call."""
         notices, self._notices = self._notices, []
         return notices
-
-    def stats(self, now: float) -> ConnectionStats:
-        """A snapshot of this connection's statistics."""
-        connected = self.state is ConnectionState.CONNECTED
-        return ConnectionStats(
-            endpoint=self.endpoint, state=self.reconnection.display_state(now),
-            connected_since=self.reconnection.connected_since, reconnects=self.reconnection.reconnects,
-            messages=dict(self.messages), bytes=dict(self.bytes),
-            message_rate=self._rate.rate(now) if connected else 0.0,
-            last_message_age=self._liveness.quiet_for(now) if connected else None,
-            requests_sent=self._schedule.requests_sent, rate_limit_waits=self._schedule.rate_limit_waits,
-            latency_p50_ms=self._latency.percentile(0.5), latency_p99_ms=self._latency.percentile(0.99),
-            last_error=self.reconnection.last_error, protocol_errors=self.protocol_errors,
-            unmatched_errors=self.unmatched_errors,
-        )
-
-    def health_reasons(self, now: float) -> list[str]:
-        """Why this endpoint is less than healthy while connected (subscribers starved of their snapshot)."""
-        if self.state is not ConnectionState.CONNECTED:
-            return []
-        late = self.book.starving(now, self.config.snapshot_patience)
-        if not late:
-            return []
-        keys = sorted({" ".join(str(p) for p in key if p not in ("", None)) for _, key in late})
-        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-        return [f"{self.endpoint}: no snapshot after {self.config.snapshot_patience:g} s for {shown}"]

@@ -132,7 +132,7 @@ class EndpointDriver:
 
     async def _attempt(self) -> Failure | None:
         """One connection: connect, serve until it ends; returns why (None: closed politely)."""
-        private = self.protocol.endpoint == "private"
+        private = self.protocol.endpoint != "public"
         ending: End | None = None
         try:
             with trio.CancelScope(deadline=trio.current_time() + self._connect_limit) as scope:

@@ -23,7 +23,8 @@ from .._core.all_events import Event
 from .._core.markers import StreamGap
 from .._core.policies import ConnectGate
 from .._core.protocol import ConnectionState, EndpointProtocol, ProtocolConfig
-from .._core.specs import PRIVATE_TYPES, Spec
+from .._core.indicators import MAX_COMBINATIONS
+from .._core.specs import REALTIME_ONLY_TYPES, Spec
 from .._core.stats import (
     ConnectionEvent,
     Health,
@@ -50,7 +51,8 @@ _NO_KEYS = (
     "private streams need Upbit API keys: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY in the "
     "environment, or pass open_upbit_session(access_key=..., secret_key=...)"
 )
-_ENDPOINTS = ("public", "private")
+_ENDPOINTS = ("public", "private", "info")
+Endpoint = Literal["public", "private", "info"]
 
 
 class UpbitSession(SubscribeShorthands, metaclass=NoPublicConstructor):
@@ -65,13 +67,13 @@ class UpbitSession(SubscribeShorthands, metaclass=NoPublicConstructor):
         self._channels: dict[int, tuple[SubscriptionChannel[Any], tuple[Spec[Any], ...]]] = {}
         self._watchers: list[SubscriptionChannel[ConnectionEvent]] = []
         check_url(settings.public_url, private=False)
-        self._private_url_checked = False
+        self._checked_urls: set[str] = set()
         self._closed = False
         gate = ConnectGate(settings.limits.connects_per_second)
         rng = random.Random()
         config = _protocol_config(settings)
-        urls = {"public": settings.public_url, "private": settings.private_url}
-        headers = {"public": lambda: MaskedHeaders(), "private": self._private_headers}
+        urls = {"public": settings.public_url, "private": settings.private_url, "info": settings.info_url}
+        headers = {"public": lambda: MaskedHeaders(), "private": self._private_headers, "info": self._private_headers}
         self._drivers = {
             endpoint: EndpointDriver(
                 EndpointProtocol(endpoint, config, gate, random.Random(rng.getrandbits(64))), urls[endpoint],
@@ -142,22 +144,24 @@ class UpbitSession(SubscribeShorthands, metaclass=NoPublicConstructor):
             raise ValueError(f"buffer must be an int >= 1: got {buffer!r}")
         policy = self._overflow(chosen, overflow)
         self._check_open()
-        private = tuple(s for s in chosen if s.type in PRIVATE_TYPES)
-        public = tuple(s for s in chosen if s.type not in PRIVATE_TYPES)
-        if private:
-            if self._credentials is None:
-                raise AuthenticationError(_NO_KEYS)
-            if not self._private_url_checked:
-                check_url(self.settings.private_url, private=True)
-                self._private_url_checked = True
+        groups: dict[str, tuple[Spec[Any], ...]] = {
+            endpoint: tuple(s for s in chosen if s.endpoint == endpoint) for endpoint in _ENDPOINTS
+        }
+        for endpoint in ("private", "info"):
+            if groups[endpoint]:
+                if self._credentials is None:
+                    raise AuthenticationError(_NO_KEYS)
+                if endpoint not in self._checked_urls:
+                    check_url(self._drivers[endpoint].url, private=True)
+                    self._checked_urls.add(endpoint)
         await trio.lowlevel.checkpoint()
         self._check_open()
+        self._check_combinations(groups["info"])
         channel: SubscriptionChannel[Any] = SubscriptionChannel._create(size, policy, gaps=gaps)
         self._channels[id(channel)] = (channel, chosen)
         handles = [
-            (driver, driver.subscribe(group, channel, gaps=gaps))
-            for driver, group in ((self._drivers["public"], public), (self._drivers["private"], private))
-            if group
+            (self._drivers[endpoint], self._drivers[endpoint].subscribe(group, channel, gaps=gaps))
+            for endpoint, group in groups.items() if group
         ]
         try:
             yield channel
@@ -168,6 +172,20 @@ class UpbitSession(SubscribeShorthands, metaclass=NoPublicConstructor):
             channel.close()
         if channel.failure is not None and not channel.failure_seen:
             raise channel.failure
+
+    def _check_combinations(self, specs: tuple[Spec[Any], ...]) -> None:
+        """Refuse indicator specs that would take the /info connection past Upbit's 100 combinations."""
+        if not specs:
+            return
+        wanted = {key for spec in specs for key in _combinations(spec)}
+        held = {key for _, other in self._channels.values() for spec in other if spec.endpoint == "info"
+                for key in _combinations(spec)}
+        total = len(wanted | held)
+        if total > MAX_COMBINATIONS:
+            raise ValueError(
+                f"this subscription would make {total} (code, indicator) combinations on the indicator "
+                f"connection ({len(held)} held by other subscriptions); Upbit accepts at most "
+                f"{MAX_COMBINATIONS} per connection: subscribe to fewer codes or indicators")
 
     def _overflow(self, specs: tuple[Spec[Any], ...], overflow: str | None) -> Overflow:
         choice = overflow or self.settings.subscription.overflow
@@ -184,8 +202,8 @@ class UpbitSession(SubscribeShorthands, metaclass=NoPublicConstructor):
         Raises ``SnapshotTimeout`` naming the codes that did not arrive within ``timeout`` (its
         ``found`` holds the others), ``ValueError`` for private types (Upbit sends no snapshots).
         """
-        if spec.type in PRIVATE_TYPES:
-            raise ValueError("Upbit sends no snapshots of private types; subscribe to them instead")
+        if spec.type in REALTIME_ONLY_TYPES:
+            raise ValueError(f"Upbit sends no snapshots of {spec.type}: subscribe to it instead")
         found: dict[str, E1] = {}
         with trio.move_on_after(timeout):
             async with self.subscribe(attrs.evolve(spec, mode="snapshot"), buffer=len(spec.codes) + 1) as events:
@@ -196,10 +214,14 @@ class UpbitSession(SubscribeShorthands, metaclass=NoPublicConstructor):
             raise SnapshotTimeout(missing, timeout, found)
         return found
 
-    async def list_subscriptions(self, endpoint: Literal["public", "private"] = "public", timeout: float = 5.0) -> SubscriptionList:
-        """Ask the server what it streams on the ``endpoint`` connection (LIST_SUBSCRIPTIONS)."""
+    async def list_subscriptions(self, endpoint: Endpoint = "public", timeout: float = 5.0) -> SubscriptionList:
+        """Ask the server what it streams on the ``endpoint`` connection (LIST_SUBSCRIPTIONS).
+
+        ``endpoint`` is ``"public"``, ``"private"`` (myOrder, myAsset, announcement) or ``"info"``
+        (indicator, indicator_signal).
+        """
         if endpoint not in self._drivers:
-            raise ValueError(f"endpoint must be 'public' or 'private': got {endpoint!r}")
+            raise ValueError(f"endpoint must be 'public', 'private' or 'info': got {endpoint!r}")
         self._check_open()
         return await self._drivers[endpoint].list_subscriptions(timeout)
 
@@ -282,6 +304,11 @@ def _check_specs(specs: tuple[Spec[Any], ...]) -> tuple[Spec[Any], ...]:
         if not isinstance(spec, Spec):
             raise TypeError(f"expected specs from upbit_stream.ticker(), trade(), …: got {spec!r}")
     return specs
+
+
+def _combinations(spec: Spec[Any]) -> set[tuple[str, str, str]]:
+    """The (code, timeframe, indicator) combinations an indicator spec adds to the /info connection."""
+    return {(code, spec.timeframe or "", repr(item)) for code in spec.codes for item in spec.indicators}
 
 
 def _connector_for(settings: Settings) -> Connector:
