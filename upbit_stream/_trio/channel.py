@@ -17,6 +17,7 @@ import trio
 
 from .._core.construction import NoPublicConstructor
 from .._core.errors import SlowConsumerError, UpbitStreamError
+from .._core.info_events import Announcement, Indicator, IndicatorSignal
 from .._core.markers import StreamGap
 
 __all__ = ["MAX_UNREAD_GAPS", "YIELD_AFTER", "YIELD_EVERY", "SubscriptionChannel"]
@@ -267,6 +268,15 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT_co], Generic[EventT_co]
 
 
 def _stream_key(event: Any) -> Hashable:
-    """What ``"latest"`` keeps one event of: type and code, plus the level of an orderbook."""
-    return (event.__class__, getattr(event, "type", None), getattr(event, "code", None), getattr(event, "level", None))
+    """What ``"latest"`` keeps one event of: type and code, plus an orderbook's level, an indicator's
+    timeframe and params (and a signal's trigger), an announcement's uuid."""
+    cls = event.__class__
+    if cls in _INDICATORS:
+        return (cls, event.code, event.timeframe, event.params, getattr(event, "trigger", None))
+    if cls is Announcement:
+        return (cls, event.uuid)
+    return (cls, getattr(event, "type", None), getattr(event, "code", None), getattr(event, "level", None))
+
+
+_INDICATORS = frozenset({Indicator, IndicatorSignal})
 

@@ -46,7 +46,7 @@ __all__ = ["UpbitSession", "open_upbit_session"]
 E1 = TypeVar("E1", bound=Event)
 E2 = TypeVar("E2", bound=Event)
 E3 = TypeVar("E3", bound=Event)
-_STRICT_TYPES = frozenset({"trade", "myOrder"})
+_STRICT_TYPES = frozenset({"trade", "myOrder", "announcement", "indicator", "indicator_signal"})
 _NO_KEYS = (
     "private streams need Upbit API keys: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY in the "
     "environment, or pass open_upbit_session(access_key=..., secret_key=...)"

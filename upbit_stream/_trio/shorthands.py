@@ -8,11 +8,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .._core.events import Candle, MyAsset, MyOrder, Orderbook, Ticker, Trade
+from .._core.indicators import IndicatorParams, SignalCondition, Timeframe
+from .._core.info_events import Announcement, Indicator, IndicatorSignal
 from .._core.markers import StreamGap
 from .._core.specs import (
     Mode,
     Spec,
+    announcement,
     candle,
+    indicator,
+    indicator_signal,
     my_asset,
     my_order,
     orderbook,
@@ -31,7 +36,7 @@ Codes = str | Iterable[str]
 
 
 class SubscribeShorthands:
-    """``ticker``, ``trade``, ``orderbook``, ``candle``, ``my_order``, ``my_asset`` with their options spelled out.
+    """A shorthand per spec constructor (``ticker`` … ``indicator_signal``) with its options spelled out.
 
     Each takes the spec constructor's own arguments, then ``buffer`` (events a slow consumer may
     leave unread), ``overflow`` (``"latest"`` or ``"strict"``; default by type) and ``gaps`` (a
@@ -112,3 +117,48 @@ class SubscribeShorthands:
                  gaps: bool = False) -> Subscription[Any]:
         """The account's holdings whenever they change: ``subscribe(ub.my_asset(), …)``."""
         return self.subscribe(my_asset(), buffer=buffer, overflow=overflow, gaps=gaps)
+
+    @overload
+    def announcement(self, categories: str | Iterable[str] | None = ..., *, include_body: bool = ...,
+                     buffer: int | None = ..., overflow: Overflow | None = ...,
+                     gaps: Literal[False] = ...) -> Subscription[Announcement]: ...
+    @overload
+    def announcement(self, categories: str | Iterable[str] | None = ..., *, include_body: bool = ...,
+                     buffer: int | None = ..., overflow: Overflow | None = ...,
+                     gaps: Literal[True]) -> Subscription[Announcement | StreamGap]: ...
+    def announcement(self, categories: str | Iterable[str] | None = None, *, include_body: bool = False,
+                     buffer: int | None = None, overflow: Overflow | None = None,
+                     gaps: bool = False) -> Subscription[Any]:
+        """Upbit's notices as published: ``subscribe(ub.announcement(categories, include_body=…), …)``."""
+        spec = announcement(categories, include_body=include_body)
+        return self.subscribe(spec, buffer=buffer, overflow=overflow, gaps=gaps)
+
+    @overload
+    def indicator(self, codes: Codes, timeframe: Timeframe, indicators: IndicatorParams | Iterable[IndicatorParams],
+                  *, buffer: int | None = ..., overflow: Overflow | None = ...,
+                  gaps: Literal[False] = ...) -> Subscription[Indicator]: ...
+    @overload
+    def indicator(self, codes: Codes, timeframe: Timeframe, indicators: IndicatorParams | Iterable[IndicatorParams],
+                  *, buffer: int | None = ..., overflow: Overflow | None = ...,
+                  gaps: Literal[True]) -> Subscription[Indicator | StreamGap]: ...
+    def indicator(self, codes: Codes, timeframe: Timeframe, indicators: IndicatorParams | Iterable[IndicatorParams],
+                  *, buffer: int | None = None, overflow: Overflow | None = None,
+                  gaps: bool = False) -> Subscription[Any]:
+        """Indicator values at each candle close: ``subscribe(ub.indicator(codes, timeframe, indicators), …)``."""
+        spec = indicator(codes, timeframe, indicators)
+        return self.subscribe(spec, buffer=buffer, overflow=overflow, gaps=gaps)
+
+    @overload
+    def indicator_signal(self, codes: Codes, timeframe: Timeframe, signals: SignalCondition | Iterable[SignalCondition],
+                         *, buffer: int | None = ..., overflow: Overflow | None = ...,
+                         gaps: Literal[False] = ...) -> Subscription[IndicatorSignal]: ...
+    @overload
+    def indicator_signal(self, codes: Codes, timeframe: Timeframe, signals: SignalCondition | Iterable[SignalCondition],
+                         *, buffer: int | None = ..., overflow: Overflow | None = ...,
+                         gaps: Literal[True]) -> Subscription[IndicatorSignal | StreamGap]: ...
+    def indicator_signal(self, codes: Codes, timeframe: Timeframe,
+                         signals: SignalCondition | Iterable[SignalCondition], *, buffer: int | None = None,
+                         overflow: Overflow | None = None, gaps: bool = False) -> Subscription[Any]:
+        """Conditions turning true at a candle close: ``subscribe(ub.indicator_signal(codes, timeframe, signals), …)``."""
+        spec = indicator_signal(codes, timeframe, signals)
+        return self.subscribe(spec, buffer=buffer, overflow=overflow, gaps=gaps)
