@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._core.events import CANDLE_INTERVALS
-from .._core.specs import Spec, candle, my_asset, my_order, orderbook, ticker, trade
+from .._core.specs import Spec, announcement, candle, my_asset, my_order, orderbook, ticker, trade
+from .args_info import add_info_views
 
 __all__ = ["USAGE", "build_parser", "parse_duration", "parse_size", "parse_targets"]
 
@@ -23,14 +24,16 @@ DEPTHS = (1, 5, 15, 30)
 
 # -- values (pure) --------------------------------------------------------------------------------
 
-_TYPES = ("ticker", "trade", "orderbook", *(f"candle.{i}" for i in CANDLE_INTERVALS), "my_order", "my_asset")
+_TYPES = ("ticker", "trade", "orderbook", *(f"candle.{i}" for i in CANDLE_INTERVALS), "my_order", "my_asset",
+          "announcement")
 _ALIASES = {"myOrder": "my_order", "myAsset": "my_asset", "candle": "candle.1m"}
 
 
 def parse_targets(
     texts: Iterable[str], *, depth: int | None = None, realtime_only: bool = False
 ) -> tuple[Spec[Any], ...]:
-    """Specs from ``TYPE:CODE,CODE`` words (``my_order`` may omit codes, ``my_asset`` takes none).
+    """Specs from ``TYPE:CODE,CODE`` words (``my_order`` may omit codes, ``my_asset`` takes none,
+    ``announcement`` takes categories or none).
 
     Raises ``ValueError`` saying what is wrong with the first bad word.
     """
@@ -43,6 +46,9 @@ def parse_targets(
         if name not in _TYPES:
             given = text.partition(":")[0]
             raise ValueError(f"unknown type {given!r} in {text!r}: expected one of {', '.join(_TYPES)}")
+        if name == "announcement":
+            specs.append(announcement(codes or None))
+            continue
         if sep and not codes and name != "my_order":
             raise ValueError(f"{text!r} names no codes: write {name}:KRW-BTC,KRW-ETH")
         if name == "my_asset":
@@ -240,7 +246,7 @@ TYPES: ticker, trade, orderbook, candle.1s candle.1m candle.3m candle.5m candle.
 candle.30m candle.60m candle.240m (codes after a colon, comma-separated), my_order[:CODES] (no
 codes: every market), my_asset. Private types need UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY.
 
-Each line is {"t": <unix receive time>, "endpoint": "public"|"private", "frame": "<raw frame>"},
+Each line is {"t": <unix receive time>, "endpoint": "public"|"private"|"info", "frame": "<raw frame>"},
 which `upbit-stream serve --replay FILE` and upbit_stream.testing.load_replay read. A name ending
 in .gz is gzip-compressed. With --rotate-size or --rotate-every the files are numbered
 (btc-0001.jsonl.gz, btc-0002.jsonl.gz, ...); --rotate-every cuts on multiples of the interval
@@ -284,7 +290,7 @@ def _add_demo(sub: Commands) -> None:
 
 
 def _add_watch(sub: Commands) -> None:
-    watch = sub.add_parser("watch", help="live terminal views: ticker table, order book ladder, trade tape",
+    watch = sub.add_parser("watch", help="live terminal views: tickers, order book, trade tape, notices, indicators",
                            description="Live terminal views. Colours show rises (red) and falls (blue), as on "
                            "Upbit; no colours when the output is not a terminal or NO_COLOR is set.")
     views = watch.add_subparsers(dest="view", required=True, metavar="VIEW", title="views")
@@ -308,6 +314,7 @@ def _add_watch(sub: Commands) -> None:
     view.add_argument("codes", nargs="+", type=_code, metavar="CODE", help="market codes, e.g. KRW-BTC KRW-ETH")
     _add_connection_options(view)
     view.set_defaults(command="watch_trade")
+    add_info_views(views, _code, _add_connection_options)
 
 
 def _add_record(sub: Commands) -> None:

@@ -129,6 +129,21 @@ def cmd_watch_orderbook(args: argparse.Namespace) -> int:
     return _view(args, watch_orderbook, args.code, depth=args.depth)
 
 
+def cmd_watch_announcements(args: argparse.Namespace) -> int:
+    """``watch announcements``: notices as they are published."""
+    from .watch_info import watch_announcements
+
+    return _view(args, watch_announcements, args.categories)
+
+
+def cmd_watch_indicators(args: argparse.Namespace) -> int:
+    """``watch indicators``: the latest indicator values of codes."""
+    from .args_info import indicator_options
+    from .watch_info import watch_indicators
+
+    return _view(args, watch_indicators, args.codes, timeframe=args.timeframe, indicators=indicator_options(args))
+
+
 def cmd_watch_trade(args: argparse.Namespace) -> int:
     """A scrolling trade tape."""
     from .watch_tape import watch_trades
@@ -267,7 +282,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo, "watch_ticker": cmd_watch_ticker, "watch_orderbook": cmd_watch_orderbook,
-    "watch_trade": cmd_watch_trade, "record": cmd_record, "serve": cmd_serve, "config_init": cmd_config_init,
+    "watch_trade": cmd_watch_trade, "watch_announcements": cmd_watch_announcements,
+    "watch_indicators": cmd_watch_indicators, "record": cmd_record, "serve": cmd_serve, "config_init": cmd_config_init,
     "config_show": cmd_config_show, "bench": cmd_bench,
 }
 

@@ -78,13 +78,14 @@ class _TeeWire:
         return frames
 
 
-def tee_connector(inner: Connector, private_url: str, copies: trio.MemorySendChannel[Received]) -> Connector:
+def tee_connector(inner: Connector, settings: Settings, copies: trio.MemorySendChannel[Received]) -> Connector:
     """``inner``, with every frame received on its connections also sent to ``copies``."""
+    endpoints = {settings.private_url: "private", settings.info_url: "info"}
 
     @asynccontextmanager
     async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[Wire]:
         async with inner(url, headers) as wire:
-            yield _TeeWire(wire, "private" if url == private_url else "public", copies)
+            yield _TeeWire(wire, endpoints.get(url, "public"), copies)
 
     return connect
 
@@ -139,7 +140,7 @@ async def record(
                 pipeline.start_soon(_write_all, received, writer, count, enough, behind)
                 async with copies:  # closing it lets the writer finish what is queued
                     with trio.move_on_after(seconds):
-                        tee = tee_connector(inner, settings.private_url, copies)
+                        tee = tee_connector(inner, settings, copies)
                         await _subscribe_until(specs, settings, tee, (stop, enough), writer, progress)
     finally:
         writer.close()

@@ -14,7 +14,7 @@ import msgspec
 
 __all__ = ["Received", "RecordingWriter", "encode_line", "human_size"]
 
-#: One received frame: (unix receive time, "public" | "private", the frame as received).
+#: One received frame: (unix receive time, "public" | "private" | "info", the frame as received).
 Received = tuple[float, str, "bytes | str"]
 
 FLUSH_EVERY = 1.0  # seconds between flushes while frames keep coming

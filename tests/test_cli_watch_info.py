@@ -1,0 +1,76 @@
+"""``watch announcements`` / ``watch indicators``: their options and what their views print (pure parts)."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+
+import upbit_stream as ub
+from upbit_stream._cli.args import build_parser, parse_targets
+from upbit_stream._cli.args_info import indicator_options
+from upbit_stream._cli.watch import Screen
+from upbit_stream._cli.watch_info import describe_params, render_announcement, render_indicators
+
+
+def parse(*argv: str):  # noqa: ANN201 - argparse.Namespace
+    return build_parser().parse_args(["watch", *argv])
+
+
+def test_indicator_options_build_validated_indicators_in_order() -> None:
+    args = parse("indicators", "KRW-BTC", "KRW-ETH", "--timeframe", "15m", "--rsi", "14", "--macd", "8/17/9",
+                 "--bollinger", "20x2.5", "--cross", "EMA:20/60", "--ema", "50", "--volume", "20", "--rsi", "14")
+    assert (args.codes, args.timeframe) == (["KRW-BTC", "KRW-ETH"], "15m")
+    assert indicator_options(args) == [ub.rsi(14), ub.volume(20), ub.moving_average(50, "EMA"),
+                                       ub.bollinger_bands(20, "2.5"), ub.ma_crossover(20, 60, "EMA"), ub.macd(8, 17, 9)]
+    assert indicator_options(parse("indicators", "KRW-BTC")) == [ub.rsi(14)]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["indicators", "KRW-BTC", "--rsi", "15"], "rsi period must be one of"),
+    (["indicators", "KRW-BTC", "--bollinger", "20x2.04"], "one decimal place"),
+    (["indicators", "KRW-BTC", "--cross", "5/60"], "5/20, 20/60, 30/90, 50/200"),
+    (["indicators", "KRW-BTC", "--timeframe", "1m"], "timeframe must be one of 5m"),
+    (["announcements", "--category", "listing"], "unknown category 'listing'"),
+])
+def test_bad_options_are_one_line_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(*argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_record_takes_announcements_with_or_without_categories() -> None:
+    assert parse_targets(["announcement"]) == (ub.announcement(),)
+    assert parse_targets(["announcement:trade,wallet", "trade:KRW-BTC"])[0] == ub.announcement(["trade", "wallet"])
+    with pytest.raises(ValueError, match="unknown announcement category"):
+        parse_targets(["announcement:listing"])
+
+
+NOTICE = ub.Announcement(event_type=ub.AnnouncementEventType.CREATED, uuid="1", title="[거래] 신규 거래 지원 안내",
+                         category=ub.AnnouncementCategory.TRADE, url="https://upbit.com/n?id=1",
+                         first_listed_at="2026-07-14T16:36:34+09:00", listed_at="2026-07-14T16:36:34+09:00",
+                         timestamp=1, stream_type=ub.StreamType.REALTIME)
+
+
+def test_an_announcement_is_time_category_event_title_then_its_url() -> None:
+    plain = Screen(io.StringIO(), interactive=False, color=False)
+    first, second = render_announcement(NOTICE, plain).split("\n")
+    assert first == "2026-07-14 16:36  trade          CREATED  [거래] 신규 거래 지원 안내"
+    assert second.strip() == "https://upbit.com/n?id=1"
+    assert "\x1b[1m" in render_announcement(NOTICE, Screen(io.StringIO(), interactive=True, color=True))
+
+
+def test_the_indicator_table_shows_every_value_field_and_waits_for_the_rest() -> None:
+    rsi = ub.Indicator(code="KRW-BTC", timeframe="5m", indicator="rsi", params=ub.rsi(14),
+                       value=ub.RsiValue(rsi=Decimal("58.75323648")), candle_date_time_utc="2026-09-03T04:50:00",
+                       timestamp=2, stream_type=ub.StreamType.REALTIME)
+    rows = [("KRW-BTC", ub.rsi(14)), ("KRW-BTC", ub.macd())]
+    text = render_indicators(rows, {("KRW-BTC", ub.rsi(14)): rsi}, color=False)
+    lines = text.split("\n")
+    assert "rsi(14)" in lines[1] and "2026-09-03 04:50:00" in lines[1] and "rsi 58.7532" in lines[1]
+    assert "macd(12/26/9)" in lines[2] and "waiting for the next close" in lines[2]
+    assert describe_params(ub.ma_crossover(20, 60, "EMA")) == "ma_crossover(EMA 20/60)"
+    assert describe_params(ub.bollinger_bands(20, 2)) == "bollinger_bands(20/2.0)"
