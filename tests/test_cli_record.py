@@ -294,3 +294,24 @@ def test_private_types_without_keys_fail_with_advice(tmp_path):
     assert done.returncode == 1
     assert "UPBIT_ACCESS_KEY" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "mine.jsonl").exists()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # bound, never listening: connections to it are refused
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("argv", [
+    ["record", "trade:KRW-BTC", "-o", "never.jsonl"],
+    ["watch", "ticker", "KRW-BTC"],
+    ["watch", "trade", "KRW-BTC"],
+])
+def test_a_command_that_never_connects_fails_and_says_why_on_stderr(tmp_path: Path, argv: list[str]) -> None:
+    port = _closed_port()
+    done = run_cli(*argv, "--url", f"ws://127.0.0.1:{port}/websocket/v1", "--seconds", "2", cwd=tmp_path)
+    assert done.returncode == 1, done
+    assert "nothing received: public: " in done.stderr and f"127.0.0.1:{port}" in done.stderr
+    assert not (tmp_path / "never.jsonl").exists()

@@ -12,7 +12,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._core.events import CANDLE_INTERVALS
-from .._core.specs import Spec, announcement, candle, my_asset, my_order, orderbook, ticker, trade
+from .._core.specs import (
+    Spec,
+    announcement,
+    candle,
+    my_asset,
+    my_order,
+    orderbook,
+    ticker,
+    trade,
+)
 from .args_info import add_info_views
 
 __all__ = ["USAGE", "build_parser", "parse_duration", "parse_size", "parse_targets"]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import trio
 
-from .args import USAGE, build_parser, parse_targets
+from .._config.settings import Settings
 from .._core.errors import UpbitStreamError
 from .._trio.groups import single_errors
-from .._config.settings import Settings
+from .args import USAGE, build_parser, parse_targets
 
 __all__ = ["main"]
 
@@ -153,8 +153,8 @@ def cmd_watch_trade(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the fake exchange in-process and watch its tickers: no network needed."""
-    from .watch import watch_tickers
     from ..testing import open_fake_upbit
+    from .watch import watch_tickers
 
     async def body(stop: trio.Event) -> int:
         async with open_fake_upbit(rate=args.rate, seed=1) as fake:
@@ -184,11 +184,15 @@ def cmd_record(args: argparse.Namespace) -> int:
         return FAILED
 
     async def body(stop: trio.Event) -> int:
+        summary = None
         try:
-            await record(specs, settings, writer, stop=stop, seconds=args.seconds, count=args.count,
-                         progress=sys.stderr)
+            summary = await record(specs, settings, writer, stop=stop, seconds=args.seconds, count=args.count,
+                                   progress=sys.stderr)
         finally:  # also after a failure or a second Ctrl-C: say what is on disk
-            print(Summary(writer.frames, tuple(writer.files), writer.size).describe(), flush=True)
+            print((summary or Summary(writer.frames, tuple(writer.files), writer.size)).describe(), flush=True)
+        if summary.unreachable is not None and not summary.frames:
+            print(f"upbit-stream record: nothing received: {summary.unreachable}", file=sys.stderr, flush=True)
+            return FAILED
         return OK
 
     return _run(body, graceful=True)

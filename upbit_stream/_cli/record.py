@@ -19,7 +19,7 @@ from .._transports.via_trio_websocket import trio_websocket_connector
 from .._trio.groups import single_errors
 from .._trio.session import UpbitSession, open_upbit_session
 from .record_file import FLUSH_EVERY, Received, RecordingWriter, human_size
-from .watch import health_text
+from .watch import health_text, unreachable
 
 __all__ = ["Summary", "record", "tee_connector"]
 
@@ -100,6 +100,7 @@ class Summary:
     frames: int
     files: tuple[Path, ...]
     size: int
+    unreachable: str | None = None  # why nothing ever arrived, when the session never received a message
 
     def describe(self) -> str:
         """``recorded 1,234 frames to data.jsonl.gz (56.1 KB)``."""
@@ -133,6 +134,7 @@ async def record(
     )
     copies, received = trio.open_memory_channel[Received](queue_size)
     enough = trio.Event()
+    outcome: list[str | None] = []
     try:
         with single_errors():
             async with trio.open_nursery() as pipeline:
@@ -141,29 +143,35 @@ async def record(
                 async with copies:  # closing it lets the writer finish what is queued
                     with trio.move_on_after(seconds):
                         tee = tee_connector(inner, settings, copies)
-                        await _subscribe_until(specs, settings, tee, (stop, enough), writer, progress)
+                        await _subscribe_until(specs, settings, tee, (stop, enough), writer, progress, outcome)
     finally:
         writer.close()
         if progress is not None and _isatty(progress):
             progress.write("\r\x1b[K")
             progress.flush()
-    return Summary(writer.frames, tuple(writer.files), writer.size)
+    return Summary(writer.frames, tuple(writer.files), writer.size, outcome[0] if outcome else None)
 
 
 async def _subscribe_until(
     specs: Sequence[Spec[Any]], settings: Settings, connector: Connector, stops: Sequence[trio.Event],
-    writer: RecordingWriter, progress: TextIO | None,
+    writer: RecordingWriter, progress: TextIO | None, outcome: list[str | None],
 ) -> None:
-    """Hold the subscription (draining its events) until a stop event or the subscription ends."""
+    """Hold the subscription (draining its events) until a stop event or the subscription ends.
+
+    Appends to ``outcome`` why nothing ever arrived (None when something did).
+    """
     async with open_upbit_session(config=settings, connector=connector) as session:
-        async with session.subscribe(*specs, buffer=64, overflow="latest") as events:
-            with single_errors():
-                async with trio.open_nursery() as tasks:
-                    tasks.start_soon(_drain, events, tasks.cancel_scope)
-                    for event in stops:
-                        tasks.start_soon(_stop_on, event, tasks.cancel_scope)
-                    if progress is not None:
-                        tasks.start_soon(_show_progress, progress, writer, session)
+        try:
+            async with session.subscribe(*specs, buffer=64, overflow="latest") as events:
+                with single_errors():
+                    async with trio.open_nursery() as tasks:
+                        tasks.start_soon(_drain, events, tasks.cancel_scope)
+                        for event in stops:
+                            tasks.start_soon(_stop_on, event, tasks.cancel_scope)
+                        if progress is not None:
+                            tasks.start_soon(_show_progress, progress, writer, session)
+        finally:
+            outcome.append(unreachable(session))
 
 
 async def _write_all(

@@ -13,12 +13,16 @@ from typing import TextIO
 import attrs
 import trio
 
+from .._config.settings import Settings
 from .._core.events import Ticker
+from .._core.stats import HealthStatus
 from .._trio.groups import single_errors
 from .._trio.session import UpbitSession, open_upbit_session
-from .._config.settings import Settings
 
-__all__ = ["Screen", "format_price", "format_size", "health_text", "live_view", "render_tickers", "watch_tickers"]
+__all__ = [
+    "Screen", "format_price", "format_size", "health_text", "live_view", "render_tickers", "unreachable", "exit_status",
+    "watch_tickers",
+]
 
 RED, BLUE, DIM, BOLD, RESET = "\x1b[31m", "\x1b[34m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
 _HOME, _CLEAR_LINE, _CLEAR_BELOW = "\x1b[H", "\x1b[K", "\x1b[J"
@@ -111,6 +115,25 @@ def health_text(session: UpbitSession) -> str:
     return health.status if not health.reasons else f"{health.status}: {'; '.join(health.reasons)}"
 
 
+def unreachable(session: UpbitSession) -> str | None:
+    """Why nothing ever arrived, when the session is down and no connection received a message; else None."""
+    health = session.health()
+    if health.status is not HealthStatus.DOWN:
+        return None
+    if any(stats.messages for stats in session.stats().connections.values()):
+        return None
+    return "; ".join(health.reasons) or "no connection could be opened"
+
+
+def exit_status(session: UpbitSession, command: str) -> int:
+    """0, or 1 after saying on stderr why nothing ever arrived (a wrong URL must not look like a quiet market)."""
+    why = unreachable(session)
+    if why is None:
+        return 0
+    print(f"upbit-stream {command}: nothing received: {why}", file=sys.stderr, flush=True)
+    return 1
+
+
 def status_line(screen: Screen, text: str) -> str:
     """The dimmed status line under a frame (with the quit hint on a terminal)."""
     return screen.paint(f"{text} — Ctrl-C to quit", DIM) if screen.interactive else text
@@ -167,7 +190,7 @@ async def watch_tickers(
                     latest[ticker.code] = (ticker, time.time())
 
             await live_view(screen, seconds, consume, draw)
-    return 0
+        return exit_status(session, "watch ticker")
 
 
 async def live_view(

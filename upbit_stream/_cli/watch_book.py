@@ -8,14 +8,15 @@ import time
 from decimal import Decimal
 from typing import TextIO
 
+from .._config.settings import Settings
 from .._core.events import Orderbook
 from .._trio.session import open_upbit_session
-from .._config.settings import Settings
 from .watch import (
     BLUE,
     DIM,
     RED,
     Screen,
+    exit_status,
     format_price,
     format_size,
     health_text,
@@ -119,4 +120,4 @@ async def watch_orderbook(
                     latest[:] = [(book, time.time())]
 
             await live_view(screen, seconds, consume, draw)
-    return 0
+        return exit_status(session, "watch orderbook")

@@ -16,7 +16,17 @@ from .._core.enums import AnnouncementEventType
 from .._core.indicators import IndicatorParams, Timeframe
 from .._core.info_events import Announcement, Indicator
 from .._trio.session import open_upbit_session
-from .watch import BOLD, DIM, RED, Screen, health_text, live_view, status_line, title_line
+from .watch import (
+    BOLD,
+    DIM,
+    RED,
+    Screen,
+    exit_status,
+    health_text,
+    live_view,
+    status_line,
+    title_line,
+)
 
 __all__ = ["describe_params", "render_announcement", "render_indicators", "watch_announcements", "watch_indicators"]
 
@@ -57,7 +67,7 @@ async def watch_announcements(
                     out.flush()
 
             await live_view(screen, seconds, consume)
-    return 0
+        return exit_status(session, "watch announcements")
 
 
 def describe_params(params: IndicatorParams) -> str:
@@ -125,5 +135,5 @@ async def watch_indicators(
                     latest[(event.code, event.params)] = event
 
             await live_view(screen, seconds, consume, draw)
-    return 0
+        return exit_status(session, "watch indicators")
 

@@ -11,11 +11,21 @@ from typing import TextIO
 
 import trio
 
+from .._config.settings import Settings
 from .._core.enums import AskBid, StreamType
 from .._core.events import Trade
 from .._trio.session import open_upbit_session
-from .._config.settings import Settings
-from .watch import BLUE, BOLD, DIM, RED, Screen, format_price, format_size, live_view
+from .watch import (
+    BLUE,
+    BOLD,
+    DIM,
+    RED,
+    Screen,
+    exit_status,
+    format_price,
+    format_size,
+    live_view,
+)
 
 __all__ = ["render_trade", "watch_trades"]
 
@@ -83,4 +93,4 @@ async def watch_trades(
                 await live_view(screen, seconds, consume)
             except trio.EndOfChannel:
                 pass
-    return 0
+        return exit_status(session, "watch trade")
