@@ -6,14 +6,37 @@
 # it skip and say why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python=${PYTHON:-python3}
+
+# A Python >= 3.11: $PYTHON if set, else the newest python3.1x on PATH, else python3.
+new_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+if [ -n "${PYTHON:-}" ]; then
+    python=$PYTHON
+else
+    python=python3
+    for candidate in python3.14 python3.13 python3.12 python3.11; do
+        if command -v "$candidate" >/dev/null && new_enough "$candidate"; then python=$candidate; break; fi
+    done
+fi
+if ! new_enough "$python"; then
+    found=$("$python" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo "none")
+    echo "upbit_stream needs Python 3.11 or newer; $python is $found." >&2
+    echo "Install one (e.g. apt install python3.11 python3.11-venv), then run the command again with PYTHON=python3.11 in front." >&2
+    exit 2
+fi
+# A .venv made by an older or another Python (or left half-made) is made again.
+if [ -x .venv/bin/python ] && ! new_enough .venv/bin/python; then
+    echo "dev.sh: .venv was made with a Python older than 3.11; making it again with $python" >&2
+    rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
+    echo "first run: creating .venv with $python and installing upbit_stream (about a minute)…" >&2
     "$python" -m venv .venv
 fi
 stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[test]'
+    echo "dev.sh: installing upbit_stream and its test tools into .venv…" >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
     touch "$stamp"
 fi
 
