@@ -101,7 +101,7 @@ def test_ctrl_c_stops_cleanly_without_a_traceback(tmp_path):
 def test_two_components_share_one_public_connection(runs):
     out = ok(runs, "shared")
     assert re.search(r"^chart   KRW-BTC [▁▂▃▄▅▆▇█]+ +[\d,]+  1s candle \d\d:\d\d:\d\d O [\d,]+ H", out, re.MULTILINE)
-    assert re.search(r"^stats   2 subscriptions, connections: public connected, private idle;", out, re.MULTILINE)
+    assert re.search(r"^stats   2 subscriptions, connections: public connected, private idle, info idle;", out, re.MULTILINE)
     streamed = re.search(r"^server  streams on that one connection: (.*)$", out, re.MULTILINE)
     assert streamed and sorted(streamed[1].split("; ")) == ["candle.1s KRW-BTC", "ticker KRW-BTC", "trade KRW-BTC"]
     assert "fake    public connections open at the exchange: 1" in out

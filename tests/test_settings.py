@@ -177,7 +177,7 @@ def test_bad_value_names_the_key(key: str, value: object) -> None:
     assert err.key == key
     assert str(err).startswith(f"{key} = ")
     assert "expected" in str(err) and err.expected
-    assert err.__notes__ == ["in test.toml"]
+    assert err.source == "test.toml" and str(err).endswith(" (in test.toml)")
     if (key.startswith("auth.") and key.endswith("_key")) or "@" in str(value):
         assert str(value) not in str(err) and err.value is not value  # may hold a credential
     else:
@@ -219,7 +219,7 @@ def test_nan_and_inf_from_a_file(tmp_path: Path) -> None:
         path.write_text(f"[heartbeat]\ninterval = {literal}\n")
         with pytest.raises(ConfigError, match=r"^heartbeat\.interval = ") as info:
             Settings.load(path, env={})
-        assert info.value.__notes__ == [f"in {path}"]
+        assert info.value.source == str(path) and str(path) in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -275,7 +275,7 @@ def test_load_without_path_uses_the_file_in_the_working_directory(
     assert Settings.load(env={}) == Settings()
     (tmp_path / "upbit_stream.toml").write_text("[heartbeat]\ninterval = 12\n")
     assert Settings.load(env={}).heartbeat.interval == 12.0
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ConfigError, match="No such file"):
         Settings.load(tmp_path / "missing.toml", env={})
 
 
@@ -557,3 +557,9 @@ def test_render_load_round_trip(tmp_path: Path) -> None:
     assert loaded == attrs.evolve(custom, auth=AuthSettings("HS256"))
     assert loaded.to_dict() == custom.to_dict()
     assert Settings.from_mapping(custom.to_dict()) == loaded
+
+
+def test_a_missing_settings_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(ConfigError, match=r"missing\.toml.*a readable settings file \(No such file or directory\)"):
+        Settings.load(missing, env={})

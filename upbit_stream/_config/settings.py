@@ -240,7 +240,8 @@ class Settings:
         try:
             return cls(**{name: _build(name, table) for name, table in data.items()})
         except ConfigError as exc:
-            exc.add_note(f"in {source}")
+            if exc.source is None:
+                raise ConfigError(exc.key, exc.value, exc.expected, source) from None
             raise
 
     def evolve(self, **sections: Any) -> Settings:
@@ -335,7 +336,11 @@ def _env_overrides(env: Mapping[str, str] | None) -> dict[str, dict[str, Any]]:
 
 def _read_file(path: Path) -> dict[str, Any]:
     """Parse a TOML file, refusing one that holds API keys but others could read or replace."""
-    with open(path, "rb") as file:
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise ConfigError(str(path), _Shown("<unreadable>"), f"a readable settings file ({exc.strerror})") from None
+    with file:
         info = os.fstat(file.fileno())
         try:  # the text is never bound to a local name here: tracebacks may show locals
             data = _mask_keys(tomllib.load(file))

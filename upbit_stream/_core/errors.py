@@ -43,11 +43,13 @@ class UpbitStreamError(Exception):
 class ConfigError(UpbitStreamError, ValueError):
     """A configuration value is invalid; the message names the key, the value and the expected form."""
 
-    def __init__(self, key: str, value: object, expected: str) -> None:
+    def __init__(self, key: str, value: object, expected: str, source: str | None = None) -> None:
         self.key = key
         self.value = value
         self.expected = expected
-        super().__init__(f"{key} = {value!r} is invalid: expected {expected}")
+        self.source = source  # the file (and/or "environment") the value came from, when known
+        where = f" (in {source})" if source else ""
+        super().__init__(f"{key} = {value!r} is invalid: expected {expected}{where}")
 
 
 class AuthenticationError(UpbitStreamError):
