@@ -101,3 +101,21 @@ def test_bench_finds_this_repository(tmp_path):
     from upbit_stream._cli.main import benchmarks_dir
 
     assert benchmarks_dir() == REPO / "benchmarks"
+
+
+def test_bad_paths_and_a_busy_port_are_one_line_errors_before_any_work(tmp_path):
+    record = run_cli("record", "trade:KRW-BTC", "-o", str(tmp_path / "missing" / "x.jsonl"), cwd=tmp_path)
+    assert record.returncode == 2 and "no directory" in record.stderr and record.stderr.count("\n") == 1
+    replay = run_cli("serve", "--replay", str(tmp_path / "none.jsonl"), cwd=tmp_path)
+    assert replay.returncode == 2 and "no recording at" in replay.stderr and "Errno" not in replay.stderr
+    suffix = run_cli("watch", "ticker", "KRW-BTC.5", cwd=tmp_path)
+    assert suffix.returncode == 2 and "--depth N" in suffix.stderr and "orderbook()" not in suffix.stderr
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        serve = run_cli("serve", "--port", str(port), cwd=tmp_path)
+    assert serve.returncode == 1 and f"cannot listen on 127.0.0.1:{port}: the address is in use" in serve.stderr
+    assert "Errno" not in serve.stderr

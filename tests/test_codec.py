@@ -360,3 +360,11 @@ def test_events_export_exact_plain_dicts():
 def test_event_classes_are_final():
     for cls in (ub.Ticker, ub.Trade, ub.Orderbook, ub.OrderbookUnit, ub.Candle, ub.MyOrder, ub.MyAsset, ub.Asset):
         assert getattr(cls, "__final__", False), cls
+
+
+def test_server_errors_gloss_upbits_documented_names_after_the_korean_message() -> None:
+    error = ub.ServerError("INVALID_PARAM", "KRW-NOPE은 지원하지 않는 페어 코드입니다.")
+    assert str(error) == ("INVALID_PARAM: KRW-NOPE은 지원하지 않는 페어 코드입니다. (a value in the request is not "
+                          "supported, such as an unknown market code or category)")
+    assert (error.name, error.message) == ("INVALID_PARAM", "KRW-NOPE은 지원하지 않는 페어 코드입니다.")
+    assert str(ub.ServerError("NEW_NAME", "x")) == "NEW_NAME: x"

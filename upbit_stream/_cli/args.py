@@ -141,6 +141,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _code(value: str) -> str:
+    if "." in value:
+        raise argparse.ArgumentTypeError(f"code {value!r} carries a depth suffix: write {value.partition('.')[0]} "
+                                         "(orderbook views and records take --depth N)")
     try:
         ticker(value)
     except ValueError as exc:

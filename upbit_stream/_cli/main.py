@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import subprocess
@@ -28,7 +29,8 @@ DEMO_CODES = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE", "BTC-ETH",
 # -- running: signals, errors, exit statuses ------------------------------------------------------
 
 
-def _run(body: Callable[[trio.Event], Awaitable[int]], *, graceful: bool = False) -> int:
+def _run(body: Callable[[trio.Event], Awaitable[int]], *, graceful: bool = False,
+         reraise: tuple[type[BaseException], ...] = ()) -> int:
     """Run ``body(stop)`` under trio; Ctrl-C gives 130, SIGTERM 0, a library or OS error 1.
 
     ``graceful``: the first signal only sets ``stop`` (the body finishes its work), a second one
@@ -42,6 +44,8 @@ def _run(body: Callable[[trio.Event], Awaitable[int]], *, graceful: bool = False
         _silence_stdout()
         return OK
     except (UpbitStreamError, OSError) as exc:
+        if isinstance(exc, reraise):
+            raise
         _fail(exc)
         return FAILED
 
@@ -171,6 +175,11 @@ def cmd_record(args: argparse.Namespace) -> int:
     from .record_file import RecordingWriter
 
     specs = parse_targets(args.targets, depth=args.depth, realtime_only=args.realtime_only)  # checked by the parser
+    folder = Path(args.output).parent
+    if not folder.is_dir():
+        print(f"upbit-stream record: error: no directory {folder} for -o {args.output} (create it first)",
+              file=sys.stderr)
+        return USAGE
     writer = RecordingWriter(args.output, compress=True if args.gzip else None, rotate_size=args.rotate_size,
                              rotate_every=args.rotate_every, overwrite=args.force)
     existing = writer.existing()
@@ -202,6 +211,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the fake exchange until Ctrl-C (or SIGTERM)."""
     from ..testing import open_fake_upbit
 
+    if args.replay and not Path(args.replay).is_file():
+        print(f"upbit-stream serve: error: no recording at {args.replay} (--replay takes a file from "
+              "`upbit-stream record`)", file=sys.stderr)
+        return USAGE
+
     async def body(stop: trio.Event) -> int:
         async with open_fake_upbit(
             host=args.host, port=args.port, rate=args.rate, blast=args.blast, blast_rate=args.blast_rate,
@@ -219,7 +233,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("stopped", flush=True)
         return OK
 
-    status = _run(body, graceful=True)
+    try:
+        status = _run(body, graceful=True, reraise=(OSError,))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            _fail(exc)
+            return FAILED
+        print(f"upbit-stream serve: cannot listen on {args.host}:{args.port}: the address is in use "
+              "(another server there? pick another --port, or 0 for any free one)", file=sys.stderr)
+        return FAILED
     return OK if status == INTERRUPTED else status  # Ctrl-C is how a server is meant to stop
 
 

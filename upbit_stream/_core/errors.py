@@ -64,13 +64,32 @@ class ProtocolError(UpbitStreamError):
         super().__init__(f"{message}: {self.excerpt!r}" if self.excerpt else message)
 
 
+#: What Upbit's documented error names mean (its messages are Korean); shown after the message.
+SERVER_ERROR_MEANINGS: dict[str, str] = {
+    "INVALID_AUTH": "the API keys are missing, wrong, or the token was refused",
+    "WRONG_FORMAT": "the request is not in the form Upbit expects",
+    "NO_TICKET": "the request has no ticket",
+    "NO_TYPE": "a type object has no type",
+    "NO_CODES": "a type that needs market codes got none",
+    "INVALID_PARAM": "a value in the request is not supported, such as an unknown market code or category",
+    "Too Many Requests": "too many requests on this connection: sent again after a pause",
+    "TOO_MANY_REQUESTS": "too many requests on this connection: sent again after a pause",
+    "TOO_MANY_REQUEST": "too many requests, or more than 100 indicator combinations",
+    "I'm a teapot": "requests are blocked for a while after repeated excess",
+}
+
+
 class ServerError(UpbitStreamError):
-    """The server answered a request with an error frame (``WRONG_FORMAT``, ``NO_CODES``, …)."""
+    """The server answered a request with an error frame (``WRONG_FORMAT``, ``NO_CODES``, …).
+
+    ``str()`` adds what a documented ``name`` means after Upbit's (Korean) ``message``.
+    """
 
     def __init__(self, name: str, message: str) -> None:
         self.name = name
         self.message = message
-        super().__init__(f"{name}: {message}")
+        meaning = SERVER_ERROR_MEANINGS.get(name)
+        super().__init__(f"{name}: {message}" + (f" ({meaning})" if meaning else ""))
 
 
 class ConnectError(UpbitStreamError):

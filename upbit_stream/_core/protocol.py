@@ -286,7 +286,8 @@ class EndpointProtocol(Observation):
 
     def _reject_key(self, key: Key, error: ServerError, now: float) -> None:
         what = " ".join(str(part) for part in key if part not in ("", None))
-        self._notices.append(Note(logging.WARNING, f"{self.endpoint}: the server rejects {what}: {error}"))
+        # INFO: the subscribers receive the error in-band; a warning too would report it twice
+        self._notices.append(Note(logging.INFO, f"{self.endpoint}: the server rejects {what}: {error}"))
         for sub in self.book.subscribers_of(key):
             self.unsubscribe(sub, now)
             self._notices.append(Fail(sub.target, error))
