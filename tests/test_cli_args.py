@@ -101,7 +101,7 @@ def test_help_at_every_level(capsys, monkeypatch, tmp_path, level):
     assert len(paragraphs) >= 3  # usage, a description, the options
     if level in ([], ["watch"], ["config"]):
         listed = {"": ["demo", "watch", "record", "serve", "config", "bench"],
-                  "watch": ["ticker", "orderbook", "trade"], "config": ["init", "show"]}[" ".join(level)]
+                  "watch": ["ticker", "orderbook", "trade", "announcements", "indicators"], "config": ["init", "show"]}[" ".join(level)]
         for name in listed:  # each sub-command listed with a one-line summary
             assert any(line.split()[:1] == [name] and len(line.split()) > 2 for line in text.splitlines()), name
 

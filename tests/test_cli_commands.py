@@ -50,8 +50,22 @@ def test_config_init_to_a_path_and_show_reads_file_and_environment(tmp_path, mon
     assert Settings.load(path).heartbeat.interval == 7.0
     capsys.readouterr()
     monkeypatch.setenv("UPBIT_STREAM_CONNECTION_FORMAT", "SIMPLE")
+    monkeypatch.delenv("UPBIT_ACCESS_KEY", raising=False)
+    monkeypatch.delenv("UPBIT_SECRET_KEY", raising=False)
     assert main(["config", "show", "settings/dev.toml"]) == 0
-    assert capsys.readouterr().out == render_settings(Settings.load(path).evolve(connection={"format": "SIMPLE"}))
+    out = capsys.readouterr().out
+    assert "\ninterval = 7.0  # from settings/dev.toml\n" in out  # the file set every key: each says so
+    assert '\nformat = "SIMPLE"  # from UPBIT_STREAM_CONNECTION_FORMAT\n' in out
+    assert "#   info:    wss://api.upbit.com/websocket/v1/info" in out
+    assert "# API keys: not found: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY" in out
+    (tmp_path / "one.toml").write_text("[heartbeat]\ninterval = 9\n")
+    monkeypatch.setenv("UPBIT_ACCESS_KEY", "access-key-for-the-test-0123")
+    monkeypatch.setenv("UPBIT_SECRET_KEY", "secret-key-for-the-test-4567")
+    assert main(["config", "show", "one.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "\ninterval = 9.0  # from one.toml\n" in out and "\ntimeout = 10.0  # default\n" in out
+    assert "# API keys: found in UPBIT_ACCESS_KEY / UPBIT_SECRET_KEY (not shown)" in out
+    assert "access-key-for-the-test" not in out and "secret-key-for-the-test" not in out
     (tmp_path / "broken.toml").write_text("[heartbeat]\ninterval = 'soon'\n")
     assert main(["config", "show", "broken.toml"]) == 1
     err = capsys.readouterr().err

@@ -113,7 +113,7 @@ class _Formatter(argparse.HelpFormatter):
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=28, width=min(100, shutil.get_terminal_size().columns - 2))
-        self._action_max_length = 14  # room for sub-command names like "orderbook" beside their help
+        self._action_max_length = 18  # room for sub-command names like "announcements" beside their help
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         paragraphs = []

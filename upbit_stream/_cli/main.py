@@ -264,15 +264,15 @@ def cmd_config_init(args: argparse.Namespace) -> int:
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    """Print the settings in effect."""
-    from .._config.settings_file import render_settings
+    """Print the settings in effect, each with where it came from, and whether API keys were found."""
+    from .._config.settings_report import settings_report
 
     try:
-        settings = Settings.load(args.path)
+        report = settings_report(args.path)
     except (UpbitStreamError, OSError) as exc:
         _fail(exc)
         return FAILED
-    sys.stdout.write(render_settings(settings))
+    sys.stdout.write(report)
     return OK
 
 
