@@ -74,3 +74,12 @@ def test_the_indicator_table_shows_every_value_field_and_waits_for_the_rest() ->
     assert "macd(12/26/9)" in lines[2] and "waiting for the next close" in lines[2]
     assert describe_params(ub.ma_crossover(20, 60, "EMA")) == "ma_crossover(EMA 20/60)"
     assert describe_params(ub.bollinger_bands(20, 2)) == "bollinger_bands(20/2.0)"
+
+
+def test_lines_are_cut_to_the_terminal_width_counting_wide_characters_and_keeping_colours_closed() -> None:
+    from upbit_stream._cli.watch import RED, RESET, clip
+
+    assert clip("hello world", 5) == "hell…" and clip("hello", 5) == "hello"
+    assert clip("안녕하세요 세계", 7) == "안녕하…"  # each Hangul syllable takes two cells
+    assert clip(f"{RED}abcdefgh{RESET}", 4) == f"{RED}abc…{RESET}"
+    assert clip(f"{RED}abc{RESET}", 3) == f"{RED}abc{RESET}"

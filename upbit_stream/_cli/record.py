@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from .._transports.via_trio_websocket import trio_websocket_connector
 from .._trio.groups import single_errors
 from .._trio.session import UpbitSession, open_upbit_session
 from .record_file import FLUSH_EVERY, Received, RecordingWriter, human_size
-from .watch import health_text, unreachable
+from .watch import clip, health_text, unreachable
 
 __all__ = ["Summary", "record", "tee_connector"]
 
@@ -228,7 +229,8 @@ async def _show_progress(out: TextIO, writer: RecordingWriter, session: UpbitSes
         state = "" if health == "healthy" else f"  [{health}]"
         where = writer.current_path or writer.path
         line = f"recording {writer.frames:,} frames  {rate:,.0f}/s  {human_size(writer.size)}  {where}{state}"
-        out.write(f"\r\x1b[K{line}" if tty else f"{line}\n")
+        # on a terminal the line is redrawn in place: cut to the width, or each redraw would wrap onto a new line
+        out.write(f"\r\x1b[K{clip(line, shutil.get_terminal_size().columns - 1)}" if tty else f"{line}\n")
         out.flush()
 
 

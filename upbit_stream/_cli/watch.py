@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import shutil
 import sys
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TextIO
@@ -53,9 +56,11 @@ class Screen:
         return f"{color}{text}{RESET}" if self.color and color else text
 
     def show(self, frame: str) -> None:
-        """Draw a whole frame: over the last one on a terminal, after it otherwise."""
+        """Draw a whole frame: over the last one on a terminal (each line cut to its width), after it otherwise."""
         if self.interactive:
-            body = f"{_CLEAR_LINE}\n".join(frame.split("\n"))
+            size = shutil.get_terminal_size()
+            lines = [clip(line, size.columns) for line in frame.split("\n")][: max(1, size.lines - 1)]
+            body = f"{_CLEAR_LINE}\n".join(lines)
             self.out.write(f"{_HOME}{body}{_CLEAR_LINE}\n{_CLEAR_BELOW}")
         else:
             self.out.write(f"{frame}\n\n")
@@ -75,6 +80,36 @@ class Screen:
                 self.out.flush()
             except (OSError, ValueError):
                 pass
+
+
+_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def clip(line: str, columns: int) -> str:
+    """``line`` cut to ``columns`` terminal cells (wide Korean characters take two; colour codes none).
+
+    A cut line ends with ``…`` and a colour reset, so nothing wraps and no colour leaks.
+    """
+    if _cells(_ESCAPE.sub("", line)) <= columns:
+        return line
+    room = columns - 1  # for the ellipsis
+    out: list[str] = []
+    position = 0
+    for match in [*_ESCAPE.finditer(line), None]:
+        end = match.start() if match is not None else len(line)
+        for char in line[position:end]:
+            room -= _cells(char)
+            if room < 0:
+                return "".join(out) + ("…" if columns > 0 else "") + (RESET if "\x1b[" in line else "")
+            out.append(char)
+        if match is not None:
+            out.append(match.group())
+            position = match.end()
+    return "".join(out)  # pragma: no cover - the line fitted after all
+
+
+def _cells(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def _isatty(out: TextIO) -> bool:

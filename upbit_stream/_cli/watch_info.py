@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from .watch import (
     DIM,
     RED,
     Screen,
+    clip,
     exit_status,
     health_text,
     live_view,
@@ -51,6 +53,7 @@ async def watch_announcements(
 ) -> int:
     """Print each notice as Upbit publishes or updates it (private endpoint: API keys needed, no permission)."""
     screen = Screen(out, interactive=False, color=Screen.for_stream(out).color)  # scrolls, never repaints
+    terminal = Screen.for_stream(out).interactive
     if title:
         out.write(screen.paint(title, BOLD) + "\n")
     wanted = "every category" if not categories else ", ".join(categories)
@@ -63,7 +66,10 @@ async def watch_announcements(
 
             async def consume() -> None:
                 async for notice in notices:
-                    out.write(render_announcement(notice, screen) + "\n")
+                    text = render_announcement(notice, screen)
+                    if terminal:  # a long title is cut to the width rather than wrapped
+                        text = "\n".join(clip(line, shutil.get_terminal_size().columns) for line in text.split("\n"))
+                    out.write(text + "\n")
                     out.flush()
 
             await live_view(screen, seconds, consume)
