@@ -26,6 +26,8 @@ from upbit_stream._core.outputs import Deliver, End, Fail, Finish, Ping, QueryAn
 from upbit_stream._core.policies import ConnectGate
 from upbit_stream._core.protocol import EndpointProtocol, ProtocolConfig
 
+from event_helpers import sample
+
 ZERO = Decimal(0)
 Key = tuple[str, str, Any]
 
@@ -141,12 +143,12 @@ class ModelUpbit:
     def event(self, key: Key, depth: int, stream: ub.StreamType) -> bytes:
         type_, code, level = key
         if type_ == "orderbook":
-            units = tuple(ub.OrderbookUnit(ask_price=Decimal(n + 1)) for n in range(depth))
-            event: Any = ub.Orderbook(code=code, level=level, orderbook_units=units, stream_type=stream)
+            units = tuple(sample(ub.OrderbookUnit, ask_price=Decimal(n + 1)) for n in range(depth))
+            event: Any = sample(ub.Orderbook, code=code, level=level, orderbook_units=units, stream_type=stream)
         elif type_ == "trade":
-            event = ub.Trade(code=code, stream_type=stream)
+            event = sample(ub.Trade, code=code, stream_type=stream)
         else:
-            event = ub.Ticker(code=code, stream_type=stream)
+            event = sample(ub.Ticker, code=code, stream_type=stream)
         return encode_event(event)
 
     def tick(self, code: str, now: float) -> None:

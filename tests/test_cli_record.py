@@ -19,6 +19,7 @@ from upbit_stream._cli.record_file import RecordingWriter
 from upbit_stream.testing import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, load_replay
 
 from cli_helpers import Concurrently, run_cli, serve, start_cli, stop
+from event_helpers import sample_wire
 
 TARGETS = ("ticker:KRW-BTC,KRW-ETH", "trade:KRW-BTC,KRW-ETH", "orderbook:KRW-BTC")
 
@@ -75,8 +76,7 @@ def test_sizes_and_durations():
 
 # -- the writer -----------------------------------------------------------------------------------
 
-FRAME = json.dumps({"type": "trade", "code": "KRW-BTC", "trade_price": 1, "stream_type": "REALTIME",
-                    "note": "원화 ✓"}, ensure_ascii=False)
+FRAME = json.dumps({**sample_wire(ub.Trade, code="KRW-BTC"), "note": "원화 ✓"}, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("name", ["rec.jsonl", "rec.jsonl.gz"])

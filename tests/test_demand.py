@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
+from event_helpers import sample
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -44,15 +45,15 @@ class ModelServer:
         type_, code_, level = key
         code = code_ if code is None else code
         if type_ == "orderbook":
-            units = tuple(ub.OrderbookUnit(ask_price=Decimal(n)) for n in range(depth))
-            return ub.Orderbook(code=code, level=level, orderbook_units=units, stream_type=stream)
+            units = tuple(sample(ub.OrderbookUnit, ask_price=Decimal(n)) for n in range(depth))
+            return sample(ub.Orderbook, code=code, level=level, orderbook_units=units, stream_type=stream)
         if type_ == "ticker":
-            return ub.Ticker(code=code, stream_type=stream)
+            return sample(ub.Ticker, code=code, stream_type=stream)
         if type_ == "trade":
-            return ub.Trade(code=code, stream_type=stream)
+            return sample(ub.Trade, code=code, stream_type=stream)
         if type_ == "myOrder":
-            return ub.MyOrder(code=code or "KRW-BTC", stream_type=stream)
-        return ub.MyAsset(stream_type=stream)
+            return sample(ub.MyOrder, code=code or "KRW-BTC", stream_type=stream)
+        return sample(ub.MyAsset, stream_type=stream)
 
 
 specs = st.one_of(
@@ -248,7 +249,7 @@ def test_snapshot_only_work_leaves_live_streams_realtime() -> None:
         {"type": "ticker", "codes": ["KRW-ETH"], "is_only_snapshot": True},
     ]
     # The live realtime subscriber never sees the snapshot the other one asked for.
-    deliveries, finished = book.route(ub.Ticker(code="KRW-BTC", stream_type=ub.StreamType.SNAPSHOT))
+    deliveries, finished = book.route(sample(ub.Ticker, code="KRW-BTC", stream_type=ub.StreamType.SNAPSHOT))
     assert [t for t, _ in deliveries] == [None] and live.target is None and not finished
 
 

@@ -11,6 +11,7 @@ import trio
 import upbit_stream as ub
 from upbit_stream.testing import FakeUpbit, open_fake_upbit
 
+from event_helpers import sample_wire
 from session_helpers import memory_connector, settings_for
 
 
@@ -158,7 +159,7 @@ async def test_snapshot_routing_per_mode(fake, autojump_clock):
 
 async def test_snapshot_timeout_names_the_missing_codes_and_keeps_the_found_ones(tmp_path, autojump_clock):
     recording = tmp_path / "btc-only.jsonl"
-    ticker = {"type": "ticker", "code": "KRW-BTC", "trade_price": 1000, "stream_type": "REALTIME"}
+    ticker = sample_wire(ub.Ticker, code="KRW-BTC", trade_price=1000)
     recording.write_text(json.dumps({"t": 1.0, "endpoint": "public", "frame": json.dumps(ticker)}) + "\n")
     with trio.fail_after(60):
         async with open_fake_upbit(rate=0, replay=str(recording), pace="fast") as fake, session(fake) as s:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import pytest
 import trio
+from event_helpers import sample_wire
 from session_helpers import memory_connector, settings_for
 
 import upbit_stream as ub
@@ -206,17 +208,23 @@ async def test_a_connector_raising_anything_never_ends_the_session(fake, autojum
     assert calls == 3
 
 
+def hostile(cls: type, **fields: object) -> bytes:
+    """A KRW-BTC event of ``cls`` as the server sends it, with ``fields`` replaced."""
+    return json.dumps({**sample_wire(cls, code="KRW-BTC"), **fields}).encode()
+
+
 async def test_a_hostile_frame_is_skipped_and_counted(fake, autojump_clock):
     with trio.fail_after(60):
         async with session(fake) as s, s.ticker("KRW-BTC") as btc:
             await btc.receive()
-            fake.send_raw(b'{"type":"ticker","code":"KRW-BTC","timestamp":' + b"9" * 400 + b"}")
-            fake.send_raw(b'{"type":"orderbook","code":"KRW-BTC","level":"sNaN","timestamp":1}')
-            fake.send_raw(b'{"type":"ticker","code":"KRW-BTC","trade_price":"NaN","timestamp":1}')
+            fake.send_raw(hostile(ub.Ticker, timestamp=int("9" * 400)))
+            fake.send_raw(hostile(ub.Orderbook, level="sNaN"))
+            fake.send_raw(hostile(ub.Ticker, trade_price="NaN"))
+            fake.send_raw(hostile(ub.Ticker, trade_price=None))  # a field Upbit always sends is null
             fake.tick(1, code="KRW-BTC")
             assert (await next_of(btc, REALTIME)).trade_price.is_finite()
             stats = s.stats().connections["public"]
-            assert stats.protocol_errors == 3 and stats.reconnects == 0
+            assert stats.protocol_errors == 4 and stats.reconnects == 0
 
 
 # -- honest edges ---------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ import sys
 import pytest
 import trio
 import trio_websocket
+from event_helpers import sample_wire
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import upbit_stream as ub
 from upbit_stream.testing import open_fake_upbit
 from upbit_stream.testing._requests import parse_request
 
@@ -63,10 +65,11 @@ async def test_server_survives_anything_a_client_sends(messages):
 
 async def test_replay_serves_matching_frames(tmp_path, autojump_clock):
     path = tmp_path / "rec.jsonl"
+    third = sample_wire(ub.Trade, "JSON_LIST", code="KRW-BTC", trade_price=3)
     lines = [
-        {"t": 10.0, "endpoint": "public", "frame": json.dumps({"type": "trade", "code": "KRW-BTC", "trade_price": 1, "stream_type": "REALTIME"})},
-        {"t": 10.5, "endpoint": "public", "frame": json.dumps({"ty": "trade", "cd": "KRW-ETH", "tp": 2, "st": "REALTIME"})},
-        {"t": 12.0, "endpoint": "public", "frame": json.dumps([{"type": "trade", "code": "KRW-BTC", "trade_price": 3, "stream_type": "REALTIME"}])},
+        {"t": 10.0, "endpoint": "public", "frame": json.dumps(sample_wire(ub.Trade, code="KRW-BTC", trade_price=1))},
+        {"t": 10.5, "endpoint": "public", "frame": json.dumps(sample_wire(ub.Trade, "SIMPLE", code="KRW-ETH", trade_price=2))},
+        {"t": 12.0, "endpoint": "public", "frame": json.dumps(third)},
     ]
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
     async with open_fake_upbit(rate=0, replay=str(path)) as fake:
@@ -77,7 +80,7 @@ async def test_replay_serves_matching_frames(tmp_path, autojump_clock):
                 first = await recv(ws)
                 assert first["trade_price"] == 1
                 second = await recv(ws)
-                assert second == [{"type": "trade", "code": "KRW-BTC", "trade_price": 3, "stream_type": "REALTIME"}]
+                assert second == third
                 assert 1.9 <= trio.current_time() - start <= 2.5  # recorded pace
                 assert await fake.replay(str(path), pace="fast") == 2
 
@@ -87,7 +90,7 @@ def test_a_gzip_recording_is_recognised_by_its_content_not_its_name(tmp_path):
 
     from upbit_stream.testing import load_replay
 
-    line = {"t": 1.0, "endpoint": "public", "frame": json.dumps({"type": "trade", "code": "KRW-BTC", "trade_price": 1})}
+    line = {"t": 1.0, "endpoint": "public", "frame": json.dumps(sample_wire(ub.Trade, code="KRW-BTC"))}
     path = tmp_path / "recording.jsonl"  # compressed, but no .gz suffix
     path.write_bytes(gzip.compress((json.dumps(line) + "\n").encode()))
     [frame] = load_replay(path)
@@ -96,7 +99,7 @@ def test_a_gzip_recording_is_recognised_by_its_content_not_its_name(tmp_path):
 
 async def test_replay_snapshots_come_from_the_recording_not_the_simulation(tmp_path, autojump_clock):
     path = tmp_path / "rec.jsonl"
-    trade = {"type": "trade", "code": "KRW-BTC", "trade_price": 1000, "stream_type": "REALTIME"}
+    trade = sample_wire(ub.Trade, code="KRW-BTC", trade_price=1000)
     path.write_text(json.dumps({"t": 1.0, "endpoint": "public", "frame": json.dumps(trade)}) + "\n")
     async with open_fake_upbit(rate=0, replay=str(path), pace="fast") as fake:
         with trio.fail_after(100):

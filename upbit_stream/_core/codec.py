@@ -4,9 +4,10 @@ Decoding has a fast path and a careful path. Frames shaped the way Upbit sends t
 whose first key is ``type``/``ty``, or a list of such objects) are decoded by msgspec straight into
 the event classes, reading Doubles into exact ``Decimal``s from their digits, then screened
 (``fast_path``). Anything else — other key orders, unknown enum values, numbers the screen
-refuses, control frames — takes the careful path (stdlib ``json`` with ``Decimal`` floats), which
-accepts every well-formed frame and raises ``ProtocolError`` for the rest. Both paths give equal
-events and apply the number policy (``number_policy``): integers fit 64 bits; Decimals are finite,
+refuses, a required field absent or null, control frames — takes the careful path (stdlib ``json``
+with ``Decimal`` floats), which accepts every well-formed frame and raises ``ProtocolError`` naming
+the field for the rest (a value of the wrong kind, a required field absent or null). Both paths give
+equal events and apply the number policy (``number_policy``): integers fit 64 bits; Decimals are finite,
 of at most 60 digits, with an adjusted exponent within ±40.
 """
 
@@ -150,7 +151,7 @@ def _enum_reader(enum_cls: type[enum.Enum]) -> Callable[[Any], Any]:
 
 
 def _reader_for(hint: Any) -> Callable[[Any], Any]:
-    """Return the careful-path converter for a field annotated ``hint`` (``X | None``)."""
+    """Return the careful-path converter for a field annotated ``hint`` (``X`` or ``X | None``)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     base = args[0]
     if base is Decimal:
@@ -166,7 +167,8 @@ def _reader_for(hint: Any) -> Callable[[Any], Any]:
     raise AssertionError(f"no reader for {hint!r}")  # pragma: no cover - class definitions
 
 
-_Plan = tuple[tuple[str, str, str, Callable[[Any], Any]], ...]
+#: Per field: name, DEFAULT key, SIMPLE key, reader, and whether a frame must carry it (no default).
+_Plan = tuple[tuple[str, str, str, Callable[[Any], Any], bool], ...]
 
 
 def _plan(cls: type) -> _Plan:
@@ -176,7 +178,8 @@ def _plan(cls: type) -> _Plan:
     for field in attrs.fields(cls):
         if (nested and field.name == nested[0]) or field.metadata.get("nested"):
             continue
-        steps.append((field.name, field.name, field.metadata["simple"], _reader_for(hints[field.name])))
+        steps.append((field.name, field.name, field.metadata["simple"], _reader_for(hints[field.name]),
+                      field.default is attrs.NOTHING))
     return tuple(steps)
 
 
@@ -187,15 +190,23 @@ _PLANS: dict[type, _Plan] = {
 
 
 def _build(cls: type, data: Mapping[str, Any], simple: bool) -> Any:
-    """Build ``cls`` from one decoded object in the careful path."""
+    """Build ``cls`` from one decoded object in the careful path.
+
+    Absent or null fields take their default; a required field absent or null is a ``ProtocolError``
+    naming the class and every such field.
+    """
     kwargs: dict[str, Any] = {}
-    for name, default_key, simple_key, read in _PLANS[cls]:
+    missing: list[str] = []
+    for name, default_key, simple_key, read, required in _PLANS[cls]:
         value = data.get(simple_key if simple else default_key)
-        if value is not None:
-            try:
-                kwargs[name] = read(value)
-            except TypeError as exc:
-                raise ProtocolError(f"{cls.__name__}.{name}: {exc}") from None
+        if value is None:
+            if required:
+                missing.append(name)
+            continue
+        try:
+            kwargs[name] = read(value)
+        except TypeError as exc:
+            raise ProtocolError(f"{cls.__name__}.{name}: {exc}") from None
     nested = _NESTED.get(cls)
     if nested:
         name, item_cls = nested
@@ -210,6 +221,8 @@ def _build(cls: type, data: Mapping[str, Any], simple: bool) -> Any:
                 except ProtocolError as exc:
                     raise ProtocolError(f"{cls.__name__}.{name}[{index}] {exc}") from None
             kwargs[name] = tuple(built)
+    if missing:
+        raise ProtocolError(f"{cls.__name__} lacks {', '.join(missing)} (required, absent or null)")
     if cls in _INDICATOR_EVENTS:
         _build_indicator(cls, data, simple, kwargs)
     return cls(**kwargs)
@@ -244,8 +257,6 @@ def _build_indicator(cls: type, data: Mapping[str, Any], simple: bool, kwargs: d
             kwargs[name] = _build(nested_cls, item, simple)
         except ProtocolError as exc:
             raise ProtocolError(f"{cls.__name__}.{name} {exc}") from None
-        except TypeError as exc:  # a required field missing
-            raise ProtocolError(f"{cls.__name__}.{name}: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------

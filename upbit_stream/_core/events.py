@@ -2,7 +2,9 @@
 
 Every field carries its SIMPLE key in ``metadata["simple"]``; the codec derives both wire
 formats from these classes, so a field is declared exactly once. Doubles are exact ``Decimal``s,
-Longs are ``int``s within signed 64 bits (``Long``), and absent or null optional fields are ``None``.
+Longs are ``int``s within signed 64 bits (``Long``). The fields Upbit always sends are required and
+never ``None`` (a frame without one is refused); the others are ``X | None`` and ``None`` when a
+frame leaves them out or sends null.
 """
 
 
@@ -51,8 +53,13 @@ else:  # at run time the enum alone, which is what the decoder reads; unknown va
 CANDLE_INTERVALS: tuple[str, ...] = ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m")
 
 
-def _w(simple: str, default: Any = None) -> Any:
-    """Declare a wire field with its SIMPLE key (and default)."""
+def _w(simple: str, default: Any = None, *, required: bool = False) -> Any:
+    """Declare a wire field with its SIMPLE key: with ``default``, or ``required`` (no default).
+
+    A required field is one Upbit always sends; the decoder refuses a frame without it.
+    """
+    if required:
+        return attrs.field(metadata={"simple": simple})
     return attrs.field(default=default, metadata={"simple": simple})
 
 
@@ -93,27 +100,27 @@ class Ticker(_Exportable):
 
     type: str = _w("ty", "ticker")
     code: str = _w("cd", "")
-    opening_price: Decimal | None = _w("op")
-    high_price: Decimal | None = _w("hp")
-    low_price: Decimal | None = _w("lp")
-    trade_price: Decimal | None = _w("tp")
-    prev_closing_price: Decimal | None = _w("pcp")
-    change: Open[Change] | None = _w("c")
-    change_price: Decimal | None = _w("cp")
-    signed_change_price: Decimal | None = _w("scp")
-    change_rate: Decimal | None = _w("cr")
-    signed_change_rate: Decimal | None = _w("scr")
-    trade_volume: Decimal | None = _w("tv")
-    acc_trade_volume: Decimal | None = _w("atv")
-    acc_trade_volume_24h: Decimal | None = _w("atv24h")
-    acc_trade_price: Decimal | None = _w("atp")
-    acc_trade_price_24h: Decimal | None = _w("atp24h")
-    trade_date: str | None = _w("tdt")
-    trade_time: str | None = _w("ttm")
-    trade_timestamp: Long | None = _w("ttms")
-    ask_bid: Open[AskBid] | None = _w("ab")
-    acc_ask_volume: Decimal | None = _w("aav")
-    acc_bid_volume: Decimal | None = _w("abv")
+    opening_price: Decimal = _w("op", required=True)
+    high_price: Decimal = _w("hp", required=True)
+    low_price: Decimal = _w("lp", required=True)
+    trade_price: Decimal = _w("tp", required=True)
+    prev_closing_price: Decimal = _w("pcp", required=True)
+    change: Open[Change] = _w("c", required=True)
+    change_price: Decimal = _w("cp", required=True)
+    signed_change_price: Decimal = _w("scp", required=True)
+    change_rate: Decimal = _w("cr", required=True)
+    signed_change_rate: Decimal = _w("scr", required=True)
+    trade_volume: Decimal = _w("tv", required=True)
+    acc_trade_volume: Decimal = _w("atv", required=True)
+    acc_trade_volume_24h: Decimal = _w("atv24h", required=True)
+    acc_trade_price: Decimal = _w("atp", required=True)
+    acc_trade_price_24h: Decimal = _w("atp24h", required=True)
+    trade_date: str = _w("tdt", required=True)
+    trade_time: str = _w("ttm", required=True)
+    trade_timestamp: Long = _w("ttms", required=True)
+    ask_bid: Open[AskBid] = _w("ab", required=True)
+    acc_ask_volume: Decimal = _w("aav", required=True)
+    acc_bid_volume: Decimal = _w("abv", required=True)
     highest_52_week_price: Decimal | None = _w("h52wp")
     highest_52_week_date: str | None = _w("h52wdt")
     lowest_52_week_price: Decimal | None = _w("l52wp")
@@ -122,8 +129,8 @@ class Ticker(_Exportable):
     is_trading_suspended: bool | None = _w("its")
     delisting_date: str | None = _w("dd")
     market_warning: Open[MarketWarning] | None = _w("mw")
-    timestamp: Long | None = _w("tms")
-    stream_type: Open[StreamType] | None = _w("st")
+    timestamp: Long = _w("tms", required=True)
+    stream_type: Open[StreamType] = _w("st", required=True)
 
 
 @final
@@ -133,22 +140,22 @@ class Trade(_Exportable):
 
     type: str = _w("ty", "trade")
     code: str = _w("cd", "")
-    trade_price: Decimal | None = _w("tp")
-    trade_volume: Decimal | None = _w("tv")
-    ask_bid: Open[AskBid] | None = _w("ab")
-    prev_closing_price: Decimal | None = _w("pcp")
-    change: Open[Change] | None = _w("c")
-    change_price: Decimal | None = _w("cp")
-    trade_date: str | None = _w("td")
-    trade_time: str | None = _w("ttm")
-    trade_timestamp: Long | None = _w("ttms")
-    timestamp: Long | None = _w("tms")
-    sequential_id: Long | None = _w("sid")
+    trade_price: Decimal = _w("tp", required=True)
+    trade_volume: Decimal = _w("tv", required=True)
+    ask_bid: Open[AskBid] = _w("ab", required=True)
+    prev_closing_price: Decimal = _w("pcp", required=True)
+    change: Open[Change] = _w("c", required=True)
+    change_price: Decimal = _w("cp", required=True)
+    trade_date: str = _w("td", required=True)
+    trade_time: str = _w("ttm", required=True)
+    trade_timestamp: Long = _w("ttms", required=True)
+    timestamp: Long = _w("tms", required=True)
+    sequential_id: Long = _w("sid", required=True)
     best_ask_price: Decimal | None = _w("bap")
     best_ask_size: Decimal | None = _w("bas")
     best_bid_price: Decimal | None = _w("bbp")
     best_bid_size: Decimal | None = _w("bbs")
-    stream_type: Open[StreamType] | None = _w("st")
+    stream_type: Open[StreamType] = _w("st", required=True)
 
 
 @final
@@ -156,10 +163,10 @@ class Trade(_Exportable):
 class OrderbookUnit(_Exportable):
     """One price level pair of an order book; index 0 of ``orderbook_units`` is the best."""
 
-    ask_price: Decimal | None = _w("ap")
-    bid_price: Decimal | None = _w("bp")
-    ask_size: Decimal | None = _w("as")
-    bid_size: Decimal | None = _w("bs")
+    ask_price: Decimal = _w("ap", required=True)
+    bid_price: Decimal = _w("bp", required=True)
+    ask_size: Decimal = _w("as", required=True)
+    bid_size: Decimal = _w("bs", required=True)
 
 
 @final
@@ -169,12 +176,12 @@ class Orderbook(_Exportable):
 
     type: str = _w("ty", "orderbook")
     code: str = _w("cd", "")
-    total_ask_size: Decimal | None = _w("tas")
-    total_bid_size: Decimal | None = _w("tbs")
+    total_ask_size: Decimal = _w("tas", required=True)
+    total_bid_size: Decimal = _w("tbs", required=True)
     orderbook_units: tuple[OrderbookUnit, ...] = _w("obu", ())
-    timestamp: Long | None = _w("tms")
+    timestamp: Long = _w("tms", required=True)
     level: Decimal | None = _w("lv")
-    stream_type: Open[StreamType] | None = _w("st")
+    stream_type: Open[StreamType] = _w("st", required=True)
 
 
 @final
@@ -184,16 +191,16 @@ class Candle(_Exportable):
 
     type: str = _w("ty", "candle.1m")
     code: str = _w("cd", "")
-    candle_date_time_utc: str | None = _w("cdttmu")
-    candle_date_time_kst: str | None = _w("cdttmk")
-    opening_price: Decimal | None = _w("op")
-    high_price: Decimal | None = _w("hp")
-    low_price: Decimal | None = _w("lp")
-    trade_price: Decimal | None = _w("tp")
-    candle_acc_trade_volume: Decimal | None = _w("catv")
-    candle_acc_trade_price: Decimal | None = _w("catp")
-    timestamp: Long | None = _w("tms")
-    stream_type: Open[StreamType] | None = _w("st")
+    candle_date_time_utc: str = _w("cdttmu", required=True)
+    candle_date_time_kst: str = _w("cdttmk", required=True)
+    opening_price: Decimal = _w("op", required=True)
+    high_price: Decimal = _w("hp", required=True)
+    low_price: Decimal = _w("lp", required=True)
+    trade_price: Decimal = _w("tp", required=True)
+    candle_acc_trade_volume: Decimal = _w("catv", required=True)
+    candle_acc_trade_price: Decimal = _w("catp", required=True)
+    timestamp: Long = _w("tms", required=True)
+    stream_type: Open[StreamType] = _w("st", required=True)
 
     @property
     def interval(self) -> str:
@@ -208,22 +215,22 @@ class MyOrder(_Exportable):
 
     type: str = _w("ty", "myOrder")
     code: str = _w("cd", "")
-    uuid: str | None = _w("uid")
-    ask_bid: Open[AskBid] | None = _w("ab")
-    order_type: Open[OrderType] | None = _w("ot")
-    state: Open[OrderState] | None = _w("s")
+    uuid: str = _w("uid", required=True)
+    ask_bid: Open[AskBid] = _w("ab", required=True)
+    order_type: Open[OrderType] = _w("ot", required=True)
+    state: Open[OrderState] = _w("s", required=True)
     trade_uuid: str | None = _w("tuid")
     price: Decimal | None = _w("p")
-    avg_price: Decimal | None = _w("ap")
+    avg_price: Decimal = _w("ap", required=True)
     volume: Decimal | None = _w("v")
     remaining_volume: Decimal | None = _w("rv")
     executed_volume: Decimal | None = _w("ev")
-    trades_count: Long | None = _w("tc")
-    reserved_fee: Decimal | None = _w("rsf")
-    remaining_fee: Decimal | None = _w("rmf")
-    paid_fee: Decimal | None = _w("pf")
-    locked: Decimal | None = _w("l")
-    executed_funds: Decimal | None = _w("ef")
+    trades_count: Long = _w("tc", required=True)
+    reserved_fee: Decimal = _w("rsf", required=True)
+    remaining_fee: Decimal = _w("rmf", required=True)
+    paid_fee: Decimal = _w("pf", required=True)
+    locked: Decimal = _w("l", required=True)
+    executed_funds: Decimal = _w("ef", required=True)
     time_in_force: Open[TimeInForce] | None = _w("tif")
     trade_fee: Decimal | None = _w("tf")
     is_maker: bool | None = _w("im")
@@ -232,9 +239,9 @@ class MyOrder(_Exportable):
     prevented_volume: Decimal | None = _w("pv")
     prevented_locked: Decimal | None = _w("pl")
     trade_timestamp: Long | None = _w("ttms")
-    order_timestamp: Long | None = _w("otms")
-    timestamp: Long | None = _w("tms")
-    stream_type: Open[StreamType] | None = _w("st")
+    order_timestamp: Long = _w("otms", required=True)
+    timestamp: Long = _w("tms", required=True)
+    stream_type: Open[StreamType] = _w("st", required=True)
 
 
 @final
@@ -242,9 +249,9 @@ class MyOrder(_Exportable):
 class Asset(_Exportable):
     """Holdings of one currency: ``balance`` is available, ``locked`` is held by open orders."""
 
-    currency: str | None = _w("cu")
-    balance: Decimal | None = _w("b")
-    locked: Decimal | None = _w("l")
+    currency: str = _w("cu", required=True)
+    balance: Decimal = _w("b", required=True)
+    locked: Decimal = _w("l", required=True)
 
 
 @final
@@ -253,11 +260,11 @@ class MyAsset(_Exportable):
     """The account's changed holdings (``myAsset``); it has no market code."""
 
     type: str = _w("ty", "myAsset")
-    asset_uuid: str | None = _w("astuid")
+    asset_uuid: str = _w("astuid", required=True)
     assets: tuple[Asset, ...] = _w("ast", ())
-    asset_timestamp: Long | None = _w("asttms")
-    timestamp: Long | None = _w("tms")
-    stream_type: Open[StreamType] | None = _w("st")
+    asset_timestamp: Long = _w("asttms", required=True)
+    timestamp: Long = _w("tms", required=True)
+    stream_type: Open[StreamType] = _w("st", required=True)
 
     @property
     def code(self) -> str:

@@ -64,12 +64,15 @@ def _screen_lines(cls: type, owner: str, indent: str) -> list[str]:
     """Source lines that raise if a Decimal field of ``owner`` (a ``cls``) fails the screen."""
     # One test per field, written out: a loop over the field names cost a third more per frame.
     # SCREEN.plus raises for every refused value but NaN and the infinities, which is_finite finds.
+    # A required field is never None (msgspec refuses a frame without it), so it needs no None test.
     flat, nested = decimal_fields(cls)
+    fields = attrs.fields_dict(cls)
     lines = []
     for name in flat:
+        present = "" if fields[name].default is attrs.NOTHING else "value is not None and "
         lines += [
             f"{indent}value = {owner}.{name}",
-            f"{indent}if value is not None and not plus(value).is_finite():",
+            f"{indent}if {present}not plus(value).is_finite():",
             f"{indent}    raise ScreenFailure({name!r})",
         ]
     for name, item_cls in nested:
@@ -108,14 +111,16 @@ def _simple_struct(cls: type, cache: dict[type, type]) -> type:
     hints = typing.get_type_hints(cls, include_extras=True)
     _, nested = decimal_fields(cls)
     nested_items = dict(nested)
-    fields: list[tuple[str, Any, Any]] = []
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for field in attrs.fields(cls):
         hint = hints[field.name]
         if field.name in nested_items:
             hint = tuple[_simple_struct(nested_items[field.name], cache), ...]  # type: ignore[misc]
-        fields.append((field.name, hint, field.default))
+        required = field.default is attrs.NOTHING
+        fields.append((field.name, hint) if required else (field.name, hint, field.default))
     rename = {f.name: f.metadata["simple"] for f in attrs.fields(cls)}
-    struct = msgspec.defstruct(f"Simple{cls.__name__}", fields, rename=rename, gc=False)
+    # kw_only: a required field may follow a defaulted one, as in the attrs classes.
+    struct = msgspec.defstruct(f"Simple{cls.__name__}", fields, rename=rename, kw_only=True, gc=False)
     cache[cls] = struct
     return struct
 
