@@ -127,16 +127,14 @@ def price_places(price: Decimal | None) -> int:
     return 8 if magnitude < 1 else 2 if magnitude < 100 else 0
 
 
-def format_price(value: Decimal | None, places: int | None = None) -> str:
-    """A price with thousands separators (``-`` when absent)."""
-    if value is None:
-        return "-"
+def format_price(value: Decimal, places: int | None = None) -> str:
+    """A price with thousands separators."""
     return f"{value:,.{price_places(value) if places is None else places}f}"
 
 
-def format_size(value: Decimal | None) -> str:
-    """A volume or order size with Upbit's 8 decimals, so a column lines up (``-`` when absent)."""
-    return "-" if value is None else f"{value:,.8f}"
+def format_size(value: Decimal) -> str:
+    """A volume or order size with Upbit's 8 decimals, so a column lines up."""
+    return f"{value:,.8f}"
 
 
 def title_line(screen: Screen, title: str) -> list[str]:
@@ -187,12 +185,11 @@ def render_tickers(codes: Sequence[str], latest: dict[str, tuple[Ticker, float]]
             continue
         ticker, at = seen
         rate = ticker.signed_change_rate
-        change = "-" if rate is None else f"{rate * 100:+.2f}%"
         row = (
-            f"{code:<12}{format_price(ticker.trade_price):>18}{change:>10}"
+            f"{code:<12}{format_price(ticker.trade_price):>18}{f'{rate * 100:+.2f}%':>10}"
             f"{format_price(ticker.acc_trade_volume_24h, 3):>20}{now - at:>7.1f}s"
         )
-        if color and rate is not None and rate != 0:
+        if color and rate != 0:
             row = f"{RED if rate > 0 else BLUE}{row}{RESET}"
         lines.append(row)
     return "\n".join(lines)

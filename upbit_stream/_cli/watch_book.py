@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TextIO
 
 from .._config.settings import Settings
-from .._core.events import Orderbook
+from .._core.events import Orderbook, OrderbookUnit
 from .._trio.session import open_upbit_session
 from .watch import (
     BLUE,
@@ -32,7 +32,7 @@ _BAR_WIDTH = 16
 _ZERO = Decimal(0)
 
 
-def _bar(size: Decimal | None, largest: Decimal) -> str:
+def _bar(size: Decimal, largest: Decimal) -> str:
     if not size or largest <= 0:
         return ""
     return "█" * max(1, round(float(size / largest) * _BAR_WIDTH))
@@ -41,8 +41,8 @@ def _bar(size: Decimal | None, largest: Decimal) -> str:
 def imbalance(book: Orderbook, depth: int) -> Decimal | None:
     """(bid size − ask size) / (bid size + ask size) over the first ``depth`` levels, in [-1, 1]."""
     units = book.orderbook_units[:depth]
-    bids = sum((u.bid_size or _ZERO for u in units), _ZERO)
-    asks = sum((u.ask_size or _ZERO for u in units), _ZERO)
+    bids = sum((u.bid_size for u in units), _ZERO)
+    asks = sum((u.ask_size for u in units), _ZERO)
     total = bids + asks
     return None if total == 0 else (bids - asks) / total
 
@@ -54,7 +54,7 @@ def render_orderbook(book: Orderbook | None, code: str, depth: int, now: float, 
     if book is None:
         return f"{header}\n{'':>{_BAR_WIDTH}} {'waiting for ' + code + '…':>33}"
     units = book.orderbook_units[:depth]
-    sizes = [s for u in units for s in (u.ask_size, u.bid_size) if s is not None]
+    sizes = [s for u in units for s in (u.ask_size, u.bid_size)]
     largest = max(sizes, default=_ZERO)
     best = units[0] if units else None
     places = price_places(best.ask_price if best else None)
@@ -79,11 +79,10 @@ def render_orderbook(book: Orderbook | None, code: str, depth: int, now: float, 
     return "\n".join(lines)
 
 
-def _spread_line(best: object, places: int) -> str:
-    ask = getattr(best, "ask_price", None)
-    bid = getattr(best, "bid_price", None)
-    if ask is None or bid is None:
+def _spread_line(best: OrderbookUnit | None, places: int) -> str:
+    if best is None:
         return f"{'':>{_BAR_WIDTH}} {'spread -':>33}"
+    ask, bid = best.ask_price, best.bid_price
     spread = ask - bid
     mid = (ask + bid) / 2
     percent = f" ({spread / mid * 100:.3f}%)" if mid else ""

@@ -35,12 +35,8 @@ _BATCH = 512
 
 def render_trade(trade: Trade, screen: Screen) -> str:
     """One tape line: trade time (local), code, BUY/SELL (the taker's side), price and volume."""
-    stamp = trade.trade_timestamp or trade.timestamp
-    if stamp is None:
-        clock = "--:--:--.---"
-    else:
-        seconds = stamp / 1000
-        clock = time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{int(stamp % 1000):03d}"
+    stamp = trade.trade_timestamp
+    clock = time.strftime("%H:%M:%S", time.localtime(stamp / 1000)) + f".{stamp % 1000:03d}"
     side = "BUY" if trade.ask_bid == AskBid.BID else "SELL" if trade.ask_bid == AskBid.ASK else "?"
     line = f"{clock:<12} {trade.code:<12} {side:<4} {format_price(trade.trade_price):>18} " \
            f"{format_size(trade.trade_volume):>16}"

@@ -219,9 +219,7 @@ class EndpointProtocol(Observation):
             self._liveness.data(now)
             self._rate.add(now, events)
             self.reconnection.data(now)
-            stamp = last.timestamp  # type: ignore[union-attr]
-            if stamp is not None:
-                self._latency.add(wall * 1000.0 - stamp)
+            self._latency.add(wall * 1000.0 - last.timestamp)  # type: ignore[union-attr]  # an event: required
         return deliveries
 
     def pong_received(self, now: float) -> None:

@@ -73,9 +73,6 @@ _KRW_TICKS = [
 ]
 
 
-_ZERO_SIZE = Decimal(0)
-
-
 class PairCode:
     """``quote`` and ``base`` currencies of anything with a pair ``code`` like ``KRW-BTC``."""
 
@@ -228,8 +225,8 @@ class MarketSim:
         n = min(depth, len(asks), len(bids))
         units = tuple(OrderbookUnit(ask_price=asks[i][0], bid_price=bids[i][0], ask_size=asks[i][1],
                                     bid_size=bids[i][1]) for i in range(n))
-        return Orderbook(code=code, total_ask_size=sum((u.ask_size or _ZERO_SIZE for u in units), Decimal(0)),
-                         total_bid_size=sum((u.bid_size or _ZERO_SIZE for u in units), Decimal(0)),
+        return Orderbook(code=code, total_ask_size=sum((u.ask_size for u in units), Decimal(0)),
+                         total_bid_size=sum((u.bid_size for u in units), Decimal(0)),
                          orderbook_units=units, timestamp=now_ms, level=level, stream_type=stream_type)
 
     def ticker(self, code: str, now_ms: int, stream_type: StreamType = StreamType.REALTIME) -> Ticker:
