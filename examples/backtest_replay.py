@@ -17,6 +17,7 @@ Run it:
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from collections import deque
@@ -78,7 +79,7 @@ class Crossover:
 
     def pnl(self) -> Decimal:
         """Realized plus open position marked at the last price, after fees."""
-        return self.cash + self.volume * (self.last or 0)
+        return self.cash + self.volume * (self.last or Decimal(0))
 
 
 def exact(value: Decimal) -> str:
@@ -86,7 +87,7 @@ def exact(value: Decimal) -> str:
     return f"{value.normalize():+,f}"
 
 
-async def backtest(args) -> None:
+async def backtest(args: argparse.Namespace) -> None:
     path = args.file
     if args.fake_record:
         path = str(Path(tempfile.mkdtemp(prefix="upbit-replay-")) / "fake.jsonl")
@@ -117,7 +118,7 @@ async def backtest(args) -> None:
                 if (fill := books[trade.code].on_trade(trade.trade_price)) is not None:
                     print(fill)
         dropped = sum(conn.dropped for conn in fake.connections)
-    total = sum(book.pnl() for book in books.values())
+    total = sum((book.pnl() for book in books.values()), Decimal(0))
     print(f"summary: {seen} of {len(recorded)} trades replayed{f', {dropped} dropped by the fake' if dropped else ''}; "
           f"MA {args.short}/{args.long}, {sum(b.fills for b in books.values())} fills")
     for book in books.values():

@@ -13,6 +13,7 @@ Run it:
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import _common
@@ -39,7 +40,7 @@ def describe(book: ub.Orderbook) -> str:
             f"depth {len(book.orderbook_units)}: {bid_krw / 1_000_000:,.0f}M / {ask_krw / 1_000_000:,.0f}M KRW")
 
 
-async def monitor(args) -> None:
+async def monitor(args: argparse.Namespace) -> None:
     codes = args.codes or DEFAULT_CODES
     shown_at: dict[str, float] = {}
     async with _common.open_session(args) as (session, _fake):

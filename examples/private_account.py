@@ -17,6 +17,7 @@ Run it:
 
 from __future__ import annotations
 
+import argparse
 import sys
 from decimal import Decimal
 
@@ -64,7 +65,7 @@ async def play_the_market(session: ub.UpbitSession, fake: FakeUpbit, code: str =
     fake.cancel(sell)
 
 
-async def follow_account(args) -> None:
+async def follow_account(args: argparse.Namespace) -> None:
     async with (
         _common.open_session(args) as (session, fake),
         # One subscription for both types: one channel, events in the order the server sent them.

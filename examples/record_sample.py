@@ -15,6 +15,7 @@ Run it:
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import math
@@ -68,7 +69,7 @@ async def record_from_fake(codes: list[str], path: str, seconds: float, rate: fl
         return await record(fake.public_url, codes, path, seconds)
 
 
-async def record_to_file(args) -> None:
+async def record_to_file(args: argparse.Namespace) -> None:
     codes = args.codes or DEFAULT_CODES
     where = "the fake exchange" if args.fake else UPBIT_PUBLIC_URL
     seconds = 3.0 if args.fake and math.isinf(args.seconds) else args.seconds

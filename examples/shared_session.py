@@ -13,6 +13,7 @@ Run it:
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import deque
 from decimal import Decimal
@@ -21,6 +22,7 @@ import _common
 import trio
 
 import upbit_stream as ub
+from upbit_stream.testing import FakeUpbit
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -70,7 +72,7 @@ async def trader(session: ub.UpbitSession, code: str, window: int = 20, threshol
                       f"(taker flow {pressure:+.2f} over {window} trades)")
 
 
-async def show_sharing(session: ub.UpbitSession, fake) -> None:
+async def show_sharing(session: ub.UpbitSession, fake: FakeUpbit | None) -> None:
     """What the session and the server say about the one shared connection."""
     await trio.sleep(1)
     stats = session.stats()
@@ -86,7 +88,7 @@ async def show_sharing(session: ub.UpbitSession, fake) -> None:
               f"{sum(c.endpoint == 'public' for c in fake.connections)}")
 
 
-async def run_components(args) -> None:
+async def run_components(args: argparse.Namespace) -> None:
     async with _common.open_session(args, rate=400) as (session, fake), trio.open_nursery() as nursery:
         nursery.start_soon(chart, session, args.code)
         nursery.start_soon(trader, session, args.code)

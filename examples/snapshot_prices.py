@@ -17,6 +17,7 @@ Run it:
 
 from __future__ import annotations
 
+import argparse
 import sys
 from decimal import Decimal
 
@@ -52,7 +53,7 @@ def table(tickers: dict[str, ub.Ticker]) -> str:
     return "\n".join(lines)
 
 
-async def show_prices(args) -> None:
+async def show_prices(args: argparse.Namespace) -> None:
     codes = args.codes or DEFAULT_CODES
     async with _common.open_session(args) as (session, fake):
         if fake is not None and args.fake_delay:

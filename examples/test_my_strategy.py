@@ -33,7 +33,7 @@ class LastPrices:
             async for item in trades:
                 if isinstance(item, ub.StreamGap):
                     self.gaps += 1
-                elif item.trade_price is not None:
+                else:
                     self.price[item.code] = item.trade_price
                     self.trades += 1
 

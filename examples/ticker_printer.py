@@ -11,11 +11,14 @@ Run it:
 
 from __future__ import annotations
 
+import argparse
 import sys
 from datetime import datetime
 from decimal import Decimal
 
 import _common
+
+import upbit_stream as ub
 
 DEFAULT_CODES = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL"]
 
@@ -25,14 +28,14 @@ def price_text(price: Decimal) -> str:
     return f"{price:,.0f}" if price >= 100 else f"{price:,f}"
 
 
-def ticker_line(ticker) -> str:
+def ticker_line(ticker: ub.Ticker) -> str:
     at = datetime.fromtimestamp(ticker.timestamp / 1000).strftime("%H:%M:%S.%f")[:-3]
     change = ticker.signed_change_rate * 100  # Decimal stays exact: 0.0123 -> 1.2300
     return (f"{at}  {ticker.code:<10} {price_text(ticker.trade_price):>15}  {change:+6.2f}%  "
             f"24h vol {ticker.acc_trade_volume_24h:,.3f}  [{ticker.stream_type}]")
 
 
-async def print_tickers(args) -> None:
+async def print_tickers(args: argparse.Namespace) -> None:
     codes = args.codes or DEFAULT_CODES
     async with _common.open_session(args) as (session, _fake):
         print(f"subscribing to the tickers of {', '.join(codes)} …")

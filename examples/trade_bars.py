@@ -19,6 +19,7 @@ Run it:
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from datetime import datetime
@@ -29,6 +30,7 @@ import attrs
 import trio
 
 import upbit_stream as ub
+from upbit_stream.testing import FakeUpbit
 
 DEFAULT_CODES = ["KRW-BTC", "KRW-ETH"]
 
@@ -97,7 +99,7 @@ class BarBuilder:
         return [self.open.pop(code) for code in quiet]
 
 
-async def build_bars(args) -> None:
+async def build_bars(args: argparse.Namespace) -> None:
     codes = args.codes or DEFAULT_CODES
     async with _common.open_session(args, rate=300) as (session, fake):
         print(f"1-second bars of {', '.join(codes)} (a bar prints once its second is over):")
@@ -113,14 +115,14 @@ async def build_bars(args) -> None:
                 emit(*bars.due(time.time(), args.grace))
                 await trio.sleep(0.2)
 
-        async def drop_connection_once() -> None:  # --fake --drop-at N: show what a reconnect does
+        async def drop_connection_once(fake: FakeUpbit) -> None:  # --fake --drop-at N: show what a reconnect does
             await trio.sleep(args.drop_at)
             print(f"(fake exchange drops {fake.drop_all()} connection(s))")
 
         async with session.trade(codes, gaps=True) as tape, trio.open_nursery() as nursery:
             nursery.start_soon(close_quiet_seconds)
             if fake is not None and args.drop_at is not None:
-                nursery.start_soon(drop_connection_once)
+                nursery.start_soon(drop_connection_once, fake)
             async for item in tape:
                 if isinstance(item, ub.StreamGap):
                     print(f"gap: trades may be missing for {item.until - item.since:.2f} s ({item.reason})")
