@@ -109,9 +109,10 @@ async def backtest(args: argparse.Namespace) -> None:
         ):
             print(f"replaying {len(recorded)} trades of {', '.join(codes)} …")
             while seen < len(recorded):
-                with trio.move_on_after(args.idle) as idle:
+                trade: ub.Trade | None = None
+                with trio.move_on_after(args.idle):
                     trade = await trades.receive()
-                if idle.cancelled_caught:
+                if trade is None:
                     print(f"nothing for {args.idle:g} s: the replay ended early")
                     break
                 seen += 1

@@ -53,6 +53,7 @@ def _run(body: Callable[[trio.Event], Awaitable[int]], *, graceful: bool = False
 async def _until_signal(body: Callable[[trio.Event], Awaitable[int]], graceful: bool) -> int:
     stop = trio.Event()
     seen: list[int] = []
+    status = OK  # the body's, unless a signal cancelled it (then seen decides)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         with trio.CancelScope() as body_scope:
 

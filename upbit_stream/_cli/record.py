@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -182,12 +182,13 @@ async def _write_all(
     """Write batches of queued frames: inline while keeping up, in a worker thread from ``thread_from`` frames."""
     async with received:
         while True:
-            with trio.move_on_after(FLUSH_EVERY) as idle:
+            batch: list[Received] = []
+            with trio.move_on_after(FLUSH_EVERY):
                 try:
-                    batch = [await received.receive()]
+                    batch.append(await received.receive())
                 except trio.EndOfChannel:
                     return
-            if idle.cancelled_caught:
+            if not batch:  # nothing within FLUSH_EVERY
                 await trio.to_thread.run_sync(writer.flush)
                 continue
             while len(batch) < _BATCH:
@@ -206,7 +207,7 @@ async def _write_all(
                 await trio.lowlevel.checkpoint()
 
 
-async def _drain(events: trio.MemoryReceiveChannel[object], done: trio.CancelScope) -> None:
+async def _drain(events: AsyncIterable[object], done: trio.CancelScope) -> None:
     async for _ in events:
         pass
     done.cancel()

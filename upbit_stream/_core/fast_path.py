@@ -131,11 +131,11 @@ def _tables() -> tuple[dict[bytes, tuple[Decode, Decode]], dict[bytes, tuple[Dec
     simple: dict[bytes, tuple[Decode, Decode]] = {}
     cache: dict[type, type] = {}
     for name, cls in EVENT_CLASSES.items():
-        one: Decode = msgspec.json.Decoder(cls).decode
+        one: Callable[[bytes], Any] = msgspec.json.Decoder(cls).decode
         many = msgspec.json.Decoder(list[cls]).decode  # type: ignore[valid-type]
         default[name.encode()] = (_generate(cls, one, None, False), _generate(cls, many, None, True))
         struct = _simple_struct(cls, cache)
-        struct_one: Decode = msgspec.json.Decoder(struct).decode
+        struct_one: Callable[[bytes], Any] = msgspec.json.Decoder(struct).decode
         struct_many = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]
         to_event = functools.partial(msgspec.convert, type=cls, from_attributes=True)
         to_events = functools.partial(msgspec.convert, type=list[cls], from_attributes=True)  # type: ignore[valid-type]

@@ -211,9 +211,9 @@ class EndpointProtocol(Observation):
                         self._notices.append(Finish(sub.target))
                     events += 1
                     last = message
-                elif message.__class__ is ErrorFrame:
+                elif isinstance(message, ErrorFrame):  # rare: no need for the class test's speed
                     self._on_error(message, now)
-                elif message.__class__ is SubscriptionList:
+                elif isinstance(message, SubscriptionList):
                     self._on_list(message, now)
         if events:
             self._liveness.data(now)

@@ -54,6 +54,7 @@ class Wire(Protocol):
 
     async def receive(self) -> bytes | str:
         """Receive the next message; raises ``Disconnected``."""
+        ...
 
     async def ping(self) -> None:
         """Send a ping frame and return when its pong arrives; raises ``Disconnected``.

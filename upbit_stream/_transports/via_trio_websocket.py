@@ -180,10 +180,12 @@ def trio_websocket_connector(
         target = Target.parse(url)
         try:
             async with trio.open_nursery() as nursery:
-                with trio.move_on_after(connect_timeout) as deadline:
-                    stream, watch, ws = await _open(nursery, target, headers, ssl_context, options)
-                if deadline.cancelled_caught:
+                opened = None
+                with trio.move_on_after(connect_timeout):
+                    opened = await _open(nursery, target, headers, ssl_context, options)
+                if opened is None:
                     raise ConnectError(f"no handshake within {connect_timeout:g} s")
+                stream, watch, ws = opened
                 wire = _TrioWebsocketWire(ws, watch, message_queue_size)
                 nursery.start_soon(wire.pump)
                 try:

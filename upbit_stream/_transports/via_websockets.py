@@ -72,10 +72,12 @@ def websockets_connector(
     async def connect(url: str, headers: Sequence[tuple[str, str]]) -> AsyncIterator[Wire]:
         headers = masked(headers)  # from here on, this frame shows no header value
         target = Target.parse(url)
-        with trio.move_on_after(connect_timeout) as deadline:
-            stream, wire = await _open(url, target, headers, ssl_context, options)
-        if deadline.cancelled_caught:
+        opened = None
+        with trio.move_on_after(connect_timeout):
+            opened = await _open(url, target, headers, ssl_context, options)
+        if opened is None:
             raise ConnectError(f"no handshake within {connect_timeout:g} s")
+        stream, wire = opened
         async with closing(functools.partial(_close, wire, stream)):
             yield wire
 

@@ -208,16 +208,16 @@ class EndpointDriver:
                 nursery.cancel_scope.cancel()
                 return
             for command in protocol.poll(trio.current_time()):
-                if command.__class__ is Send:
+                if isinstance(command, Send):
                     log.debug("%s request: %s", protocol.endpoint, command.text)
                     with trio.move_on_after(send_limit) as sending:
                         await wire.send(command.text)
                     if sending.cancelled_caught:
                         reason = f"a request could not be sent within {send_limit:g} s"
                         command = End(Failure(reason, Recovery.RETRY, ConnectError(reason)), abort=True)
-                if command.__class__ is Ping:
+                if isinstance(command, Ping):
                     nursery.start_soon(self._ping, wire)
-                elif command.__class__ is End:
+                elif isinstance(command, End):
                     ended.append(command)
                     nursery.cancel_scope.cancel()
                     return

@@ -54,7 +54,7 @@ class Order(PairCode):
 
 
 class Account:
-    """Balances and orders; ``price_of(code)`` gives the (ask, bid) used for market orders."""
+    """Balances and orders; ``price_of(code)`` gives the (bid, ask) used for market orders."""
 
     def __init__(self, balances: Mapping[str, Decimal | int | str] | None = None,
                  price_of: Callable[[str], tuple[Decimal, Decimal]] | None = None) -> None:
@@ -106,7 +106,7 @@ class Account:
         if ord_type in (OrderType.PRICE, OrderType.MARKET):  # market orders fill at once
             if self._price_of is None:
                 raise ValueError("market orders need a price source")
-            ask, bid = self._price_of(code)
+            bid, ask = self._price_of(code)
             trade_price = ask if side is AskBid.BID else bid
             fill_volume = volume if volume is not None else (_CTX.divide(price or _ZERO, trade_price)).quantize(
                 Decimal("0.00000001"))

@@ -103,7 +103,7 @@ class FakeUpbit(Publishing, Controls):
         self._t0 = trio.current_time()
         self._epoch_ms = int(time.time() * 1000) if epoch_ms is None else epoch_ms
         self.market = MarketSim(seed, now_ms=self.now_ms())
-        self.account = Account(balances, price_of=lambda code: self.market.best(code)[::-1])
+        self.account = Account(balances, price_of=self.market.best)
         self._auth = Authenticator(self.keys)
         self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
         self._refusals: deque[int] = deque()  # bounded: what refuse_handshakes() was asked for
