@@ -1,12 +1,16 @@
-"""Types reach users: the package and every example pass ``mypy --strict``, and a user's typos are
-errors."""
+"""Types reach users: the package and every example pass ``mypy --strict`` (and pyright, where it is
+installed), and a user's typos are errors."""
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from mypy import api as mypy_api  # in the [test] extra: ./scripts/test installs it
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +27,26 @@ def test_the_package_and_every_example_pass_mypy_strict(tmp_path_factory):
     assert any(path.endswith("test_my_strategy.py") for path in examples)
     code, report = run_mypy(str(ROOT / "upbit_stream"), *examples, cache=tmp_path_factory.getbasetemp() / "mypy")
     assert code == 0, report
+
+
+def pyright_command() -> list[str] | None:
+    """How to run pyright here: a ``pyright`` on PATH or this Python's pyright package; None if neither."""
+    found = shutil.which("pyright")
+    if found is not None:
+        return [found]
+    if importlib.util.find_spec("pyright") is not None:
+        return [sys.executable, "-m", "pyright"]
+    return None
+
+
+def test_the_package_and_every_example_pass_pyright():
+    command = pyright_command()
+    if command is None:
+        pytest.skip("pyright is not installed (not in the [test] extra: it runs on node, which it would "
+                    "download on first use when none is installed; pip install pyright to run this)")
+    result = subprocess.run([*command, "--pythonpath", sys.executable, "upbit_stream", "examples"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_users_typos_are_type_errors(tmp_path, tmp_path_factory):
