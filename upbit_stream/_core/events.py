@@ -53,14 +53,15 @@ else:  # at run time the enum alone, which is what the decoder reads; unknown va
 CANDLE_INTERVALS: tuple[str, ...] = ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m")
 
 
-def _w(simple: str, default: Any = None, *, required: bool = False) -> Any:
+def _w(simple: str, default: Any = None, *, required: bool = False, **metadata: Any) -> Any:
     """Declare a wire field with its SIMPLE key: with ``default``, or ``required`` (no default).
 
-    A required field is one Upbit always sends; the decoder refuses a frame without it.
+    A required field is one Upbit always sends; the decoder refuses a frame without it. ``metadata``
+    adds codec hints (``nested``, ``omit_none``, ``empty_none``) for the 2026 types' fields.
     """
     if required:
-        return attrs.field(metadata={"simple": simple})
-    return attrs.field(default=default, metadata={"simple": simple})
+        return attrs.field(metadata={"simple": simple, **metadata})
+    return attrs.field(default=default, metadata={"simple": simple, **metadata})
 
 
 def simple_key(cls: type, name: str) -> str:

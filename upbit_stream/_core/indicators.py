@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias, final
 
 import attrs
 
-from .events import _Exportable
+from .events import _Exportable, _w
 
 __all__ = [
     "BollingerBandsParams",
@@ -53,11 +53,6 @@ Trigger = Literal["volume_spike", "overbought", "oversold", "price_cross_above",
 MAX_COMBINATIONS: Final = 100
 
 
-def _r(simple: str) -> Any:
-    """A required wire field with its SIMPLE key."""
-    return attrs.field(metadata={"simple": simple})
-
-
 # -- what to compute ------------------------------------------------------------------------------
 
 
@@ -67,7 +62,7 @@ class VolumeParams(_Exportable):
     """Volume of the closed candle against the average of ``period`` candles."""
 
     indicator: ClassVar[str] = "volume"
-    period: int = _r("p")
+    period: int = _w("p", required=True)
 
 
 @final
@@ -76,7 +71,7 @@ class RsiParams(_Exportable):
     """Relative strength index over ``period`` candles."""
 
     indicator: ClassVar[str] = "rsi"
-    period: int = _r("p")
+    period: int = _w("p", required=True)
 
 
 @final
@@ -85,8 +80,8 @@ class MovingAverageParams(_Exportable):
     """A simple (SMA) or exponential (EMA) moving average of ``period`` closes."""
 
     indicator: ClassVar[str] = "moving_average"
-    type: str = _r("t")
-    period: int = _r("p")
+    type: str = _w("t", required=True)
+    period: int = _w("p", required=True)
 
 
 @final
@@ -95,9 +90,9 @@ class MaCrossoverParams(_Exportable):
     """A short and a long moving average, for crossings."""
 
     indicator: ClassVar[str] = "ma_crossover"
-    type: str = _r("t")
-    short_period: int = _r("shp")
-    long_period: int = _r("lop")
+    type: str = _w("t", required=True)
+    short_period: int = _w("shp", required=True)
+    long_period: int = _w("lop", required=True)
 
 
 @final
@@ -106,8 +101,8 @@ class BollingerBandsParams(_Exportable):
     """Bollinger bands: the ``period`` average ± ``multiplier`` standard deviations."""
 
     indicator: ClassVar[str] = "bollinger_bands"
-    period: int = _r("p")
-    multiplier: Decimal = _r("m")
+    period: int = _w("p", required=True)
+    multiplier: Decimal = _w("m", required=True)
 
 
 @final
@@ -116,9 +111,9 @@ class MacdParams(_Exportable):
     """MACD with its fast, slow and signal periods."""
 
     indicator: ClassVar[str] = "macd"
-    fast: int = _r("f")
-    slow: int = _r("s")
-    signal_period: int = _r("sgp")
+    fast: int = _w("f", required=True)
+    slow: int = _w("s", required=True)
+    signal_period: int = _w("sgp", required=True)
 
 
 IndicatorParams: TypeAlias = (VolumeParams | RsiParams | MovingAverageParams | MaCrossoverParams
@@ -132,9 +127,9 @@ IndicatorParams: TypeAlias = (VolumeParams | RsiParams | MovingAverageParams | M
 class VolumeValue(_Exportable):
     """The candle's volume, the average volume of the period and their ratio."""
 
-    volume: Decimal = _r("vol")
-    avg_volume: Decimal = _r("av")
-    ratio: Decimal = _r("rto")
+    volume: Decimal = _w("vol", required=True)
+    avg_volume: Decimal = _w("av", required=True)
+    ratio: Decimal = _w("rto", required=True)
 
 
 @final
@@ -142,7 +137,7 @@ class VolumeValue(_Exportable):
 class RsiValue(_Exportable):
     """The RSI (0–100)."""
 
-    rsi: Decimal = _r("rsi")
+    rsi: Decimal = _w("rsi", required=True)
 
 
 @final
@@ -150,7 +145,7 @@ class RsiValue(_Exportable):
 class MovingAverageValue(_Exportable):
     """The moving average."""
 
-    value: Decimal = _r("value")
+    value: Decimal = _w("value", required=True)
 
 
 @final
@@ -158,8 +153,8 @@ class MovingAverageValue(_Exportable):
 class MaCrossoverValue(_Exportable):
     """The short and the long moving average."""
 
-    ma_short: Decimal = _r("mas")
-    ma_long: Decimal = _r("mal")
+    ma_short: Decimal = _w("mas", required=True)
+    ma_long: Decimal = _w("mal", required=True)
 
 
 @final
@@ -167,9 +162,9 @@ class MaCrossoverValue(_Exportable):
 class BollingerBandsValue(_Exportable):
     """The upper band, the middle line and the lower band."""
 
-    bb_upper: Decimal = _r("bbu")
-    bb_middle: Decimal = _r("bbm")
-    bb_lower: Decimal = _r("bbl")
+    bb_upper: Decimal = _w("bbu", required=True)
+    bb_middle: Decimal = _w("bbm", required=True)
+    bb_lower: Decimal = _w("bbl", required=True)
 
 
 @final
@@ -177,9 +172,9 @@ class BollingerBandsValue(_Exportable):
 class MacdValue(_Exportable):
     """The MACD line, its signal line and their difference."""
 
-    macd: Decimal = _r("macd")
-    macd_signal: Decimal = _r("macds")
-    histogram: Decimal = _r("hist")
+    macd: Decimal = _w("macd", required=True)
+    macd_signal: Decimal = _w("macds", required=True)
+    histogram: Decimal = _w("hist", required=True)
 
 
 IndicatorValue: TypeAlias = (VolumeValue | RsiValue | MovingAverageValue | MaCrossoverValue
@@ -193,7 +188,7 @@ IndicatorValue: TypeAlias = (VolumeValue | RsiValue | MovingAverageValue | MaCro
 class RsiEventParams(_Exportable):
     """The RSI threshold of an ``overbought`` (≥) or ``oversold`` (≤) condition."""
 
-    threshold: int = _r("th")
+    threshold: int = _w("th", required=True)
 
 
 @final
@@ -201,7 +196,7 @@ class RsiEventParams(_Exportable):
 class VolumeEventParams(_Exportable):
     """How many times the average volume a ``volume_spike`` needs."""
 
-    multiplier: Decimal = _r("mul")
+    multiplier: Decimal = _w("mul", required=True)
 
 
 EventParams: TypeAlias = RsiEventParams | VolumeEventParams

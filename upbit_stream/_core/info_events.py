@@ -7,7 +7,7 @@ name; the codec builds them, SIMPLE keys inside the nested objects included.
 
 from __future__ import annotations
 
-from typing import Any, final
+from typing import final
 
 import attrs
 
@@ -17,11 +17,6 @@ from .indicators import EventParams, IndicatorParams, IndicatorValue
 from .number_policy import Long
 
 __all__ = ["Announcement", "Indicator", "IndicatorSignal"]
-
-
-def _r(simple: str, **metadata: Any) -> Any:
-    """A required wire field with its SIMPLE key."""
-    return attrs.field(metadata={"simple": simple, **metadata})
 
 
 @final
@@ -34,16 +29,16 @@ class Announcement(_Exportable):
     """
 
     type: str = _w("ty", "announcement")
-    event_type: Open[AnnouncementEventType] = _r("et")
-    uuid: str = _r("uid")
-    title: str = _r("tt")
-    category: Open[AnnouncementCategory] = _r("cat")
-    url: str = _r("url")
-    first_listed_at: str = _r("flat")
-    listed_at: str = _r("lat")
-    timestamp: Long = _r("tms")
-    stream_type: Open[StreamType] = _r("st")
-    body: str | None = attrs.field(default=None, metadata={"simple": "bd", "omit_none": True})
+    event_type: Open[AnnouncementEventType] = _w("et", required=True)
+    uuid: str = _w("uid", required=True)
+    title: str = _w("tt", required=True)
+    category: Open[AnnouncementCategory] = _w("cat", required=True)
+    url: str = _w("url", required=True)
+    first_listed_at: str = _w("flat", required=True)
+    listed_at: str = _w("lat", required=True)
+    timestamp: Long = _w("tms", required=True)
+    stream_type: Open[StreamType] = _w("st", required=True)
+    body: str | None = _w("bd", omit_none=True)
 
     @property
     def code(self) -> str:
@@ -61,14 +56,14 @@ class Indicator(_Exportable):
     """
 
     type: str = _w("ty", "indicator")
-    code: str = _r("cd")
-    timeframe: str = _r("tf")
-    indicator: str = _r("ind")
-    params: IndicatorParams = _r("p", nested=True)
-    candle_date_time_utc: str = _r("cdttmu")
-    value: IndicatorValue = _r("v", nested=True)
-    timestamp: Long = _r("tms")
-    stream_type: Open[StreamType] = _r("st")
+    code: str = _w("cd", required=True)
+    timeframe: str = _w("tf", required=True)
+    indicator: str = _w("ind", required=True)
+    params: IndicatorParams = _w("p", required=True, nested=True)
+    candle_date_time_utc: str = _w("cdttmu", required=True)
+    value: IndicatorValue = _w("v", required=True, nested=True)
+    timestamp: Long = _w("tms", required=True)
+    stream_type: Open[StreamType] = _w("st", required=True)
 
 
 @final
@@ -81,14 +76,13 @@ class IndicatorSignal(_Exportable):
     """
 
     type: str = _w("ty", "indicator_signal")
-    code: str = _r("cd")
-    timeframe: str = _r("tf")
-    indicator: str = _r("ind")
-    params: IndicatorParams = _r("p", nested=True)
-    trigger: str = _r("tr")
-    event_params: EventParams | None = attrs.field(default=None, metadata={"simple": "ep", "nested": True,
-                                                                            "empty_none": True})
-    candle_date_time_utc: str = _r("cdttmu")
-    value: IndicatorValue = _r("v", nested=True)
-    timestamp: Long = _r("tms")
-    stream_type: Open[StreamType] = _r("st")
+    code: str = _w("cd", required=True)
+    timeframe: str = _w("tf", required=True)
+    indicator: str = _w("ind", required=True)
+    params: IndicatorParams = _w("p", required=True, nested=True)
+    trigger: str = _w("tr", required=True)
+    event_params: EventParams | None = _w("ep", nested=True, empty_none=True)
+    candle_date_time_utc: str = _w("cdttmu", required=True)
+    value: IndicatorValue = _w("v", required=True, nested=True)
+    timestamp: Long = _w("tms", required=True)
+    stream_type: Open[StreamType] = _w("st", required=True)
