@@ -194,12 +194,13 @@ def cmd_record(args: argparse.Namespace) -> int:
         return FAILED
 
     async def body(stop: trio.Event) -> int:
-        summary = None
         try:
             summary = await record(specs, settings, writer, stop=stop, seconds=args.seconds, count=args.count,
                                    progress=sys.stderr)
-        finally:  # also after a failure or a second Ctrl-C: say what is on disk
-            print((summary or Summary(writer.frames, tuple(writer.files), writer.size)).describe(), flush=True)
+        except BaseException:  # also after a failure or a second Ctrl-C: say what is on disk
+            print(Summary(writer.frames, tuple(writer.files), writer.size).describe(), flush=True)
+            raise
+        print(summary.describe(), flush=True)
         if summary.unreachable is not None and not summary.frames:
             print(f"upbit-stream record: nothing received: {summary.unreachable}", file=sys.stderr, flush=True)
             return FAILED
