@@ -53,15 +53,15 @@ else:  # at run time the enum alone, which is what the decoder reads; unknown va
 CANDLE_INTERVALS: tuple[str, ...] = ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m")
 
 
-def _w(simple: str, default: Any = None, *, required: bool = False, **metadata: Any) -> Any:
-    """Declare a wire field with its SIMPLE key: with ``default``, or ``required`` (no default).
+def _wire(simple: str, **hints: Any) -> dict[str, Any]:
+    """The metadata of a wire field: its SIMPLE key, and codec hints (``nested``, ``omit_none``,
+    ``empty_none``) for the 2026 types' fields.
 
-    A required field is one Upbit always sends; the decoder refuses a frame without it. ``metadata``
-    adds codec hints (``nested``, ``omit_none``, ``empty_none``) for the 2026 types' fields.
+    Fields are declared with ``attrs.field`` itself (``attrs.field(metadata=_wire("tp"))`` for one
+    Upbit always sends, ``attrs.field(default=None, metadata=...)`` for an optional one), so type
+    checkers see which constructor arguments are required.
     """
-    if required:
-        return attrs.field(metadata={"simple": simple, **metadata})
-    return attrs.field(default=default, metadata={"simple": simple, **metadata})
+    return {"simple": simple, **hints}
 
 
 def simple_key(cls: type, name: str) -> str:
@@ -99,39 +99,39 @@ def _plain(value: Any) -> Any:
 class Ticker(_Exportable):
     """Current price and 24 h statistics of one market (``ticker``)."""
 
-    type: str = _w("ty", "ticker")
-    code: str = _w("cd", "")
-    opening_price: Decimal = _w("op", required=True)
-    high_price: Decimal = _w("hp", required=True)
-    low_price: Decimal = _w("lp", required=True)
-    trade_price: Decimal = _w("tp", required=True)
-    prev_closing_price: Decimal = _w("pcp", required=True)
-    change: Open[Change] = _w("c", required=True)
-    change_price: Decimal = _w("cp", required=True)
-    signed_change_price: Decimal = _w("scp", required=True)
-    change_rate: Decimal = _w("cr", required=True)
-    signed_change_rate: Decimal = _w("scr", required=True)
-    trade_volume: Decimal = _w("tv", required=True)
-    acc_trade_volume: Decimal = _w("atv", required=True)
-    acc_trade_volume_24h: Decimal = _w("atv24h", required=True)
-    acc_trade_price: Decimal = _w("atp", required=True)
-    acc_trade_price_24h: Decimal = _w("atp24h", required=True)
-    trade_date: str = _w("tdt", required=True)
-    trade_time: str = _w("ttm", required=True)
-    trade_timestamp: Long = _w("ttms", required=True)
-    ask_bid: Open[AskBid] = _w("ab", required=True)
-    acc_ask_volume: Decimal = _w("aav", required=True)
-    acc_bid_volume: Decimal = _w("abv", required=True)
-    highest_52_week_price: Decimal | None = _w("h52wp")
-    highest_52_week_date: str | None = _w("h52wdt")
-    lowest_52_week_price: Decimal | None = _w("l52wp")
-    lowest_52_week_date: str | None = _w("l52wdt")
-    market_state: Open[MarketState] | None = _w("ms")
-    is_trading_suspended: bool | None = _w("its")
-    delisting_date: str | None = _w("dd")
-    market_warning: Open[MarketWarning] | None = _w("mw")
-    timestamp: Long = _w("tms", required=True)
-    stream_type: Open[StreamType] = _w("st", required=True)
+    type: str = attrs.field(default="ticker", metadata=_wire("ty"))
+    code: str = attrs.field(default="", metadata=_wire("cd"))
+    opening_price: Decimal = attrs.field(metadata=_wire("op"))
+    high_price: Decimal = attrs.field(metadata=_wire("hp"))
+    low_price: Decimal = attrs.field(metadata=_wire("lp"))
+    trade_price: Decimal = attrs.field(metadata=_wire("tp"))
+    prev_closing_price: Decimal = attrs.field(metadata=_wire("pcp"))
+    change: Open[Change] = attrs.field(metadata=_wire("c"))
+    change_price: Decimal = attrs.field(metadata=_wire("cp"))
+    signed_change_price: Decimal = attrs.field(metadata=_wire("scp"))
+    change_rate: Decimal = attrs.field(metadata=_wire("cr"))
+    signed_change_rate: Decimal = attrs.field(metadata=_wire("scr"))
+    trade_volume: Decimal = attrs.field(metadata=_wire("tv"))
+    acc_trade_volume: Decimal = attrs.field(metadata=_wire("atv"))
+    acc_trade_volume_24h: Decimal = attrs.field(metadata=_wire("atv24h"))
+    acc_trade_price: Decimal = attrs.field(metadata=_wire("atp"))
+    acc_trade_price_24h: Decimal = attrs.field(metadata=_wire("atp24h"))
+    trade_date: str = attrs.field(metadata=_wire("tdt"))
+    trade_time: str = attrs.field(metadata=_wire("ttm"))
+    trade_timestamp: Long = attrs.field(metadata=_wire("ttms"))
+    ask_bid: Open[AskBid] = attrs.field(metadata=_wire("ab"))
+    acc_ask_volume: Decimal = attrs.field(metadata=_wire("aav"))
+    acc_bid_volume: Decimal = attrs.field(metadata=_wire("abv"))
+    highest_52_week_price: Decimal | None = attrs.field(default=None, metadata=_wire("h52wp"))
+    highest_52_week_date: str | None = attrs.field(default=None, metadata=_wire("h52wdt"))
+    lowest_52_week_price: Decimal | None = attrs.field(default=None, metadata=_wire("l52wp"))
+    lowest_52_week_date: str | None = attrs.field(default=None, metadata=_wire("l52wdt"))
+    market_state: Open[MarketState] | None = attrs.field(default=None, metadata=_wire("ms"))
+    is_trading_suspended: bool | None = attrs.field(default=None, metadata=_wire("its"))
+    delisting_date: str | None = attrs.field(default=None, metadata=_wire("dd"))
+    market_warning: Open[MarketWarning] | None = attrs.field(default=None, metadata=_wire("mw"))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
 
 
 @final
@@ -139,24 +139,24 @@ class Ticker(_Exportable):
 class Trade(_Exportable):
     """One executed trade of a market (``trade``)."""
 
-    type: str = _w("ty", "trade")
-    code: str = _w("cd", "")
-    trade_price: Decimal = _w("tp", required=True)
-    trade_volume: Decimal = _w("tv", required=True)
-    ask_bid: Open[AskBid] = _w("ab", required=True)
-    prev_closing_price: Decimal = _w("pcp", required=True)
-    change: Open[Change] = _w("c", required=True)
-    change_price: Decimal = _w("cp", required=True)
-    trade_date: str = _w("td", required=True)
-    trade_time: str = _w("ttm", required=True)
-    trade_timestamp: Long = _w("ttms", required=True)
-    timestamp: Long = _w("tms", required=True)
-    sequential_id: Long = _w("sid", required=True)
-    best_ask_price: Decimal | None = _w("bap")
-    best_ask_size: Decimal | None = _w("bas")
-    best_bid_price: Decimal | None = _w("bbp")
-    best_bid_size: Decimal | None = _w("bbs")
-    stream_type: Open[StreamType] = _w("st", required=True)
+    type: str = attrs.field(default="trade", metadata=_wire("ty"))
+    code: str = attrs.field(default="", metadata=_wire("cd"))
+    trade_price: Decimal = attrs.field(metadata=_wire("tp"))
+    trade_volume: Decimal = attrs.field(metadata=_wire("tv"))
+    ask_bid: Open[AskBid] = attrs.field(metadata=_wire("ab"))
+    prev_closing_price: Decimal = attrs.field(metadata=_wire("pcp"))
+    change: Open[Change] = attrs.field(metadata=_wire("c"))
+    change_price: Decimal = attrs.field(metadata=_wire("cp"))
+    trade_date: str = attrs.field(metadata=_wire("td"))
+    trade_time: str = attrs.field(metadata=_wire("ttm"))
+    trade_timestamp: Long = attrs.field(metadata=_wire("ttms"))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    sequential_id: Long = attrs.field(metadata=_wire("sid"))
+    best_ask_price: Decimal | None = attrs.field(default=None, metadata=_wire("bap"))
+    best_ask_size: Decimal | None = attrs.field(default=None, metadata=_wire("bas"))
+    best_bid_price: Decimal | None = attrs.field(default=None, metadata=_wire("bbp"))
+    best_bid_size: Decimal | None = attrs.field(default=None, metadata=_wire("bbs"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
 
 
 @final
@@ -164,10 +164,10 @@ class Trade(_Exportable):
 class OrderbookUnit(_Exportable):
     """One price level pair of an order book; index 0 of ``orderbook_units`` is the best."""
 
-    ask_price: Decimal = _w("ap", required=True)
-    bid_price: Decimal = _w("bp", required=True)
-    ask_size: Decimal = _w("as", required=True)
-    bid_size: Decimal = _w("bs", required=True)
+    ask_price: Decimal = attrs.field(metadata=_wire("ap"))
+    bid_price: Decimal = attrs.field(metadata=_wire("bp"))
+    ask_size: Decimal = attrs.field(metadata=_wire("as"))
+    bid_size: Decimal = attrs.field(metadata=_wire("bs"))
 
 
 @final
@@ -175,14 +175,14 @@ class OrderbookUnit(_Exportable):
 class Orderbook(_Exportable):
     """The full order book of one market, up to 30 levels (``orderbook``)."""
 
-    type: str = _w("ty", "orderbook")
-    code: str = _w("cd", "")
-    total_ask_size: Decimal = _w("tas", required=True)
-    total_bid_size: Decimal = _w("tbs", required=True)
-    orderbook_units: tuple[OrderbookUnit, ...] = _w("obu", ())
-    timestamp: Long = _w("tms", required=True)
-    level: Decimal | None = _w("lv")
-    stream_type: Open[StreamType] = _w("st", required=True)
+    type: str = attrs.field(default="orderbook", metadata=_wire("ty"))
+    code: str = attrs.field(default="", metadata=_wire("cd"))
+    total_ask_size: Decimal = attrs.field(metadata=_wire("tas"))
+    total_bid_size: Decimal = attrs.field(metadata=_wire("tbs"))
+    orderbook_units: tuple[OrderbookUnit, ...] = attrs.field(default=(), metadata=_wire("obu"))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    level: Decimal | None = attrs.field(default=None, metadata=_wire("lv"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
 
 
 @final
@@ -190,18 +190,18 @@ class Orderbook(_Exportable):
 class Candle(_Exportable):
     """One candle of a market at ``interval`` (``candle.1s`` … ``candle.240m``)."""
 
-    type: str = _w("ty", "candle.1m")
-    code: str = _w("cd", "")
-    candle_date_time_utc: str = _w("cdttmu", required=True)
-    candle_date_time_kst: str = _w("cdttmk", required=True)
-    opening_price: Decimal = _w("op", required=True)
-    high_price: Decimal = _w("hp", required=True)
-    low_price: Decimal = _w("lp", required=True)
-    trade_price: Decimal = _w("tp", required=True)
-    candle_acc_trade_volume: Decimal = _w("catv", required=True)
-    candle_acc_trade_price: Decimal = _w("catp", required=True)
-    timestamp: Long = _w("tms", required=True)
-    stream_type: Open[StreamType] = _w("st", required=True)
+    type: str = attrs.field(default="candle.1m", metadata=_wire("ty"))
+    code: str = attrs.field(default="", metadata=_wire("cd"))
+    candle_date_time_utc: str = attrs.field(metadata=_wire("cdttmu"))
+    candle_date_time_kst: str = attrs.field(metadata=_wire("cdttmk"))
+    opening_price: Decimal = attrs.field(metadata=_wire("op"))
+    high_price: Decimal = attrs.field(metadata=_wire("hp"))
+    low_price: Decimal = attrs.field(metadata=_wire("lp"))
+    trade_price: Decimal = attrs.field(metadata=_wire("tp"))
+    candle_acc_trade_volume: Decimal = attrs.field(metadata=_wire("catv"))
+    candle_acc_trade_price: Decimal = attrs.field(metadata=_wire("catp"))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
 
     @property
     def interval(self) -> str:
@@ -214,35 +214,35 @@ class Candle(_Exportable):
 class MyOrder(_Exportable):
     """A change of one of the account's orders or one of its fills (``myOrder``)."""
 
-    type: str = _w("ty", "myOrder")
-    code: str = _w("cd", "")
-    uuid: str = _w("uid", required=True)
-    ask_bid: Open[AskBid] = _w("ab", required=True)
-    order_type: Open[OrderType] = _w("ot", required=True)
-    state: Open[OrderState] = _w("s", required=True)
-    trade_uuid: str | None = _w("tuid")
-    price: Decimal | None = _w("p")
-    avg_price: Decimal = _w("ap", required=True)
-    volume: Decimal | None = _w("v")
-    remaining_volume: Decimal | None = _w("rv")
-    executed_volume: Decimal | None = _w("ev")
-    trades_count: Long = _w("tc", required=True)
-    reserved_fee: Decimal = _w("rsf", required=True)
-    remaining_fee: Decimal = _w("rmf", required=True)
-    paid_fee: Decimal = _w("pf", required=True)
-    locked: Decimal = _w("l", required=True)
-    executed_funds: Decimal = _w("ef", required=True)
-    time_in_force: Open[TimeInForce] | None = _w("tif")
-    trade_fee: Decimal | None = _w("tf")
-    is_maker: bool | None = _w("im")
-    identifier: str | None = _w("id")
-    smp_type: Open[SmpType] | None = _w("smpt")
-    prevented_volume: Decimal | None = _w("pv")
-    prevented_locked: Decimal | None = _w("pl")
-    trade_timestamp: Long | None = _w("ttms")
-    order_timestamp: Long = _w("otms", required=True)
-    timestamp: Long = _w("tms", required=True)
-    stream_type: Open[StreamType] = _w("st", required=True)
+    type: str = attrs.field(default="myOrder", metadata=_wire("ty"))
+    code: str = attrs.field(default="", metadata=_wire("cd"))
+    uuid: str = attrs.field(metadata=_wire("uid"))
+    ask_bid: Open[AskBid] = attrs.field(metadata=_wire("ab"))
+    order_type: Open[OrderType] = attrs.field(metadata=_wire("ot"))
+    state: Open[OrderState] = attrs.field(metadata=_wire("s"))
+    trade_uuid: str | None = attrs.field(default=None, metadata=_wire("tuid"))
+    price: Decimal | None = attrs.field(default=None, metadata=_wire("p"))
+    avg_price: Decimal = attrs.field(metadata=_wire("ap"))
+    volume: Decimal | None = attrs.field(default=None, metadata=_wire("v"))
+    remaining_volume: Decimal | None = attrs.field(default=None, metadata=_wire("rv"))
+    executed_volume: Decimal | None = attrs.field(default=None, metadata=_wire("ev"))
+    trades_count: Long = attrs.field(metadata=_wire("tc"))
+    reserved_fee: Decimal = attrs.field(metadata=_wire("rsf"))
+    remaining_fee: Decimal = attrs.field(metadata=_wire("rmf"))
+    paid_fee: Decimal = attrs.field(metadata=_wire("pf"))
+    locked: Decimal = attrs.field(metadata=_wire("l"))
+    executed_funds: Decimal = attrs.field(metadata=_wire("ef"))
+    time_in_force: Open[TimeInForce] | None = attrs.field(default=None, metadata=_wire("tif"))
+    trade_fee: Decimal | None = attrs.field(default=None, metadata=_wire("tf"))
+    is_maker: bool | None = attrs.field(default=None, metadata=_wire("im"))
+    identifier: str | None = attrs.field(default=None, metadata=_wire("id"))
+    smp_type: Open[SmpType] | None = attrs.field(default=None, metadata=_wire("smpt"))
+    prevented_volume: Decimal | None = attrs.field(default=None, metadata=_wire("pv"))
+    prevented_locked: Decimal | None = attrs.field(default=None, metadata=_wire("pl"))
+    trade_timestamp: Long | None = attrs.field(default=None, metadata=_wire("ttms"))
+    order_timestamp: Long = attrs.field(metadata=_wire("otms"))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
 
 
 @final
@@ -250,9 +250,9 @@ class MyOrder(_Exportable):
 class Asset(_Exportable):
     """Holdings of one currency: ``balance`` is available, ``locked`` is held by open orders."""
 
-    currency: str = _w("cu", required=True)
-    balance: Decimal = _w("b", required=True)
-    locked: Decimal = _w("l", required=True)
+    currency: str = attrs.field(metadata=_wire("cu"))
+    balance: Decimal = attrs.field(metadata=_wire("b"))
+    locked: Decimal = attrs.field(metadata=_wire("l"))
 
 
 @final
@@ -260,12 +260,12 @@ class Asset(_Exportable):
 class MyAsset(_Exportable):
     """The account's changed holdings (``myAsset``); it has no market code."""
 
-    type: str = _w("ty", "myAsset")
-    asset_uuid: str = _w("astuid", required=True)
-    assets: tuple[Asset, ...] = _w("ast", ())
-    asset_timestamp: Long = _w("asttms", required=True)
-    timestamp: Long = _w("tms", required=True)
-    stream_type: Open[StreamType] = _w("st", required=True)
+    type: str = attrs.field(default="myAsset", metadata=_wire("ty"))
+    asset_uuid: str = attrs.field(metadata=_wire("astuid"))
+    assets: tuple[Asset, ...] = attrs.field(default=(), metadata=_wire("ast"))
+    asset_timestamp: Long = attrs.field(metadata=_wire("asttms"))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
 
     @property
     def code(self) -> str:

@@ -10,11 +10,11 @@ allowed set — ``indicator`` and ``indicator_signal`` allow different sets — 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Final, Literal, TypeAlias, final
+from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar, final
 
 import attrs
 
-from .events import _Exportable, _w
+from .events import _Exportable, _wire
 
 __all__ = [
     "BollingerBandsParams",
@@ -62,7 +62,7 @@ class VolumeParams(_Exportable):
     """Volume of the closed candle against the average of ``period`` candles."""
 
     indicator: ClassVar[str] = "volume"
-    period: int = _w("p", required=True)
+    period: int = attrs.field(metadata=_wire("p"))
 
 
 @final
@@ -71,7 +71,7 @@ class RsiParams(_Exportable):
     """Relative strength index over ``period`` candles."""
 
     indicator: ClassVar[str] = "rsi"
-    period: int = _w("p", required=True)
+    period: int = attrs.field(metadata=_wire("p"))
 
 
 @final
@@ -80,8 +80,8 @@ class MovingAverageParams(_Exportable):
     """A simple (SMA) or exponential (EMA) moving average of ``period`` closes."""
 
     indicator: ClassVar[str] = "moving_average"
-    type: str = _w("t", required=True)
-    period: int = _w("p", required=True)
+    type: str = attrs.field(metadata=_wire("t"))
+    period: int = attrs.field(metadata=_wire("p"))
 
 
 @final
@@ -90,9 +90,9 @@ class MaCrossoverParams(_Exportable):
     """A short and a long moving average, for crossings."""
 
     indicator: ClassVar[str] = "ma_crossover"
-    type: str = _w("t", required=True)
-    short_period: int = _w("shp", required=True)
-    long_period: int = _w("lop", required=True)
+    type: str = attrs.field(metadata=_wire("t"))
+    short_period: int = attrs.field(metadata=_wire("shp"))
+    long_period: int = attrs.field(metadata=_wire("lop"))
 
 
 @final
@@ -101,8 +101,8 @@ class BollingerBandsParams(_Exportable):
     """Bollinger bands: the ``period`` average ± ``multiplier`` standard deviations."""
 
     indicator: ClassVar[str] = "bollinger_bands"
-    period: int = _w("p", required=True)
-    multiplier: Decimal = _w("m", required=True)
+    period: int = attrs.field(metadata=_wire("p"))
+    multiplier: Decimal = attrs.field(metadata=_wire("m"))
 
 
 @final
@@ -111,9 +111,9 @@ class MacdParams(_Exportable):
     """MACD with its fast, slow and signal periods."""
 
     indicator: ClassVar[str] = "macd"
-    fast: int = _w("f", required=True)
-    slow: int = _w("s", required=True)
-    signal_period: int = _w("sgp", required=True)
+    fast: int = attrs.field(metadata=_wire("f"))
+    slow: int = attrs.field(metadata=_wire("s"))
+    signal_period: int = attrs.field(metadata=_wire("sgp"))
 
 
 IndicatorParams: TypeAlias = (VolumeParams | RsiParams | MovingAverageParams | MaCrossoverParams
@@ -127,9 +127,9 @@ IndicatorParams: TypeAlias = (VolumeParams | RsiParams | MovingAverageParams | M
 class VolumeValue(_Exportable):
     """The candle's volume, the average volume of the period and their ratio."""
 
-    volume: Decimal = _w("vol", required=True)
-    avg_volume: Decimal = _w("av", required=True)
-    ratio: Decimal = _w("rto", required=True)
+    volume: Decimal = attrs.field(metadata=_wire("vol"))
+    avg_volume: Decimal = attrs.field(metadata=_wire("av"))
+    ratio: Decimal = attrs.field(metadata=_wire("rto"))
 
 
 @final
@@ -137,7 +137,7 @@ class VolumeValue(_Exportable):
 class RsiValue(_Exportable):
     """The RSI (0–100)."""
 
-    rsi: Decimal = _w("rsi", required=True)
+    rsi: Decimal = attrs.field(metadata=_wire("rsi"))
 
 
 @final
@@ -145,7 +145,7 @@ class RsiValue(_Exportable):
 class MovingAverageValue(_Exportable):
     """The moving average."""
 
-    value: Decimal = _w("value", required=True)
+    value: Decimal = attrs.field(metadata=_wire("value"))
 
 
 @final
@@ -153,8 +153,8 @@ class MovingAverageValue(_Exportable):
 class MaCrossoverValue(_Exportable):
     """The short and the long moving average."""
 
-    ma_short: Decimal = _w("mas", required=True)
-    ma_long: Decimal = _w("mal", required=True)
+    ma_short: Decimal = attrs.field(metadata=_wire("mas"))
+    ma_long: Decimal = attrs.field(metadata=_wire("mal"))
 
 
 @final
@@ -162,9 +162,9 @@ class MaCrossoverValue(_Exportable):
 class BollingerBandsValue(_Exportable):
     """The upper band, the middle line and the lower band."""
 
-    bb_upper: Decimal = _w("bbu", required=True)
-    bb_middle: Decimal = _w("bbm", required=True)
-    bb_lower: Decimal = _w("bbl", required=True)
+    bb_upper: Decimal = attrs.field(metadata=_wire("bbu"))
+    bb_middle: Decimal = attrs.field(metadata=_wire("bbm"))
+    bb_lower: Decimal = attrs.field(metadata=_wire("bbl"))
 
 
 @final
@@ -172,9 +172,9 @@ class BollingerBandsValue(_Exportable):
 class MacdValue(_Exportable):
     """The MACD line, its signal line and their difference."""
 
-    macd: Decimal = _w("macd", required=True)
-    macd_signal: Decimal = _w("macds", required=True)
-    histogram: Decimal = _w("hist", required=True)
+    macd: Decimal = attrs.field(metadata=_wire("macd"))
+    macd_signal: Decimal = attrs.field(metadata=_wire("macds"))
+    histogram: Decimal = attrs.field(metadata=_wire("hist"))
 
 
 IndicatorValue: TypeAlias = (VolumeValue | RsiValue | MovingAverageValue | MaCrossoverValue
@@ -188,7 +188,7 @@ IndicatorValue: TypeAlias = (VolumeValue | RsiValue | MovingAverageValue | MaCro
 class RsiEventParams(_Exportable):
     """The RSI threshold of an ``overbought`` (≥) or ``oversold`` (≤) condition."""
 
-    threshold: int = _w("th", required=True)
+    threshold: int = attrs.field(metadata=_wire("th"))
 
 
 @final
@@ -196,7 +196,7 @@ class RsiEventParams(_Exportable):
 class VolumeEventParams(_Exportable):
     """How many times the average volume a ``volume_spike`` needs."""
 
-    multiplier: Decimal = _w("mul", required=True)
+    multiplier: Decimal = attrs.field(metadata=_wire("mul"))
 
 
 EventParams: TypeAlias = RsiEventParams | VolumeEventParams
@@ -280,7 +280,10 @@ def params_problem(params: Any, rules: dict[str, dict[str, tuple[Any, ...]]]) ->
     return None
 
 
-def _checked(params: Any) -> Any:
+_P = TypeVar("_P")
+
+
+def _checked(params: _P) -> _P:
     problem = params_problem(params, VALUE_RULES)
     if problem is not None:
         raise ValueError(problem)
@@ -313,34 +316,34 @@ def _tenths(name: str, value: Any) -> Decimal:
 
 def volume(period: int = 20) -> VolumeParams:
     """Volume against its ``period``-candle average (5, 10, … 50)."""
-    return _checked(VolumeParams(period=_integer("period", period)))  # type: ignore[no-any-return]
+    return _checked(VolumeParams(period=_integer("period", period)))
 
 
 def rsi(period: int = 14) -> RsiParams:
     """RSI over ``period`` candles (2–14, 21, 25)."""
-    return _checked(RsiParams(period=_integer("period", period)))  # type: ignore[no-any-return]
+    return _checked(RsiParams(period=_integer("period", period)))
 
 
 def moving_average(period: int, type: MaType = "SMA") -> MovingAverageParams:
     """A ``"SMA"`` or ``"EMA"`` moving average of ``period`` closes (3, 5, 7, 10, … 200)."""
-    return _checked(MovingAverageParams(type=type, period=_integer("period", period)))  # type: ignore[no-any-return]
+    return _checked(MovingAverageParams(type=type, period=_integer("period", period)))
 
 
 def ma_crossover(short_period: int = 5, long_period: int = 20, type: MaType = "SMA") -> MaCrossoverParams:
     """Two moving averages: 5/20, 20/60, 30/90 or 50/200."""
-    return _checked(MaCrossoverParams(type=type, short_period=_integer("short_period", short_period),  # type: ignore[no-any-return]
+    return _checked(MaCrossoverParams(type=type, short_period=_integer("short_period", short_period),
                                       long_period=_integer("long_period", long_period)))
 
 
 def bollinger_bands(period: int = 20, multiplier: float | str | Decimal = "2.0") -> BollingerBandsParams:
     """Bollinger bands of ``period`` (10, 20, 50) at ``multiplier`` deviations (1.0–3.0 in 0.5 steps)."""
-    return _checked(BollingerBandsParams(period=_integer("period", period),  # type: ignore[no-any-return]
+    return _checked(BollingerBandsParams(period=_integer("period", period),
                                          multiplier=_tenths("multiplier", multiplier)))
 
 
 def macd(fast: int = 12, slow: int = 26, signal_period: int = 9) -> MacdParams:
     """MACD with periods 12/26/9, 8/17/9 or 5/35/5."""
-    return _checked(MacdParams(fast=_integer("fast", fast), slow=_integer("slow", slow),  # type: ignore[no-any-return]
+    return _checked(MacdParams(fast=_integer("fast", fast), slow=_integer("slow", slow),
                                signal_period=_integer("signal_period", signal_period)))
 
 

@@ -12,7 +12,7 @@ from typing import final
 import attrs
 
 from .enums import AnnouncementCategory, AnnouncementEventType, StreamType
-from .events import Open, _Exportable, _w
+from .events import Open, _Exportable, _wire
 from .indicators import EventParams, IndicatorParams, IndicatorValue
 from .number_policy import Long
 
@@ -28,17 +28,17 @@ class Announcement(_Exportable):
     then Upbit may send None for a large body. ``first_listed_at``/``listed_at`` are ISO 8601 KST.
     """
 
-    type: str = _w("ty", "announcement")
-    event_type: Open[AnnouncementEventType] = _w("et", required=True)
-    uuid: str = _w("uid", required=True)
-    title: str = _w("tt", required=True)
-    category: Open[AnnouncementCategory] = _w("cat", required=True)
-    url: str = _w("url", required=True)
-    first_listed_at: str = _w("flat", required=True)
-    listed_at: str = _w("lat", required=True)
-    timestamp: Long = _w("tms", required=True)
-    stream_type: Open[StreamType] = _w("st", required=True)
-    body: str | None = _w("bd", omit_none=True)
+    type: str = attrs.field(default="announcement", metadata=_wire("ty"))
+    event_type: Open[AnnouncementEventType] = attrs.field(metadata=_wire("et"))
+    uuid: str = attrs.field(metadata=_wire("uid"))
+    title: str = attrs.field(metadata=_wire("tt"))
+    category: Open[AnnouncementCategory] = attrs.field(metadata=_wire("cat"))
+    url: str = attrs.field(metadata=_wire("url"))
+    first_listed_at: str = attrs.field(metadata=_wire("flat"))
+    listed_at: str = attrs.field(metadata=_wire("lat"))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
+    body: str | None = attrs.field(default=None, metadata=_wire("bd", omit_none=True))
 
     @property
     def code(self) -> str:
@@ -55,15 +55,15 @@ class Indicator(_Exportable):
     (``RsiValue(rsi=Decimal(...))``, …); ``candle_date_time_utc`` is the start of the closed candle.
     """
 
-    type: str = _w("ty", "indicator")
-    code: str = _w("cd", required=True)
-    timeframe: str = _w("tf", required=True)
-    indicator: str = _w("ind", required=True)
-    params: IndicatorParams = _w("p", required=True, nested=True)
-    candle_date_time_utc: str = _w("cdttmu", required=True)
-    value: IndicatorValue = _w("v", required=True, nested=True)
-    timestamp: Long = _w("tms", required=True)
-    stream_type: Open[StreamType] = _w("st", required=True)
+    type: str = attrs.field(default="indicator", metadata=_wire("ty"))
+    code: str = attrs.field(metadata=_wire("cd"))
+    timeframe: str = attrs.field(metadata=_wire("tf"))
+    indicator: str = attrs.field(metadata=_wire("ind"))
+    params: IndicatorParams = attrs.field(metadata=_wire("p", nested=True))
+    candle_date_time_utc: str = attrs.field(metadata=_wire("cdttmu"))
+    value: IndicatorValue = attrs.field(metadata=_wire("v", nested=True))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
 
 
 @final
@@ -75,14 +75,14 @@ class IndicatorSignal(_Exportable):
     threshold or multiplier (None for triggers without one); ``value`` the indicator at that close.
     """
 
-    type: str = _w("ty", "indicator_signal")
-    code: str = _w("cd", required=True)
-    timeframe: str = _w("tf", required=True)
-    indicator: str = _w("ind", required=True)
-    params: IndicatorParams = _w("p", required=True, nested=True)
-    trigger: str = _w("tr", required=True)
-    event_params: EventParams | None = _w("ep", nested=True, empty_none=True)
-    candle_date_time_utc: str = _w("cdttmu", required=True)
-    value: IndicatorValue = _w("v", required=True, nested=True)
-    timestamp: Long = _w("tms", required=True)
-    stream_type: Open[StreamType] = _w("st", required=True)
+    type: str = attrs.field(default="indicator_signal", metadata=_wire("ty"))
+    code: str = attrs.field(metadata=_wire("cd"))
+    timeframe: str = attrs.field(metadata=_wire("tf"))
+    indicator: str = attrs.field(metadata=_wire("ind"))
+    params: IndicatorParams = attrs.field(metadata=_wire("p", nested=True))
+    trigger: str = attrs.field(metadata=_wire("tr"))
+    event_params: EventParams | None = attrs.field(default=None, metadata=_wire("ep", nested=True, empty_none=True))
+    candle_date_time_utc: str = attrs.field(metadata=_wire("cdttmu"))
+    value: IndicatorValue = attrs.field(metadata=_wire("v", nested=True))
+    timestamp: Long = attrs.field(metadata=_wire("tms"))
+    stream_type: Open[StreamType] = attrs.field(metadata=_wire("st"))
