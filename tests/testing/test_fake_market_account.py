@@ -123,3 +123,19 @@ async def test_private_events_flow_to_subscribers_filtered_by_code(fake):
             assert [f["state"] for f in frames] == ["wait", "trade", "done"]
             assert frames[1]["ask_bid"] == AskBid.ASK and frames[1]["price"] == float(fake.market.best("KRW-ETH")[0])
             assert eth == frames[0]["uuid"]
+
+
+def test_a_trade_snapshot_repeats_the_codes_last_trade_with_its_own_sequential_id() -> None:
+    from upbit_stream._core.enums import StreamType
+    from upbit_stream.testing._market import MarketSim
+
+    market = MarketSim(seed=3, now_ms=1_000)
+    before = market.last_trade("KRW-BTC", 1_000, StreamType.SNAPSHOT)
+    assert market.last_trade("KRW-BTC", 1_500, StreamType.SNAPSHOT).sequential_id == before.sequential_id
+    trades = [market.step_trade(2_000 + n, "KRW-BTC") for n in range(3)]
+    market.step_trade(3_000, "KRW-ETH")  # another market's trade moves the global counter
+    snapshot = market.last_trade("KRW-BTC", 4_000, StreamType.SNAPSHOT)
+    assert snapshot.sequential_id == trades[-1].sequential_id
+    assert (snapshot.trade_price, snapshot.trade_volume, snapshot.trade_timestamp) == (
+        trades[-1].trade_price, trades[-1].trade_volume, trades[-1].trade_timestamp)
+    assert (snapshot.timestamp, snapshot.stream_type) == (4_000, StreamType.SNAPSHOT)

@@ -159,6 +159,7 @@ class _State:
         self.last_volume = Decimal(0)
         self.last_side = AskBid.BID
         self.last_ts = now_ms
+        self.last_trade: Trade | None = None  # the latest trade as published, repeated by a SNAPSHOT
         self.candles: dict[str, _Candle] = {
             u: _Candle(now_ms - now_ms % ms, self.price, now_ms) for u, ms in _INTERVAL_MS.items()
         }
@@ -264,10 +265,15 @@ class MarketSim:
         )
 
     def last_trade(self, code: str, now_ms: int, stream_type: StreamType = StreamType.REALTIME) -> Trade:
-        """The most recent trade of ``code`` (a synthetic one before the first simulated trade)."""
+        """The most recent trade of ``code``, as it was published (its own ``sequential_id``), stamped ``now_ms``.
+
+        Before the first simulated trade it is a synthetic one, the same one every time.
+        """
         st = self._states[code]
-        return self._trade_event(st, st.price, st.last_volume or _D8, st.last_side, st.last_ts,
-                                 now_ms, self._seq_id(st.last_ts), stream_type)
+        if st.last_trade is None:
+            st.last_trade = self._trade_event(st, st.price, st.last_volume or _D8, st.last_side, st.last_ts,
+                                              st.last_ts, st.last_ts * 10_000, StreamType.REALTIME)
+        return attrs.evolve(st.last_trade, timestamp=now_ms, stream_type=stream_type)
 
     # -- stepping ----------------------------------------------------------------------------
 
@@ -302,6 +308,7 @@ class MarketSim:
         self._seq += 1
         trade = self._trade_event(st, price, volume, side, now_ms, now_ms, self._seq_id(now_ms),
                                   StreamType.REALTIME)
+        st.last_trade = trade
         self.trades += 1
         if self.trades % 256 == 0:
             self._prune(st)
