@@ -363,3 +363,17 @@ def test_server_errors_gloss_upbits_documented_names_after_the_korean_message() 
                           "supported, such as an unknown market code or category)")
     assert (error.name, error.message) == ("INVALID_PARAM", "KRW-NOPE은 지원하지 않는 페어 코드입니다.")
     assert str(ub.ServerError("NEW_NAME", "x")) == "NEW_NAME: x"
+
+
+def test_encoded_numbers_are_plain_digits_as_upbit_writes_them() -> None:
+    from event_helpers import sample
+
+    from upbit_stream._core.encode import encode_event
+
+    trade = sample(ub.Trade, trade_volume=Decimal("1E-8"), trade_price=Decimal("1E+3"), change_price=Decimal("0.5"))
+    wire = encode_event(trade)
+    assert b'"trade_volume":0.00000001' in wire and b'"trade_price":1000' in wire and b'"change_price":0.5' in wire
+    import re
+
+    assert not re.search(rb"\d[eE][-+]?\d", wire)
+    assert ub.decode(wire) == [trade]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -24,6 +25,11 @@ def wire_object(value: Any, simple: bool) -> Any:
     """
     if isinstance(value, tuple):
         return [wire_object(item, simple) for item in value]
+    if isinstance(value, Decimal):
+        # str() would write 1E-8 or 1E+3; Upbit writes plain digits (0.00000001, 1000)
+        if value.is_finite() and (value.as_tuple().exponent > 0 or value.adjusted() < -6):  # type: ignore[operator]
+            return msgspec.Raw(format(value, "f").encode())
+        return value
     if not attrs.has(type(value)):
         return value
     out = {}
