@@ -24,9 +24,22 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fake", action="store_true",
                         help="run against an in-process fake exchange instead of real Upbit")
-    parser.add_argument("--seconds", type=float, default=math.inf, metavar="N",
-                        help="stop after N seconds (default: run until Ctrl-C)")
+    parser.add_argument("--seconds", type=duration, default=math.inf, metavar="DURATION",
+                        help="stop after this long: 90, 90s, 15m or 1h (default: run until Ctrl-C)")
     return parser
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``15m`` or ``1h`` (as the upbit-stream command takes them)."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90, 90s, 15m, 1h)") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"a duration must be positive: got {text!r}")
+    return seconds
 
 
 @asynccontextmanager
@@ -66,26 +79,28 @@ async def report_when_down(session: ub.UpbitSession, every: float = 3.0) -> None
 
 
 def run(main: Callable[[], Awaitable[None]], seconds: float = math.inf) -> int:
-    """Run ``main`` under trio until it returns, ``seconds`` pass, or Ctrl-C; return the exit status.
+    """Run ``main`` under trio until it returns, ``seconds`` pass, Ctrl-C or SIGTERM; return the exit status.
 
-    The first Ctrl-C cancels ``main`` (its ``finally`` blocks still print their summaries) and
-    exits with 130 without a traceback; a second one stops at once. An ``UpbitStreamError``
-    becomes a one-line message and exit status 1.
+    The first Ctrl-C (or SIGTERM, as systemd and docker send) cancels ``main`` — its ``finally``
+    blocks still print their summaries — and exits with 130 (0 after SIGTERM) without a
+    traceback; a second one stops at once. An ``UpbitStreamError`` becomes a one-line message and
+    exit status 1; a ``ValueError``/``TypeError`` (a bad code or option) one line and status 2.
     """
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # output shows up at once, even piped
-    interrupted = False
+    interrupted = terminated = False
 
     async def until_stopped() -> None:
         with trio.move_on_after(seconds) as scope:
             async with trio.open_nursery() as nursery:
 
                 async def cancel_on_ctrl_c() -> None:
-                    nonlocal interrupted
-                    with trio.open_signal_receiver(signal.SIGINT) as signals:
-                        async for _ in signals:
-                            if interrupted:
+                    nonlocal interrupted, terminated
+                    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                        async for signum in signals:
+                            if interrupted or terminated:
                                 raise KeyboardInterrupt
-                            interrupted = True
+                            interrupted = signum == signal.SIGINT
+                            terminated = signum == signal.SIGTERM
                             scope.cancel()
 
                 nursery.start_soon(cancel_on_ctrl_c)
@@ -104,8 +119,14 @@ def run(main: Callable[[], Awaitable[None]], seconds: float = math.inf) -> int:
         elif isinstance(error, ub.UpbitStreamError):
             print(f"error: {error}", file=sys.stderr)
             return 1
+        elif isinstance(error, (ValueError, TypeError)):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         else:
             raise
+    if terminated:
+        print("stopped (SIGTERM)", file=sys.stderr)
+        return 0
     if interrupted:
         print("stopped (Ctrl-C)", file=sys.stderr)
         return 130

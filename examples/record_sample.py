@@ -8,7 +8,7 @@ replays. With ``--fake`` it records the fake exchange (its market made busy), so
 record → replay → backtest loop runs offline.
 
 Run it:
-    python examples/record_sample.py --fake --seconds 3 -o sample.jsonl
+    python examples/record_sample.py --fake --seconds 3 -o /tmp/sample.jsonl
     python examples/record_sample.py --seconds 600 KRW-BTC KRW-ETH -o btc-eth.jsonl.gz   # real Upbit
     upbit-stream record trade:KRW-BTC,KRW-ETH -o btc.jsonl.gz   # the command-line recorder, same format
 """
@@ -85,7 +85,7 @@ async def record_to_file(args: argparse.Namespace) -> None:
 def main() -> int:
     parser = _common.parser(__doc__)
     parser.add_argument("codes", nargs="*", metavar="CODE", help=f"market codes (default {' '.join(DEFAULT_CODES)})")
-    parser.add_argument("-o", "--output", default="sample.jsonl", help="file to write (.gz: gzipped)")
+    parser.add_argument("-o", "--output", required=True, help="file to write (.gz: gzipped), e.g. sample.jsonl")
     args = parser.parse_args()
     return _common.run(lambda: record_to_file(args))  # the recorder stops itself after --seconds
 

@@ -98,6 +98,27 @@ def test_ctrl_c_stops_cleanly_without_a_traceback(tmp_path):
     assert "stopped (Ctrl-C)" in err and "Traceback" not in err, err
 
 
+def test_sigterm_stops_like_ctrl_c_but_exits_0_after_the_summary(tmp_path):
+    proc = _start(["trade_bars.py", "--fake", "--seconds", "60s"], tmp_path)  # durations as the CLI takes them
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("bar "):
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped (SIGTERM)" in err and "Traceback" not in err, err
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    code, out, err = _run(["ticker_printer.py", "--fake", "krw-btc"], tmp_path)
+    assert code == 2 and err.strip() == "error: codes are upper-case, like 'KRW-BTC': got 'krw-btc'", err
+    code, out, err = _run(["ticker_printer.py", "--seconds", "soon"], tmp_path)
+    assert code == 2 and "not a duration: 'soon'" in err and "Traceback" not in err
+
+
 def test_two_components_share_one_public_connection(runs):
     out = ok(runs, "shared")
     assert re.search(r"^chart   KRW-BTC [▁▂▃▄▅▆▇█]+ +[\d,]+  1s candle \d\d:\d\d:\d\d O [\d,]+ H", out, re.MULTILINE)
