@@ -1,4 +1,4 @@
-"""The fake exchange server: accept loop, handshake checks, request handling, publishing and the market clock."""
+"""The fake exchange server: its handle, accept loop, handshake checks and background tasks."""
 
 from __future__ import annotations
 
@@ -12,13 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
-import attrs
 import trio
 import trio.testing
 import trio_websocket
 
-from .._core.encode import encode_event
-from .._core.enums import StreamType
 from .._transports.seam import Connector, Wire
 from .._transports.via_trio_websocket import trio_websocket_connector
 from .._trio.groups import single_errors
@@ -28,45 +25,18 @@ from ._blast import BlastRing
 from ._connection import Connection
 from ._controls import Controls
 from ._faults import ConnectLimiter, FaultCounters, Gate, GateStream
+from ._handling import RequestHandling, RequestRecord
 from ._market import MarketSim
 from ._publishing import Publishing
 from ._replay import ReplayFrame, load_replay
-from ._requests import (
-    ParsedRequest,
-    RequestError,
-    list_subscriptions_frame,
-    parse_request,
-)
+from ._requests import RequestError
 
 __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
 
-STATUS_UP = b'{"status":"UP"}'
 _REASONS = {401: b"Unauthorized", 418: b"I'm a teapot", 429: b"Too Many Requests"}
 
 
-@attrs.frozen
-class RequestRecord:
-    """One entry of the request log: a handshake, a PING, a request message or a close, and what it caused.
-
-    ``kind`` is ``"handshake"``, ``"ping"``, ``"message"`` or ``"close"``; ``status`` is the HTTP status
-    of a handshake (101 accepted), or the close code of a connection the client ended (1006: it went
-    without a close frame); ``request`` the parsed request; ``error`` the error answered;
-    ``header_names`` the lower-case names of a handshake's HTTP headers (never their values).
-    """
-
-    time: float
-    connection: int
-    endpoint: str
-    kind: str
-    raw: str | bytes | None = None
-    request: ParsedRequest | None = None
-    error: RequestError | None = None
-    status: int | None = None
-    detail: str | None = None
-    header_names: tuple[str, ...] = ()
-
-
-class FakeUpbit(Publishing, Controls):
+class FakeUpbit(RequestHandling, Publishing, Controls):
     """Handle of a running fake exchange (yielded by ``open_fake_upbit``)."""
 
     def __init__(self, *, host: str, seed: int, rate: float, blast: bool, blast_rate: float | None,
@@ -265,81 +235,6 @@ class FakeUpbit(Publishing, Controls):
         ws = await request.accept()
         remote = request.remote
         return Connection(self, conn_id, endpoint, path, str(remote), ws, gated, gate, auth_error)
-
-    def _refusal_of(self, request: ParsedRequest) -> RequestError | None:
-        """The error ``refuse_stream()`` set for a stream ``request`` asks for, if any."""
-        if self._refused_streams:
-            for part in request.types:
-                for code in part.codes or ("",):
-                    refusal = self._refused_streams.get((part.type, code))
-                    if refusal is not None:
-                        return refusal
-        return None
-
-    def _on_message(self, conn: Connection, message: str | bytes) -> None:
-        now = trio.current_time()
-        if message in ("PING", b"PING"):
-            conn.queue.put(STATUS_UP, data=False, force=True)
-            self._record(RequestRecord(now, conn.id, conn.endpoint, "ping", message))
-            return
-        conn.requests += 1
-        parsed: ParsedRequest | RequestError
-        if not conn.limiter.allow(now):
-            self.counters.rate_limited_messages += 1
-            parsed = RequestError("Too Many Requests")
-        elif conn.auth_error is not None:
-            parsed = RequestError("INVALID_AUTH")
-        else:
-            try:
-                parsed = parse_request(message, conn.endpoint, self.codes())
-                if isinstance(parsed, ParsedRequest):
-                    parsed = self._refusal_of(parsed) or parsed
-                if isinstance(parsed, ParsedRequest):
-                    self._apply(conn, parsed)
-            except Exception as exc:  # never let a request crash the server
-                self.server_errors.append(exc)
-                parsed = RequestError("WRONG_FORMAT")
-        if isinstance(parsed, RequestError):
-            conn.queue.put(parsed.frame(), data=False, force=True)
-            self._record(RequestRecord(now, conn.id, conn.endpoint, "message", message, error=parsed))
-        else:
-            self._record(RequestRecord(now, conn.id, conn.endpoint, "message", message, request=parsed))
-        self._first_request.set()
-
-    def _apply(self, conn: Connection, request: ParsedRequest) -> None:
-        if request.format is not None:
-            conn.format = request.format
-        if request.method == "LIST_SUBSCRIPTIONS":
-            conn.queue.put(list_subscriptions_frame(request.ticket, conn.types, conn.format), data=False,
-                           force=True)
-            return
-        conn.subscribe(request.types)
-        now_ms = self.now_ms()
-        for t in request.types:
-            if not t.snapshot or t.type in ("myOrder", "myAsset"):
-                continue
-            for code, depth in zip(t.codes, t.depths):
-                if self._replay_frames:  # the market is the recording: snapshot its latest event, if any yet
-                    event = self._replayed_snapshot(t.type, code, depth)
-                    if event is None:
-                        continue
-                elif t.type == "orderbook":
-                    if not self.market.level_supported(code, t.level):
-                        continue
-                    event = self.market.orderbook(code, now_ms, depth, t.level, StreamType.SNAPSHOT)
-                elif code in self.market:
-                    event = self.market.snapshot_events(t.type, [code], now_ms)[0]
-                else:
-                    continue
-                conn.queue.put(encode_event(event, conn.format), force=True)
-
-    def _replayed_snapshot(self, type_: str, code: str, depth: int) -> Any:
-        event = self._replayed.get((type_, code))
-        if event is None:
-            return None
-        if type_ == "orderbook":
-            event = attrs.evolve(event, orderbook_units=event.orderbook_units[:depth])
-        return attrs.evolve(event, stream_type=StreamType.SNAPSHOT)
 
     def _blast_chunks_for(self, conn: Connection) -> tuple[tuple[bytes, int], ...]:
         if self._ring is None or not conn.realtime:
