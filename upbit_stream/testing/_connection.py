@@ -89,6 +89,7 @@ class Connection:
         self.sent = 0
         self.requests = 0
         self.closed_by: str | None = None
+        self.close_after_send: tuple[int, str] | None = None  # set: close with (code, reason) once the queue is sent
         self.cancel_scope = trio.CancelScope()
         self._blast_chunks: Sequence[tuple[bytes, int]] = ()
         self._blast_wakeup = trio.Event()
@@ -132,6 +133,11 @@ class Connection:
         self.my_asset = my_asset
         self.set_blast(self.server._blast_chunks_for(self))
 
+    def refuse_and_close(self, frame: bytes, code: int, reason: str) -> None:
+        """Send ``frame`` (an error), then close the connection with ``code``; later requests are ignored."""
+        self.queue.put(frame, data=False, force=True)
+        self.close_after_send = (code, reason)
+
     def set_blast(self, chunks: Sequence[tuple[bytes, int]]) -> None:
         self._blast_chunks = chunks
         self._blast_wakeup.set()
@@ -158,6 +164,9 @@ class Connection:
                         await trio.sleep_until(queued_at + delay)
                     await self.ws.send_message(frame)
                     self.sent += 1
+                if self.close_after_send is not None:
+                    await self._close_after_refusal(*self.close_after_send)
+                    return
                 chunks = self._blast_chunks
                 if not chunks:
                     self._blast_wakeup = trio.Event()
@@ -176,6 +185,14 @@ class Connection:
                     self.server.blast_frames_sent += count
         except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
             return
+
+    async def _close_after_refusal(self, code: int, reason: str) -> None:
+        """Close as ``/info`` does after refusing a request; the receive loop ends with the close."""
+        self.closed_by = "refusal"
+        with trio.move_on_after(self.server.close_timeout) as scope:
+            await self.ws.aclose(code, reason)
+        if scope.cancelled_caught:
+            self.cancel_scope.cancel()
 
     async def _paced_blast(self, chunks: Sequence[tuple[bytes, int]]) -> None:
         """Send ring frames at ``blast_rate`` per second, stamped with the send time, every 1 ms."""

@@ -27,8 +27,8 @@ class Controls:
     """Mixed into ``FakeUpbit``: everything a test does *to* the exchange."""
 
     def _targets(self, endpoint: str | None) -> list[Connection]:
-        if endpoint not in (None, "public", "private"):
-            raise ValueError("endpoint must be None, 'public' or 'private'")
+        if endpoint not in (None, "public", "private", "info"):
+            raise ValueError("endpoint must be None, 'public', 'private' or 'info'")
         return [c for c in self._conns.values() if endpoint is None or c.endpoint == endpoint]  # type: ignore[attr-defined]
 
     # -- faults ---------------------------------------------------------------------------------

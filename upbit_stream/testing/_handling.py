@@ -14,18 +14,22 @@ from ._requests import ParsedRequest, RequestError, list_subscriptions_frame, pa
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["STATUS_UP", "RequestHandling", "RequestRecord"]
+__all__ = ["REFUSAL_CLOSE", "STATUS_UP", "RequestHandling", "RequestRecord"]
 
 STATUS_UP = b'{"status":"UP"}'
+#: How ``/info`` closes a connection after refusing a request (Upbit's code is not documented).
+REFUSAL_CLOSE = (1008, "Request refused")
 
 
 @attrs.frozen
 class RequestRecord:
     """One entry of the request log: a handshake, a PING, a request message or a close, and what it caused.
 
+    ``endpoint`` is ``"public"``, ``"private"`` or ``"info"``;
     ``kind`` is ``"handshake"``, ``"ping"``, ``"message"`` or ``"close"``; ``status`` is the HTTP status
     of a handshake (101 accepted), or the close code of a connection the client ended (1006: it went
-    without a close frame); ``request`` the parsed request; ``error`` the error answered;
+    without a close frame); ``request`` the parsed request; ``error`` the error answered; ``detail``
+    why a handshake was refused or why the server closed (``"idle"``, ``"refusal"``: ``/info`` after an error);
     ``header_names`` the lower-case names of a handshake's HTTP headers (never their values).
     """
 
@@ -47,6 +51,7 @@ class RequestHandling:
     # provided by FakeUpbit
     counters: Any
     server_errors: list[BaseException]
+    categories: tuple[str, ...]
     market: Any
     _refused_streams: dict[tuple[str, str], RequestError]
     _replay_frames: list[Any]
@@ -72,16 +77,18 @@ class RequestHandling:
             conn.queue.put(STATUS_UP, data=False, force=True)
             self._record(RequestRecord(now, conn.id, conn.endpoint, "ping", message))
             return
+        if conn.close_after_send is not None:  # closing after a refusal: nothing more is read
+            return
         conn.requests += 1
         parsed: ParsedRequest | RequestError
         if not conn.limiter.allow(now):
             self.counters.rate_limited_messages += 1
-            parsed = RequestError("Too Many Requests")
+            parsed = RequestError("TOO_MANY_REQUEST" if conn.endpoint == "info" else "Too Many Requests")
         elif conn.auth_error is not None:
             parsed = RequestError("INVALID_AUTH")
         else:
             try:
-                parsed = parse_request(message, conn.endpoint, self.codes())
+                parsed = parse_request(message, conn.endpoint, self.codes(), self.categories)
                 if isinstance(parsed, ParsedRequest):
                     parsed = self._refusal_of(parsed) or parsed
                 if isinstance(parsed, ParsedRequest):
@@ -90,7 +97,10 @@ class RequestHandling:
                 self.server_errors.append(exc)
                 parsed = RequestError("WRONG_FORMAT")
         if isinstance(parsed, RequestError):
-            conn.queue.put(parsed.frame(), data=False, force=True)
+            if conn.endpoint == "info":
+                conn.refuse_and_close(parsed.frame(), *REFUSAL_CLOSE)
+            else:
+                conn.queue.put(parsed.frame(), data=False, force=True)
             self._record(RequestRecord(now, conn.id, conn.endpoint, "message", message, error=parsed))
         else:
             self._record(RequestRecord(now, conn.id, conn.endpoint, "message", message, request=parsed))

@@ -5,17 +5,19 @@ Choices where Upbit's documentation is silent (see the module README in ``__init
 * the Ticket, Format and ``method`` objects may appear in any position (Upbit's own examples put
   the method object first or second); a ticket must be a non-empty string or an integer;
 * an unknown ``format`` is ``INVALID_PARAM`` ("{}은 지원하지 않는 포맷입니다.", Bithumb's wording);
-* a private type (myOrder, myAsset) on the public endpoint is ``INVALID_AUTH`` — the documented
-  cause "private type 인데 인증 없이 요청했을 경우"; a public type on the private endpoint is
+* a type of an authenticated endpoint (myOrder, myAsset, announcement on ``/private``; indicator,
+  indicator_signal on ``/info``) on the public endpoint is ``INVALID_AUTH`` — the documented cause
+  "private type 인데 인증 없이 요청했을 경우"; any other type on an endpoint that does not carry it is
   ``INVALID_PARAM``; an unknown type or ``method`` is ``INVALID_PARAM``;
-* unknown or lower-case codes and unparsable flags or levels are ``INVALID_PARAM``;
+* unknown or lower-case codes and unparsable flags or levels are ``INVALID_PARAM`` (but any code is
+  accepted on ``/info``, as Upbit documents: ``_info_requests`` checks the 2026 types);
 * ``is_only_snapshot`` and ``is_only_realtime`` both true: snapshot only.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Container
+from collections.abc import Collection, Container
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,11 +25,26 @@ import attrs
 
 from .._core.enums import Format
 from .._core.events import CANDLE_INTERVALS
+from ._info_requests import (
+    ALL_CATEGORIES,
+    ANNOUNCEMENT,
+    INFO_TYPES,
+    AnnouncementSpec,
+    IndicatorSpec,
+    Refusal,
+    check_combinations,
+    parse_announcement,
+    parse_indicator_object,
+    subscription_entry,
+)
 
 __all__ = ["ParsedRequest", "RequestError", "TypeRequest", "error_frame", "parse_request"]
 
 PUBLIC_TYPES = frozenset({"ticker", "trade", "orderbook", *(f"candle.{u}" for u in CANDLE_INTERVALS)})
 PRIVATE_TYPES = frozenset({"myOrder", "myAsset"})
+#: The endpoint carrying each type: "public", "private" or "info".
+ENDPOINT_OF = {**dict.fromkeys(PUBLIC_TYPES, "public"), **dict.fromkeys(PRIVATE_TYPES | {ANNOUNCEMENT}, "private"),
+               **dict.fromkeys(INFO_TYPES, "info")}
 DEPTHS = (1, 5, 15, 30)
 
 MESSAGES = {
@@ -38,6 +55,7 @@ MESSAGES = {
     "NO_CODES": "codes 필드가 존재하지 않습니다.",
     "INVALID_PARAM": "codes 필드가 비어 있습니다.",
     "Too Many Requests": "요청 한도 초과",
+    "TOO_MANY_REQUEST": "요청 한도를 초과했습니다.",
     "I'm a teapot": "Too Many Requests가 반복되어 일정 시간 요청이 제한된 상태",
 }
 
@@ -65,7 +83,10 @@ def error_frame(name: str, message: str | None = None) -> bytes:
 
 @attrs.frozen
 class TypeRequest:
-    """One Data Type Object: ``codes`` are plain pair codes, ``requested`` as the client wrote them."""
+    """One Data Type Object: ``codes`` are plain pair codes, ``requested`` as the client wrote them.
+
+    ``spec`` holds what a 2026 type (announcement, indicator, indicator_signal) asked besides codes.
+    """
 
     type: str
     codes: tuple[str, ...] = ()
@@ -74,6 +95,7 @@ class TypeRequest:
     level: Decimal = Decimal(0)
     only_snapshot: bool = False
     only_realtime: bool = False
+    spec: AnnouncementSpec | IndicatorSpec | None = None
 
     @property
     def snapshot(self) -> bool:
@@ -94,8 +116,12 @@ class ParsedRequest:
     format: Format | None = None
 
 
-def parse_request(raw: str | bytes, endpoint: str, codes: Container[str]) -> ParsedRequest | RequestError:
-    """Parse one client message for ``endpoint`` ("public"/"private"); ``codes`` are the listed pairs."""
+def parse_request(raw: str | bytes, endpoint: str, codes: Container[str],
+                  categories: Collection[str] = ALL_CATEGORIES) -> ParsedRequest | RequestError:
+    """Parse one client message for ``endpoint`` ("public"/"private"/"info").
+
+    ``codes`` are the listed pairs, ``categories`` the announcement categories accepted.
+    """
     try:
         data = json.loads(raw, parse_float=Decimal)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -133,10 +159,14 @@ def parse_request(raw: str | bytes, endpoint: str, codes: Container[str]) -> Par
         return RequestError("NO_TYPE")
     types = []
     for obj in objects:
-        parsed = _parse_type(obj, endpoint, codes)
+        parsed = _parse_type(obj, endpoint, codes, categories)
         if isinstance(parsed, RequestError):
             return parsed
         types.append(parsed)
+    try:
+        check_combinations([(t.type, t.codes, t.spec) for t in types if isinstance(t.spec, IndicatorSpec)])
+    except Refusal as refusal:
+        return RequestError(refusal.name, refusal.message)
     return ParsedRequest(str(ticket), tuple(types), None, fmt)
 
 
@@ -149,16 +179,25 @@ def _flag(obj: dict[str, Any], snake: str, camel: str) -> bool | RequestError:
     return RequestError("INVALID_PARAM", f"{snake} 필드의 값이 올바르지 않습니다.")
 
 
-def _parse_type(obj: dict[str, Any], endpoint: str, listed: Container[str]) -> TypeRequest | RequestError:
+def _parse_type(obj: dict[str, Any], endpoint: str, listed: Container[str],
+                categories: Collection[str]) -> TypeRequest | RequestError:
     type_ = obj.get("type")
     if type_ is None:
         return RequestError("NO_TYPE")
-    if not isinstance(type_, str) or type_ not in PUBLIC_TYPES | PRIVATE_TYPES:
+    if not isinstance(type_, str) or type_ not in ENDPOINT_OF:
         return RequestError("INVALID_PARAM", f"{type_}은 지원하지 않는 타입입니다.")
-    if endpoint == "public" and type_ in PRIVATE_TYPES:
-        return RequestError("INVALID_AUTH")
-    if endpoint == "private" and type_ in PUBLIC_TYPES:
-        return RequestError("INVALID_PARAM", f"{type_} 타입은 Private 엔드포인트에서 지원하지 않습니다.")
+    if ENDPOINT_OF[type_] != endpoint:
+        if endpoint == "public":
+            return RequestError("INVALID_AUTH")
+        return RequestError("INVALID_PARAM", f"{type_} 타입은 {endpoint.title()} 엔드포인트에서 지원하지 않습니다.")
+    if type_ == ANNOUNCEMENT or type_ in INFO_TYPES:
+        try:
+            if type_ == ANNOUNCEMENT:
+                return TypeRequest(type_, spec=parse_announcement(obj, categories))
+            info_codes, spec = parse_indicator_object(type_, obj)
+        except Refusal as refusal:
+            return RequestError(refusal.name, refusal.message)
+        return TypeRequest(type_, info_codes, info_codes, spec=spec)
     if type_ == "myAsset":
         if "codes" in obj:
             return RequestError("WRONG_FORMAT")
@@ -219,6 +258,9 @@ def list_subscriptions_frame(ticket: str, types: tuple[TypeRequest, ...], fmt: F
     result = []
     for t in types:
         if not t.realtime:
+            continue
+        if t.spec is not None:
+            result.append(subscription_entry(t.type, t.requested, t.spec, simple))
             continue
         entry: dict[str, Any] = {k_type: t.type}
         if t.requested:

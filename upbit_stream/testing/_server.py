@@ -26,6 +26,7 @@ from ._connection import Connection
 from ._controls import Controls
 from ._faults import ConnectLimiter, FaultCounters, Gate, GateStream
 from ._handling import RequestHandling, RequestRecord
+from ._info_requests import ALL_CATEGORIES, DOCUMENTED_CATEGORIES
 from ._market import MarketSim
 from ._publishing import Publishing
 from ._replay import ReplayFrame, load_replay
@@ -45,7 +46,8 @@ class FakeUpbit(RequestHandling, Publishing, Controls):
                  requests_per_minute: int | None, connects_per_second: int | None, teapot_after: int | None,
                  teapot_seconds: float, send_queue_size: int, balances: Mapping[str, Any] | None,
                  epoch_ms: int | None, replay: str | None, pace: str, replay_loop: bool,
-                 blast_ring_size: int, log_size: int, ssl_context: ssl.SSLContext | None = None) -> None:
+                 blast_ring_size: int, log_size: int, ssl_context: ssl.SSLContext | None = None,
+                 strict_categories: bool = False) -> None:
         if auth_failure not in ("frame", "http"):
             raise ValueError("auth_failure must be 'frame' or 'http'")
         if pace not in ("recorded", "fast"):
@@ -73,6 +75,7 @@ class FakeUpbit(RequestHandling, Publishing, Controls):
         self._t0 = trio.current_time()
         self._epoch_ms = int(time.time() * 1000) if epoch_ms is None else epoch_ms
         self.market = MarketSim(seed, now_ms=self.now_ms())
+        self.categories = DOCUMENTED_CATEGORIES if strict_categories else ALL_CATEGORIES
         self.account = Account(balances, price_of=self.market.best)
         self._auth = Authenticator(self.keys)
         self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
@@ -107,6 +110,11 @@ class FakeUpbit(RequestHandling, Publishing, Controls):
         return f"{self.base_url}/websocket/v1/private"
 
     @property
+    def info_url(self) -> str:
+        """The endpoint of ``indicator`` and ``indicator_signal`` (authenticated like ``private_url``)."""
+        return f"{self.base_url}/websocket/v1/info"
+
+    @property
     def requests(self) -> list[RequestRecord]:
         """The request log, oldest first (bounded to the last ``log_size`` entries)."""
         return list(self._log)
@@ -122,7 +130,7 @@ class FakeUpbit(RequestHandling, Publishing, Controls):
         The real handshake, frames and codec run, but no socket: a whole session then runs under
         trio's virtual clock (pytest-trio's ``autojump_clock``), so reconnects, backoffs and
         heartbeats take no real time. Settings' URLs are ignored; the endpoint follows the path
-        (``…/private`` is the private endpoint).
+        (``…/private`` is the private endpoint, ``…/info`` the info endpoint).
         """
         async def open_stream(host: str, port: int) -> trio.abc.Stream:
             client, server = trio.testing.memory_stream_pair()
@@ -194,7 +202,8 @@ class FakeUpbit(RequestHandling, Publishing, Controls):
                         await conn.receive_loop()
                         closed = conn.ws.closed
                         self._record(RequestRecord(trio.current_time(), conn_id, conn.endpoint, "close",
-                                                   status=closed.code if closed is not None else None))
+                                                   status=closed.code if closed is not None else None,
+                                                   detail=conn.closed_by))
                 nursery.cancel_scope.cancel()
         except Exception as exc:  # one connection's trouble never reaches the others
             self.server_errors.append(exc)
@@ -205,7 +214,7 @@ class FakeUpbit(RequestHandling, Publishing, Controls):
     async def _handshake(self, request: trio_websocket.WebSocketRequest, conn_id: int, gated: GateStream,
                          gate: Gate) -> Connection | None:
         path = request.path.partition("?")[0].rstrip("/")
-        endpoint = "private" if path.endswith("/private") else "public"
+        endpoint = "private" if path.endswith("/private") else "info" if path.endswith("/info") else "public"
         now = trio.current_time()
         status: int | None = None
         detail = None
@@ -219,7 +228,7 @@ class FakeUpbit(RequestHandling, Publishing, Controls):
                 self.counters.rate_limited_handshakes += 1
             elif status == 418:
                 self.counters.teapot_handshakes += 1
-        auth_error = self._auth.verify(request.headers) if endpoint == "private" and status is None else None
+        auth_error = self._auth.verify(request.headers) if endpoint != "public" and status is None else None
         if auth_error and self.auth_failure == "http":
             status, detail = 401, auth_error
         error = {401: RequestError("INVALID_AUTH"), 418: RequestError("I'm a teapot")}.get(
@@ -263,6 +272,7 @@ async def open_fake_upbit(
     send_queue_size: int = 1024, balances: Mapping[str, Any] | None = None, epoch_ms: int | None = None,
     replay: str | None = None, pace: str = "recorded", replay_loop: bool = False,
     blast_ring_size: int = 4096, log_size: int = 100_000, ssl_context: ssl.SSLContext | None = None,
+    strict_categories: bool = False,
 ) -> AsyncIterator[FakeUpbit]:
     """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
 
@@ -271,8 +281,9 @@ async def open_fake_upbit(
     each stamped with its send time); ``keys`` maps access keys to secret keys
     (default one fixed test pair); ``auth_failure`` "frame" answers requests on a badly authenticated
     private connection with INVALID_AUTH, "http" rejects its handshake with 401. ``None`` disables a
-    limit. ``ssl_context`` (a server context) serves ``wss://`` instead of ``ws://``. Leaving the
-    block closes every connection and task.
+    limit. ``ssl_context`` (a server context) serves ``wss://`` instead of ``ws://``.
+    ``strict_categories`` accepts only the 8 documented announcement categories (default: also the
+    SDK's 5 more). Leaving the block closes every connection and task.
     """
     server = FakeUpbit(
         host=host, seed=seed, rate=rate, blast=blast, blast_rate=blast_rate,
@@ -282,6 +293,7 @@ async def open_fake_upbit(
         teapot_after=teapot_after, teapot_seconds=teapot_seconds, send_queue_size=send_queue_size,
         balances=balances, epoch_ms=epoch_ms, replay=replay, pace=pace, replay_loop=replay_loop,
         blast_ring_size=blast_ring_size, log_size=log_size, ssl_context=ssl_context,
+        strict_categories=strict_categories,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     server.port = listeners[0].socket.getsockname()[1]
