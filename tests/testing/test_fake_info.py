@@ -359,3 +359,68 @@ async def test_category_sets_default_union_and_strict_documented():
                     replies = await sync(ws)
             assert replies == ([{"error": {"name": "INVALID_PARAM", "message": "trading은 지원하지 않는 카테고리입니다."}}]
                                if strict else [])
+
+
+async def test_announcement_delivery_by_category_and_body_rules(autojump_clock):
+    async with open_fake_upbit(rate=0, epoch_ms=1_784_014_594_000) as fake:  # 2026-07-14T07:36:34Z
+        with trio.fail_after(100):
+            async with connect_in_memory(fake, private=True) as everything, \
+                    connect_in_memory(fake, private=True) as wallet, connect_in_memory(fake, private=True) as trade, \
+                    connect_in_memory(fake, private=True) as orders, \
+                    connect_in_memory(fake, private=True, token="bad") as unauthenticated:
+                await send(everything, [T, {"type": "announcement", "include_body": False}])
+                await send(wallet, [T, {"type": "announcement", "categories": ["wallet"]}])
+                await send(trade, [T, {"type": "announcement", "categories": ["trade", "notice"], "include_body": True},
+                                   {"type": "myAsset"}, {"format": "SIMPLE"}])
+                await send(orders, [T, {"type": "myOrder"}])
+                await send(unauthenticated, [T, {"type": "announcement"}])
+                for ws in (everything, wallet, trade, orders):
+                    assert await sync(ws) == []
+                assert (await recv(unauthenticated))["error"]["name"] == "INVALID_AUTH"
+
+                notice = fake.publish_announcement("[거래] 신규 거래 지원 안내", body="본문 ...")
+                plain = await recv(everything)
+                assert plain == {
+                    "type": "announcement", "event_type": "CREATED", "uuid": notice.uuid,
+                    "title": "[거래] 신규 거래 지원 안내", "category": "trade",
+                    "url": f"https://www.upbit.com/service_center/notice?id={notice.uuid}&view=share",
+                    "first_listed_at": "2026-07-14T16:36:34+09:00", "listed_at": "2026-07-14T16:36:34+09:00",
+                    "timestamp": 1_784_014_594_000, "stream_type": "REALTIME"}
+                simple = await recv(trade)
+                assert simple["bd"] == "본문 ..." and simple["cat"] == "trade" and "body" not in simple
+                assert ub.decode(json.dumps(simple).encode()) == [notice]
+                assert ub.decode(json.dumps(plain).encode()) == [ub.Announcement(**{**notice.to_dict(), "body": None})]
+
+                await trio.sleep(90)
+                update = fake.publish_announcement("[거래] 신규 거래 지원 안내 (수정)", event_type="UPDATED",
+                                                   uuid=notice.uuid, body_too_large=True)
+                changed = await recv(trade)
+                assert changed["et"] == "UPDATED" and changed["uid"] == notice.uuid and changed["bd"] is None
+                assert changed["flat"] == "2026-07-14T16:36:34+09:00" and changed["lat"] == "2026-07-14T16:38:04+09:00"
+                assert ub.decode(json.dumps(changed).encode()) == [update] and update.body is None
+                assert (await recv(everything))["event_type"] == "UPDATED"
+
+                fake.publish_announcement("입출금 일시 중단", "wallet")
+                assert (await recv(everything))["category"] == "wallet"
+                assert (await recv(wallet))["category"] == "wallet"
+                fake.publish_announcement("점검", "maintenance")
+                assert (await recv(everything))["category"] == "maintenance"
+                for ws in (wallet, trade, orders, unauthenticated):
+                    assert await sync(ws) == []
+
+
+async def test_announcement_in_every_format_decodes_equal(fake):
+    with trio.fail_after(10):
+        async with connect(fake, private=True) as a, connect(fake, private=True) as b, \
+                connect(fake, private=True) as c, connect(fake, private=True) as d:
+            conns = {"DEFAULT": a, "SIMPLE": b, "JSON_LIST": c, "SIMPLE_LIST": d}
+            for fmt, ws in conns.items():
+                await send(ws, [T, {"type": "announcement", "include_body": True}, {"format": fmt}])
+                assert await sync(ws) == []
+            notice = fake.publish_announcement("공지", "digital_asset", body="**굵게**")
+            for fmt, ws in conns.items():
+                frame = await ws.get_message()
+                assert ub.decode(frame) == [notice], fmt
+                assert isinstance(json.loads(frame), list) == fmt.endswith("_LIST")
+    with pytest.raises(ValueError, match="uuid"):
+        fake.publish_announcement("수정", event_type="UPDATED")

@@ -26,6 +26,7 @@ from ._connection import Connection
 from ._controls import Controls
 from ._faults import ConnectLimiter, FaultCounters, Gate, GateStream
 from ._handling import RequestHandling, RequestRecord
+from ._info_publishing import InfoPublishing
 from ._info_requests import ALL_CATEGORIES, DOCUMENTED_CATEGORIES
 from ._market import MarketSim
 from ._publishing import Publishing
@@ -37,7 +38,7 @@ __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
 _REASONS = {401: b"Unauthorized", 418: b"I'm a teapot", 429: b"Too Many Requests"}
 
 
-class FakeUpbit(RequestHandling, Publishing, Controls):
+class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
     """Handle of a running fake exchange (yielded by ``open_fake_upbit``)."""
 
     def __init__(self, *, host: str, seed: int, rate: float, blast: bool, blast_rate: float | None,
@@ -76,6 +77,7 @@ class FakeUpbit(RequestHandling, Publishing, Controls):
         self._epoch_ms = int(time.time() * 1000) if epoch_ms is None else epoch_ms
         self.market = MarketSim(seed, now_ms=self.now_ms())
         self.categories = DOCUMENTED_CATEGORIES if strict_categories else ALL_CATEGORIES
+        self._init_info()
         self.account = Account(balances, price_of=self.market.best)
         self._auth = Authenticator(self.keys)
         self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
