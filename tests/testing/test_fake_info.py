@@ -14,7 +14,7 @@ import upbit_stream as ub
 from upbit_stream.testing import open_fake_upbit
 from upbit_stream.testing._info_requests import ALL_CATEGORIES, DOCUMENTED_CATEGORIES
 
-from ._helpers import connect, connect_in_memory, recv, send, sync
+from ._helpers import connect, connect_in_memory, no_frame, recv, send, sync
 
 T = {"ticket": "t"}
 RSI = {"type": "rsi", "params": {"period": 14}}
@@ -214,6 +214,10 @@ async def test_unknown_non_krw_and_lower_case_codes_are_accepted_silently(fake):
         async with connect(fake, info=True) as ws:
             await send(ws, [T, ind(RSI, codes=odd + ["KRW-BTC"])])
             assert await sync(ws) == []
+            fake.close_candle("5m")
+            got = [await recv(ws)]
+            await no_frame(ws)
+            assert [(m["type"], m["code"]) for m in got] == [("indicator", "KRW-BTC")]
             assert (await listed(ws))["result"][0]["codes"] == odd + ["KRW-BTC"]
 
 

@@ -12,6 +12,7 @@ from .._core.enums import Format
 
 if TYPE_CHECKING:
     from ._connection import Connection
+    from ._info_market import InfoMarket
     from ._market import MarketSim
     from ._replay import ReplayFrame
 
@@ -25,6 +26,7 @@ class Publishing:
     _conns: dict[int, Connection]
     _replay_frames: list[ReplayFrame]
     market: MarketSim
+    info_market: InfoMarket
     rate: float
     blast: bool
     now_ms: Any
@@ -85,6 +87,8 @@ class Publishing:
             now_ms = self.now_ms()
             trade = self.market.step_trade(now_ms, code)
             trades.append(trade)
+            if trade.trade_volume is not None:
+                self.info_market.on_trade(trade.code, trade.trade_volume)
             if not self._conns:
                 continue
             c = trade.code

@@ -26,6 +26,7 @@ from ._connection import Connection
 from ._controls import Controls
 from ._faults import ConnectLimiter, FaultCounters, Gate, GateStream
 from ._handling import RequestHandling, RequestRecord
+from ._info_market import InfoMarket
 from ._info_publishing import InfoPublishing
 from ._info_requests import ALL_CATEGORIES, DOCUMENTED_CATEGORIES
 from ._market import MarketSim
@@ -76,6 +77,7 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
         self._t0 = trio.current_time()
         self._epoch_ms = int(time.time() * 1000) if epoch_ms is None else epoch_ms
         self.market = MarketSim(seed, now_ms=self.now_ms())
+        self.info_market = InfoMarket(seed, self.market.price)
         self.categories = DOCUMENTED_CATEGORIES if strict_categories else ALL_CATEGORIES
         self._init_info()
         self.account = Account(balances, price_of=self.market.best)
@@ -306,6 +308,7 @@ async def open_fake_upbit(
             nursery.start_soon(server._market_loop)
             nursery.start_soon(server._candle_loop)
             nursery.start_soon(server._replay_loop)
+            nursery.start_soon(server._info_loop)
             try:
                 yield server
             finally:
