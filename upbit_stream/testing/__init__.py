@@ -3,13 +3,18 @@
 ::
 
     async with open_fake_upbit(seed=1, rate=0) as fake:
-        # over loopback sockets: fake.public_url / fake.private_url (keys fake.access_key/secret_key);
+        # over loopback sockets: fake.public_url / private_url / info_url (keys fake.access_key/secret_key);
         # or in memory, so a whole session runs under trio's virtual clock (pytest-trio autojump_clock):
         async with ub.open_upbit_session(connector=fake.connector(), access_key=fake.access_key,
                                          secret_key=fake.secret_key) as session: ...
         fake.tick(5, code="KRW-BTC")            # five trades now: trade, ticker, orderbook events
         uuid = fake.place_order("KRW-BTC", "bid", "limit", price=..., volume=...)
         fake.fill(uuid); fake.drop_all(); fake.stall(5); fake.refuse_handshakes(2, 429)
+        fake.publish_announcement("[거래] 신규 거래 지원 안내", "trade", body="…")
+        fake.close_candle("5m")                 # indicator values and signals of that close, now
+        fake.inject_indicator("KRW-BTC", "5m", ub.rsi(14), ub.RsiValue(rsi=Decimal("71.5")))
+        fake.force_signal("KRW-BTC", "5m", ub.signal(ub.rsi(14), "overbought", threshold=70))
+        fake.seed_candles("KRW-BTC", "5m", closes); fake.candle_closes("KRW-BTC", "5m"); fake.restart_indicators()
 
 Documented choices where Upbit's documentation is silent:
 
@@ -32,10 +37,44 @@ Documented choices where Upbit's documentation is silent:
   BTC/USDT markets) is accepted and streams nothing, as the docs warn. ``total_*_size`` sum the units sent.
 * Every server frame is binary UTF-8 JSON (also ``{"status":"UP"}``, one per text ``PING``);
   *_LIST frames carry one event each. Idle connections (no bytes either way for ``idle_timeout``)
-  are closed with code 1000 "Idle Timeout". Any path not ending in ``/private`` is the public endpoint.
+  are closed with code 1000 "Idle Timeout". A path ending in ``/private`` or ``/info`` is that endpoint
+  (both authenticated alike), any other path the public one.
 * In replay mode the recording is the market: a snapshot is the latest replayed event of that
   type and code (re-stamped SNAPSHOT, orderbook truncated to the asked depth), and none is sent
   for a code the recording has not reached yet.
+
+The 2026 types (``announcement`` on ``/private``, ``indicator``/``indicator_signal`` on ``/info``):
+
+* A type on another endpoint than its own is ``INVALID_AUTH`` on the public one, else ``INVALID_PARAM``.
+  On ``/info`` every refused request (validation, rate excess — named ``TOO_MANY_REQUEST`` there —,
+  ``INVALID_AUTH``) gets its error frame, then a close with 1008 (policy violation; the official SDK
+  reconnects on any code but 1000/1001); what arrives meanwhile is ignored. Other endpoints stay open.
+* Indicator requests: a missing ``timeframe``, ``indicators``, ``params``, ``trigger`` or required
+  ``event_params``, an empty ``codes``/``indicators`` list, an unknown key inside an item, its
+  ``params`` or ``event_params``, ``event_params`` on a trigger without any (``{}`` is accepted), a
+  period written ``14.0``, and one combination (type, code, timeframe, params, trigger, event
+  parameter) twice in a message are ``INVALID_PARAM``; the 100-combination cap is checked first.
+  Any code is accepted and streams nothing unless it is a listed KRW market of the simulation.
+* ``announcement``: the categories accepted are the 13 the SDK knows (``strict_categories=True``:
+  the 8 documented); an empty list is ``INVALID_PARAM``, ``codes`` ``WRONG_FORMAT``, null means not
+  given. A connection gets a notice once if any of its announcement objects takes the category,
+  with ``body`` if any of those asked for it (null when the body is "too large").
+* LIST_SUBSCRIPTIONS echoes announcement ``categories``/``include_body`` only when given, indicator
+  objects as ``{type, codes, timeframe, indicators}`` with normalised numbers (``2.0``) and, for
+  signals, always ``event_params`` (``{}`` when none); SIMPLE abbreviates only ``ty`` and ``cds``.
+* Candles close on UTC boundaries (``1d`` at 00:00 UTC); values go out at the close (``timestamp``
+  the boundary), one frame per code and indicator in subscription order. A (market, timeframe)
+  history starts with 260 seeded synthetic closes, so values exist from the first close; a candle
+  closes at the market's last trade price with the volume traded since the previous close.
+  Textbook formulas (SMA, EMA seeded with the SMA, Wilder's RSI, population deviation, volume
+  ratio against the ``period`` candles before), reported rounded to 8 decimal places.
+* Signal states belong to the market (derived from its history, whoever subscribes), so the first
+  close after subscribing fires if it is a transition. ``≥``/``≤`` for RSI thresholds and volume
+  spikes (never without volume); an equal comparison keeps the last differing state for moving
+  averages, crossovers, every MACD trigger and Bollinger bands. ``restart_indicators()`` suppresses
+  the next close's signals; ``inject_indicator``/``force_signal`` reach the subscribers of exactly
+  that combination, listed or not, leaving states alone; ``close_candle()`` closes the candle in
+  progress now, and the clock then skips it.
 """
 
 from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
