@@ -30,6 +30,8 @@ RUNS = {
     "record": ["record_sample.py", "--fake", "--seconds", "2", "-o", "recorded.jsonl"],
     "backtest": ["backtest_replay.py", "--fake-record", "2"],
     "no_keys": ["private_account.py", "--seconds", "5"],  # real Upbit path: fails before any network use
+    "listing": ["listing_alert.py", "--fake", "--seconds", "3"],
+    "rsi": ["rsi_signal.py", "--fake", "--seconds", "6"],
 }
 
 
@@ -232,3 +234,22 @@ def test_the_offline_testing_example_runs_and_is_the_readme_section():
                          capture_output=True, text=True, timeout=TIMEOUT, env=_env(), cwd=EXAMPLES.parent)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
+
+
+def test_listing_alert_prints_trade_notices_only_new_then_updated(runs):
+    out = ok(runs, "listing")
+    alerts = [line for line in out.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] + "]" for line in alerts] == ["[NEW]", "[UPDATED]"], out
+    assert all("[거래]" in line for line in alerts) and "[입출금]" not in out  # the wallet notice is filtered out
+    assert re.search(r"received [\d,]+ ms after Upbit", out)
+
+
+def test_rsi_signal_fires_once_per_crossing_with_the_value_of_that_close(runs):
+    out = ok(runs, "rsi")
+    values = [float(m[1]) for m in re.finditer(r"^value  KRW-BTC 5m candle \S+: RSI +([\d.]+)$", out, re.MULTILINE)]
+    signals = re.findall(r"^SIGNAL KRW-BTC 5m candle (\S+): (\w+) \(RSI +([\d.]+)\)$", out, re.MULTILINE)
+    assert [trigger for _, trigger, _ in signals] == ["overbought", "oversold"], out
+    assert max(values) > 80 and min(values) < 30  # no repeat while RSI stayed past the threshold
+    for candle, trigger, rsi in signals:  # each signal comes with its close's value, which crossed the line
+        assert f"value  KRW-BTC 5m candle {candle}: RSI {float(rsi):6.2f}" in out
+        assert (float(rsi) >= 70) if trigger == "overbought" else (float(rsi) <= 30)
