@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 
 import pytest
 import trio
@@ -137,3 +138,31 @@ async def test_a_hostile_first_connection_is_replaced_at_the_first_backoff(make_
                 assert trio.current_time() - lost_at <= FIRST_BACKOFF + SLACK
             if hostility == "4097 fragments":
                 assert first.close_code == 1009  # the client told the server why
+
+
+async def test_info_refusals_close_the_connection_and_only_the_refused_spec_fails(make_connector):
+    """/info sends an error frame, then closes (1008): over a real socket the close must not fail the rest."""
+    async with open_fake_upbit(seed=7, rate=0, idle_timeout=None) as fake:
+        fake.refuse_stream("indicator", "KRW-ETH", message="refused by the test")
+        settings = ub.Settings().evolve(connection={"public_url": fake.public_url, "private_url": fake.private_url},
+                                        reconnect={"initial_delay": 0.1, "max_delay": 0.5})
+        with trio.fail_after(30):
+            async with ub.open_upbit_session(config=settings, connector=make_connector(),
+                                             access_key=fake.access_key, secret_key=fake.secret_key) as s, \
+                    s.indicator("KRW-BTC", "5m", ub.rsi(14)) as good:
+                with pytest.raises(ub.ServerError, match="refused by the test"):
+                    async with s.indicator("KRW-ETH", "5m", ub.rsi(14)) as bad:
+                        await bad.receive()
+                refusals = [r for r in fake.requests if r.endpoint == "info" and r.kind == "close"
+                            and r.detail == "refusal"]
+                assert refusals  # the server did close after its error frames
+                while not any(r.endpoint == "info" and r.request is not None
+                              and [p.codes for p in r.request.types] == [("KRW-BTC",)] for r in fake.requests[-3:]):
+                    await trio.sleep(0.05)
+                await trio.sleep(1.0)
+                fake.inject_indicator("KRW-BTC", "5m", ub.rsi(14), ub.RsiValue(rsi=Decimal("61.25")))
+                event = await good.receive()
+                while event.value != ub.RsiValue(rsi=Decimal("61.25")):  # a close of the fake's own may come first
+                    event = await good.receive()
+                assert s.stats().connections["info"].state is ub.ConnectionState.CONNECTED
+                assert s.health().status is ub.HealthStatus.HEALTHY
