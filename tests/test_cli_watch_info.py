@@ -83,3 +83,23 @@ def test_lines_are_cut_to_the_terminal_width_counting_wide_characters_and_keepin
     assert clip("안녕하세요 세계", 7) == "안녕하…"  # each Hangul syllable takes two cells
     assert clip(f"{RED}abcdefgh{RESET}", 4) == f"{RED}abc…{RESET}"
     assert clip(f"{RED}abc{RESET}", 3) == f"{RED}abc{RESET}"
+
+
+def test_watch_indicators_and_announcements_connect_to_a_served_fake(tmp_path) -> None:  # noqa: ANN001
+    from cli_helpers import run_cli, serve
+
+    from upbit_stream.testing import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+
+    keys = {"UPBIT_ACCESS_KEY": DEFAULT_ACCESS_KEY, "UPBIT_SECRET_KEY": DEFAULT_SECRET_KEY}
+    with serve(cwd=tmp_path) as url:
+        table = run_cli("watch", "indicators", "KRW-BTC", "--rsi", "14", "--macd", "12/26/9", "--url", url,
+                        "--seconds", "2", cwd=tmp_path, **keys)
+        assert table.returncode == 0, table.stderr
+        assert "KRW-BTC      rsi(14)" in table.stdout and "macd(12/26/9)" in table.stdout
+        assert "5m candles; 0 values received" in table.stdout and "healthy" in table.stdout
+        notices = run_cli("watch", "announcements", "--category", "trade", "--url", url, "--seconds", "2",
+                          cwd=tmp_path, **keys)
+        assert notices.returncode == 0, notices.stderr
+        assert "waiting for announcements (trade)" in notices.stdout
+        no_keys = run_cli("watch", "announcements", "--url", url, "--seconds", "2", cwd=tmp_path)
+        assert no_keys.returncode == 1 and "UPBIT_ACCESS_KEY" in no_keys.stderr

@@ -163,7 +163,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     async def body(stop: trio.Event) -> int:
         async with open_fake_upbit(rate=args.rate, seed=1) as fake:
-            settings = Settings().evolve(connection={"public_url": fake.public_url, "private_url": fake.private_url})
+            settings = Settings().evolve(connection={"public_url": fake.public_url, "private_url": fake.private_url,
+                                                     "info_url": fake.info_url})
             title = f"upbit-stream demo — fake exchange at {fake.public_url}"
             return await watch_tickers(DEMO_CODES, settings, seconds=args.seconds, title=title)
 
@@ -228,6 +229,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"fake Upbit exchange listening (seed {args.seed}, {source})")
             print(f"  public:  {fake.public_url}")
             print(f"  private: {fake.private_url}")
+            print(f"  info:    {fake.info_url}")
             for access, secret in fake.keys.items():
                 print(f"  test keys: UPBIT_ACCESS_KEY={access} UPBIT_SECRET_KEY={secret}")
             print("Press Ctrl-C to stop.", flush=True)
