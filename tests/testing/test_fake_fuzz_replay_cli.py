@@ -130,9 +130,10 @@ def test_cli_serve_prints_urls_and_exits_cleanly_on_ctrl_c():
     proc = subprocess.Popen([sys.executable, "-m", "upbit_stream", "serve", "--rate", "5", "--keys", "ak:sk"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        lines = [proc.stdout.readline() for _ in range(5)]
+        lines = [proc.stdout.readline() for _ in range(6)]
         assert "ws://127.0.0.1:" in lines[1] and lines[1].strip().endswith("/websocket/v1")
-        assert lines[2].strip().endswith("/websocket/v1/private") and "UPBIT_ACCESS_KEY=ak" in lines[3]
+        assert lines[2].strip().endswith("/websocket/v1/private") and lines[3].strip().endswith("/websocket/v1/info")
+        assert "UPBIT_ACCESS_KEY=ak" in lines[4]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
     finally:
