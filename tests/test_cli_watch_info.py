@@ -103,3 +103,15 @@ def test_watch_indicators_and_announcements_connect_to_a_served_fake(tmp_path) -
         assert "waiting for announcements (trade)" in notices.stdout
         no_keys = run_cli("watch", "announcements", "--url", url, "--seconds", "2", cwd=tmp_path)
         assert no_keys.returncode == 1 and "UPBIT_ACCESS_KEY" in no_keys.stderr
+
+
+def test_record_takes_indicator_targets_with_the_indicator_options() -> None:
+    args = build_parser().parse_args(["record", "indicator.15m:KRW-BTC,KRW-ETH", "announcement:trade", "-o", "x.jsonl",
+                                      "--rsi", "14", "--macd", "12/26/9"])
+    specs = parse_targets(args.targets, indicators=indicator_options(args))
+    assert specs == (ub.indicator(["KRW-BTC", "KRW-ETH"], "15m", [ub.rsi(14), ub.macd()]), ub.announcement("trade"))
+    assert parse_targets(["indicator.1d:KRW-XRP"]) == (ub.indicator("KRW-XRP", "1d", ub.rsi(14)),)
+    with pytest.raises(ValueError, match="KRW markets only"):
+        parse_targets(["indicator.5m:BTC-ETH"])
+    with pytest.raises(ValueError, match="unknown type 'indicator.1m'"):
+        parse_targets(["indicator.1m:KRW-BTC"])

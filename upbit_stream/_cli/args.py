@@ -7,22 +7,24 @@ import math
 import re
 import shutil
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from .._core.events import CANDLE_INTERVALS
+from .._core.indicators import TIMEFRAMES, IndicatorParams, rsi
 from .._core.specs import (
     Spec,
     announcement,
     candle,
+    indicator,
     my_asset,
     my_order,
     orderbook,
     ticker,
     trade,
 )
-from .args_info import add_info_views
+from .args_info import add_indicator_options, add_info_views
 
 __all__ = ["USAGE", "build_parser", "parse_duration", "parse_size", "parse_targets"]
 
@@ -34,15 +36,16 @@ DEPTHS = (1, 5, 15, 30)
 # -- values (pure) --------------------------------------------------------------------------------
 
 _TYPES = ("ticker", "trade", "orderbook", *(f"candle.{i}" for i in CANDLE_INTERVALS), "my_order", "my_asset",
-          "announcement")
+          "announcement", *(f"indicator.{t}" for t in TIMEFRAMES))
 _ALIASES = {"myOrder": "my_order", "myAsset": "my_asset", "candle": "candle.1m"}
 
 
 def parse_targets(
-    texts: Iterable[str], *, depth: int | None = None, realtime_only: bool = False
+    texts: Iterable[str], *, depth: int | None = None, realtime_only: bool = False,
+    indicators: Sequence[IndicatorParams] = (),
 ) -> tuple[Spec[Any], ...]:
     """Specs from ``TYPE:CODE,CODE`` words (``my_order`` may omit codes, ``my_asset`` takes none,
-    ``announcement`` takes categories or none).
+    ``announcement`` takes categories or none, ``indicator.5m`` KRW codes and computes ``indicators``).
 
     Raises ``ValueError`` saying what is wrong with the first bad word.
     """
@@ -57,6 +60,9 @@ def parse_targets(
             raise ValueError(f"unknown type {given!r} in {text!r}: expected one of {', '.join(_TYPES)}")
         if name == "announcement":
             specs.append(announcement(codes or None))
+            continue
+        if name.startswith("indicator.") and codes:
+            specs.append(indicator(codes, name.partition(".")[2], indicators or [rsi(14)]))  # type: ignore[arg-type]
             continue
         if sep and not codes and name != "my_order":
             raise ValueError(f"{text!r} names no codes: write {name}:KRW-BTC,KRW-ETH")
@@ -343,6 +349,7 @@ def _add_record(sub: Commands) -> None:
     rec.add_argument("--format", type=_format, help=f"wire format to ask for: {', '.join(FORMATS)} (default DEFAULT)")
     rec.add_argument("--depth", type=_depth, metavar="N", help="orderbook levels: 1, 5, 15 or 30 (default 30)")
     rec.add_argument("--realtime-only", action="store_true", help="no snapshots, only realtime frames")
+    add_indicator_options(rec)  # what indicator.TIMEFRAME targets compute (RSI 14 when none is named)
     rec.add_argument("--count", type=_count, metavar="N", help="stop after N frames")
     rec.add_argument("--rotate-size", type=_size, metavar="SIZE", help="start a new file at this size (100MB, 1GiB)")
     rec.add_argument("--rotate-every", type=_seconds, metavar="DURATION",

@@ -18,7 +18,7 @@ from .._core.indicators import (
 )
 from .._core.specs import CATEGORIES
 
-__all__ = ["add_info_views", "indicator_options"]
+__all__ = ["add_indicator_options", "add_info_views", "indicator_options"]
 
 
 def _built(build: Callable[..., IndicatorParams], parts: list[str], example: str) -> IndicatorParams:
@@ -69,6 +69,22 @@ def indicator_options(args: argparse.Namespace) -> list[IndicatorParams]:
     return list(dict.fromkeys(chosen)) or [rsi(14)]
 
 
+def add_indicator_options(parser: Any) -> None:
+    """``--rsi``, ``--volume``, ``--sma``, ``--ema``, ``--bollinger``, ``--cross`` and ``--macd`` (each repeatable)."""
+    parser.add_argument("--rsi", action="append", type=_period(rsi, "--rsi 14"), default=[], metavar="PERIOD")
+    parser.add_argument("--volume", action="append", type=_period(volume, "--volume 20"), default=[],
+                        metavar="PERIOD", help="volume against its PERIOD-candle average")
+    parser.add_argument("--sma", action="append", type=_period(moving_average, "--sma 20"), default=[],
+                        metavar="PERIOD")
+    parser.add_argument("--ema", action="append", type=_ema, default=[], metavar="PERIOD")
+    parser.add_argument("--bollinger", action="append", type=_bands, default=[], metavar="PERIODxMULT",
+                        help="e.g. 20x2.0")
+    parser.add_argument("--cross", action="append", type=_cross, default=[], metavar="[EMA:]SHORT/LONG",
+                        help="moving-average pair: 5/20, 20/60, 30/90 or 50/200 (SMA unless EMA:)")
+    parser.add_argument("--macd", action="append", type=_macd, default=[], metavar="FAST/SLOW/SIGNAL",
+                        help="12/26/9, 8/17/9 or 5/35/5")
+
+
 def add_info_views(views: Any, code: Callable[[str], str], add_connection_options: Callable[[Any], None]) -> None:
     """Add ``announcements`` and ``indicators`` to the ``watch`` views."""
     view = views.add_parser("announcements", help="scrolling list of Upbit notices (listings, wallet, maintenance)",
@@ -85,16 +101,6 @@ def add_info_views(views: Any, code: Callable[[str], str], add_connection_option
                             "--macd 12/26/9.")
     view.add_argument("codes", nargs="+", type=code, metavar="CODE", help="KRW market codes, e.g. KRW-BTC")
     view.add_argument("--timeframe", type=_timeframe, default="5m", help=f"{', '.join(TIMEFRAMES)} (default 5m)")
-    view.add_argument("--rsi", action="append", type=_period(rsi, "--rsi 14"), default=[], metavar="PERIOD")
-    view.add_argument("--volume", action="append", type=_period(volume, "--volume 20"), default=[], metavar="PERIOD",
-                      help="volume against its PERIOD-candle average")
-    view.add_argument("--sma", action="append", type=_period(moving_average, "--sma 20"), default=[], metavar="PERIOD")
-    view.add_argument("--ema", action="append", type=_ema, default=[], metavar="PERIOD")
-    view.add_argument("--bollinger", action="append", type=_bands, default=[], metavar="PERIODxMULT",
-                      help="e.g. 20x2.0")
-    view.add_argument("--cross", action="append", type=_cross, default=[], metavar="[EMA:]SHORT/LONG",
-                      help="moving-average pair: 5/20, 20/60, 30/90 or 50/200 (SMA unless EMA:)")
-    view.add_argument("--macd", action="append", type=_macd, default=[], metavar="FAST/SLOW/SIGNAL",
-                      help="12/26/9, 8/17/9 or 5/35/5")
+    add_indicator_options(view)
     add_connection_options(view)
     view.set_defaults(command="watch_indicators")

@@ -173,10 +173,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Record raw frames to JSONL."""
+    from .args_info import indicator_options
     from .record import Summary, record
     from .record_file import RecordingWriter
 
-    specs = parse_targets(args.targets, depth=args.depth, realtime_only=args.realtime_only)  # checked by the parser
+    specs = parse_targets(args.targets, depth=args.depth, realtime_only=args.realtime_only,
+                          indicators=indicator_options(args))  # checked by the parser
     folder = Path(args.output).parent
     if not folder.is_dir():
         print(f"upbit-stream record: error: no directory {folder} for -o {args.output} (create it first)",
