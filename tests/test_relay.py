@@ -13,6 +13,16 @@ from relay_helpers import nats_server, needs_nats, relay_on
 pytestmark = needs_nats
 
 
+async def drain(channel, quiet=0.5):
+    """Everything ``channel`` delivers until it is quiet for ``quiet`` seconds."""
+    items = []
+    while True:
+        with trio.move_on_after(quiet) as scope:
+            items.append(await channel.receive())
+        if scope.cancelled_caught:
+            return items
+
+
 async def test_a_relay_session_gets_the_trades_the_fake_made(tmp_path):
     with trio.fail_after(20):
         async with open_fake_upbit(seed=1, rate=0) as fake, nats_server(tmp_path) as server:
@@ -24,3 +34,109 @@ async def test_a_relay_session_gets_the_trades_the_fake_made(tmp_path):
                         got = [await trades.receive() for _ in range(5)]
             assert [t.sequential_id for t in got] == [t.sequential_id for t in made]
             assert [t.trade_price for t in got] == [t.trade_price for t in made]
+
+
+async def test_relay_events_equal_the_direct_sessions_with_exact_decimals(tmp_path):
+    specs = [ub.trade(["KRW-BTC", "KRW-ETH"], mode="realtime"), ub.ticker("KRW-BTC", mode="realtime"),
+             ub.orderbook("KRW-BTC", mode="realtime"), ub.my_order()]
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=2, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, specs):
+                async with ub.open_upbit_session(connector=fake.connector(), access_key=fake.access_key,
+                                                 secret_key=fake.secret_key) as direct, \
+                        ub.open_relay_session(server.url) as remote:
+                    async with direct.subscribe(*specs) as mine, remote.subscribe(*specs) as theirs:
+                        await trio.sleep(0.5)
+                        fake.tick(10, code="KRW-BTC")
+                        fake.tick(5, code="KRW-ETH")
+                        fake.place_order("KRW-BTC", "bid", "limit", price="100000000", volume="0.001")
+                        want = await drain(mine)
+                        got = await drain(theirs)
+    key = lambda e: (e.type, getattr(e, "code", ""), getattr(e, "timestamp", 0), repr(e))  # noqa: E731
+    from collections import Counter; print(Counter(e.type for e in want), Counter(e.type for e in got)); print([ (e.timestamp) for e in want if e.type=="orderbook"], [(e.timestamp) for e in got if e.type=="orderbook"])
+    assert len(want) == 10 * 3 + 5 + 1
+    assert sorted(got, key=key) == sorted(want, key=key)  # across streams the order may interleave differently
+    prices = [e.trade_price for e in got if isinstance(e, ub.Trade)]
+    assert prices and all(type(p).__name__ == "Decimal" for p in prices)
+
+
+async def test_snapshot_and_mode_both_come_from_the_relay_without_an_upbit_request(tmp_path):
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=3, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [ub.ticker(["KRW-BTC", "KRW-ETH"]), ub.trade("KRW-BTC")]):
+                await trio.sleep(0.5)
+                fake.tick(3, code="KRW-BTC")
+                fake.tick(3, code="KRW-ETH")
+                await trio.sleep(0.5)
+                before = len(fake.requests)
+                async with ub.open_relay_session(server.url) as remote:
+                    snap = await remote.snapshot(ub.ticker(["KRW-BTC", "KRW-ETH"]))
+                    async with remote.trade("KRW-BTC") as trades:  # mode="both": the last trade first
+                        first = await trades.receive()
+                assert len(fake.requests) == before
+    assert set(snap) == {"KRW-BTC", "KRW-ETH"} and isinstance(snap["KRW-BTC"], ub.Ticker)
+    assert isinstance(first, ub.Trade) and first.code == "KRW-BTC"
+
+
+async def test_what_the_relay_does_not_carry_fails_at_once_listing_what_it_does(tmp_path):
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=1, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [ub.trade("KRW-BTC")]):
+                async with ub.open_relay_session(server.url) as remote:
+                    with pytest.raises(ValueError, match=r"does not carry ticker:KRW-BTC; it carries: trade:KRW-BTC"):
+                        async with remote.ticker("KRW-BTC"):
+                            pass  # pragma: no cover
+                    with pytest.raises(ValueError, match="does not carry trade:KRW-ETH"):
+                        await remote.snapshot(ub.trade("KRW-ETH"))
+
+
+async def test_consumer_restart_with_resume_loses_nothing_and_repeats_nothing(tmp_path):
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=4, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [ub.trade("KRW-BTC", mode="realtime")]):
+                seen: list[int] = []
+                async with ub.open_relay_session(server.url) as remote:
+                    async with remote.subscribe(ub.trade("KRW-BTC", mode="realtime"), resume="bot") as trades:
+                        await trio.sleep(0.3)
+                        made = fake.tick(20, code="KRW-BTC")
+                        for _ in range(8):
+                            seen.append((await trades.receive()).sequential_id)
+                made += fake.tick(10, code="KRW-BTC")  # while the consumer is away
+                await trio.sleep(0.3)
+                async with ub.open_relay_session(server.url) as remote:
+                    async with remote.subscribe(ub.trade("KRW-BTC", mode="realtime"), resume="bot") as trades:
+                        while len(seen) < len(made):
+                            seen.append((await trades.receive()).sequential_id)
+                        with trio.move_on_after(0.3):
+                            seen.append((await trades.receive()).sequential_id)
+    assert seen == [t.sequential_id for t in made]
+
+
+async def test_relay_restart_is_a_gap_with_one_relay_and_nothing_with_two(tmp_path):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=5, rate=0) as fake, nats_server(tmp_path) as server:
+            async with ub.open_relay_session(server.url) as remote:
+                async with relay_on(fake, server, [spec]):
+                    async with remote.subscribe(spec, gaps=True) as trades:
+                        await trio.sleep(0.3)
+                        fake.tick(2, code="KRW-BTC")
+                        assert isinstance(await trades.receive(), ub.Trade)
+                        assert isinstance(await trades.receive(), ub.Trade)
+                await trio.sleep(1.0)  # the relay is gone for a while: its heartbeats stop
+                async with remote.subscribe(spec, gaps=True) as trades:
+                    async with relay_on(fake, server, [spec]) as again:
+                        gap = await trades.receive()
+                        assert isinstance(gap, ub.StreamGap) and gap.reason == "relay restart"
+                        assert again.started_gap is not None
+                        # a hot standby: with a second relay alive, a restart is no gap and nothing doubles
+                        async with relay_on(fake, server, [spec]) as standby:
+                            await trio.sleep(0.5)
+                            assert standby.started_gap is None
+                            made = fake.tick(5, code="KRW-BTC")
+                            got = [await trades.receive() for _ in range(5)]
+                            with trio.move_on_after(0.5):
+                                extra = await trades.receive()
+                                raise AssertionError(f"duplicate {extra!r}")
+                        assert [t.sequential_id for t in got] == [t.sequential_id for t in made]
+                        assert standby.duplicates + again.duplicates >= 5

@@ -2,7 +2,7 @@
 
 Subjects (``<r>`` is the region, ``kr`` by default; ``<a>`` an account alias, ``main`` by default)::
 
-    upbit.<r>.ticker.<code>                       state  (last value per subject)
+    upbit.<r>.ticker.<code>                       state  (last values per subject)
     upbit.<r>.orderbook.<code>[.d<depth>][.l<level>]   state; level 0.1 is written l0_1
     upbit.<r>.candle.<unit>.<code>                state  (candle.1m keeps its dot)
     upbit.<r>.trade.<code>                        events (history by age and bytes)
@@ -88,7 +88,7 @@ class StreamPlan:
     subjects: tuple[str, ...]
     max_age: float  # seconds
     max_bytes: int
-    max_msgs_per_subject: int = -1  # 1 for state types: the last value per subject
+    max_msgs_per_subject: int = -1  # state types: a short history per subject, the last value always there
     duplicate_window: float = 120.0  # seconds of Nats-Msg-Id de-duplication
 
 
@@ -133,15 +133,21 @@ class Names:
         return f"{self.root}.relay.carried"
 
     def plans(self, *, max_age: float, max_bytes: int, state_max_bytes: int | None = None,
-              with_account: bool = False) -> tuple[StreamPlan, ...]:
-        """The streams of this region (and of the account alias when ``with_account``)."""
+              state_history: int = 128, with_account: bool = False) -> tuple[StreamPlan, ...]:
+        """The streams of this region (and of the account alias when ``with_account``).
+
+        State streams keep ``state_history`` messages per subject: the last value is what
+        ``snapshot()`` and ``mode="both"`` read, and a live consumer less than that many behind on
+        one subject misses none (JetStream consumers read from the store, so a history of one would
+        conflate every burst at the broker).
+        """
         root = self.root
         state = state_max_bytes if state_max_bytes is not None else max_bytes
         plans = [
             StreamPlan(self.stream("events"), (f"{root}.trade.>", f"{root}.announcement.>", f"{root}.indicator.>",
                                                f"{root}.indicator_signal.>", f"{root}.gap.events"), max_age, max_bytes),
             StreamPlan(self.stream("state"), (f"{root}.ticker.>", f"{root}.orderbook.>", f"{root}.candle.>",
-                                              f"{root}.gap.state"), max_age, state, max_msgs_per_subject=1),
+                                              f"{root}.gap.state"), max_age, state, max_msgs_per_subject=state_history),
             StreamPlan(self.stream("control"), (f"{root}.relay.>",), max_age, min(max_bytes, 64 << 20),
                        max_msgs_per_subject=16),
         ]

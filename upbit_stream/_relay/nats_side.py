@@ -245,6 +245,15 @@ async def ack(msg: Msg) -> None:
         pass  # not acknowledged: redelivered later, and Nats-Msg-Id keys make that harmless
 
 
+async def nak(msgs: Sequence[Msg]) -> None:
+    """Hand ``msgs`` back for redelivery now (a stopping ``resume=`` consumer had not read them)."""
+    for msg in msgs:
+        try:
+            await msg.nak()
+        except nats.errors.Error:
+            return
+
+
 async def last_messages(js: JetStreamContext, stream: str, subjects: Sequence[str]) -> list[bytes | None]:
     """The last stored payload of each subject (None where there is none), by direct get."""
 

@@ -48,6 +48,8 @@ _STRICT_TYPES = frozenset({"trade", "myOrder", "announcement", "indicator", "ind
 HANDOFF_BATCHES = 256
 NATS_RECONNECT = "nats reconnect"
 CONSUMER_OVERFLOW = "relay consumer overflow"
+#: Seconds before JetStream redelivers what a vanished ``resume=`` consumer had not acknowledged.
+ACK_WAIT = 10.0
 
 
 class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
@@ -252,6 +254,7 @@ class _Consumer:
         self.name: str | None = None
         self.not_before: float | None = time.time()
         self.events = 0
+        self.last_seq = 0  # stream sequence delivered last (resume=): redeliveries at or below it are dropped
         self.unacked: deque[tuple[int, Msg]] = deque()  # bounded by max_ack_pending
         # every batch holds a message: an acknowledged consumer (max_ack_pending=size) never fills this
         self.send, self.receive = trio.open_memory_channel[tuple[list[Any], int]](max(HANDOFF_BATCHES, size + 1))
@@ -284,7 +287,7 @@ class _Consumer:
         policy = api.DeliverPolicy.NEW if self.mode == "realtime" else api.DeliverPolicy.LAST_PER_SUBJECT
         config = api.ConsumerConfig(filter_subjects=self.subjects, deliver_policy=policy)
         if self.durable is not None:
-            config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, 30.0
+            config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, ACK_WAIT
         else:
             config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
         self.feed = nats_side.Feed(bridge, self._hand, limit=max(self.size, 1024) * 4)
@@ -304,6 +307,11 @@ class _Consumer:
                     now = time.time()
                     self.channel._deliver(StreamGap(CONSUMER_OVERFLOW, now, now))
             for msg in batch:
+                if self.durable is not None:
+                    seq = msg.metadata.sequence.stream
+                    if seq <= self.last_seq:
+                        continue  # redelivered after ack_wait while still unread here: already delivered
+                    self.last_seq = seq
                 if msg.subject == self.gap_subject:
                     gap = decode_gap(msg.data, not_before=self.not_before)
                     if gap is not None and self.channel.gaps:
@@ -333,12 +341,22 @@ class _Consumer:
     async def stop(self) -> None:
         from . import nats_side
 
+        bridge = self.session._bridge
         if self.durable is not None:
             await self._ack_taken()
         if self.feed is not None:
             ephemeral = self.name if self.durable is None else None
-            await self.session._bridge.call(nats_side.unsubscribe, self.session._js, self.feed, self.stream, ephemeral)
+            await bridge.call(nats_side.unsubscribe, self.session._js, self.feed, self.stream, ephemeral)
         self.send.close()
+        if self.durable is not None:  # what this process got but did not read: at once to the next one
+            unread = [msg for _, msg in self.unacked]
+            while True:
+                try:
+                    unread.extend(self.receive.receive_nowait()[0])
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            if unread:
+                await bridge.call(nats_side.nak, unread)
 
 
 @asynccontextmanager
