@@ -8,7 +8,7 @@ import trio
 import upbit_stream as ub
 from upbit_stream.testing import open_fake_upbit
 
-from relay_helpers import nats_server, needs_nats, relay_on
+from relay_helpers import nats_server, needs_nats, relay_on, wait_until
 
 pytestmark = needs_nats
 
@@ -140,3 +140,89 @@ async def test_relay_restart_is_a_gap_with_one_relay_and_nothing_with_two(tmp_pa
                                 raise AssertionError(f"duplicate {extra!r}")
                         assert [t.sequential_id for t in got] == [t.sequential_id for t in made]
                         assert standby.duplicates + again.duplicates >= 5
+
+
+async def test_broker_sigkill_and_restart_on_the_same_store_loses_no_acknowledged_event(tmp_path):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(40):
+        async with open_fake_upbit(seed=6, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec]) as relay:
+                await trio.sleep(0.3)
+                made = fake.tick(50, code="KRW-BTC")
+                await trio.sleep(0.01)
+                server.kill()  # mid-stream: some publishes are unacknowledged
+                made += fake.tick(30, code="KRW-BTC")  # while the broker is down
+                await server.restart()
+                await wait_until(lambda: relay.refresh() or (relay.acked >= len(made) and not relay.unacknowledged),
+                                 timeout=20)
+            async with ub.open_relay_session(server.url) as remote:
+                stored = await stored_trades(remote)
+    assert sorted(stored) == sorted(t.sequential_id for t in made)  # every event once: re-sends de-duplicated
+
+
+async def stored_trades(remote):
+    """Every trade in the events stream, oldest first, through a consumer that starts at the beginning."""
+    from nats.js import api
+
+    from upbit_stream._relay import nats_side
+
+    async def read(js):
+        sub = await js.pull_subscribe("upbit.kr.trade.>", stream="UPBIT_KR_EVENTS",
+                                      config=api.ConsumerConfig(deliver_policy=api.DeliverPolicy.ALL,
+                                                                ack_policy=api.AckPolicy.NONE))
+        out = []
+        while True:
+            try:
+                msgs = await sub.fetch(500, timeout=0.5)
+            except Exception:  # nats.errors.TimeoutError: nothing more
+                return out
+            out += [ub.decode(m.data)[0].sequential_id for m in msgs]
+
+    del nats_side
+    return await remote._bridge.call(read, remote._js)
+
+
+async def test_a_consumer_behind_retention_gets_a_stream_gap(tmp_path):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=7, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec], max_age=1.0):
+                async with ub.open_relay_session(server.url) as remote:
+                    async with remote.subscribe(spec, resume="slow", gaps=True) as trades:
+                        await trio.sleep(0.3)
+                        fake.tick(3, code="KRW-BTC")
+                        await trades.receive()
+                        await trio.sleep(0.2)
+                    fake.tick(5, code="KRW-BTC")  # published while away, deleted after 1 s
+                    await trio.sleep(2.5)
+                    fake.tick(1, code="KRW-BTC")
+                    await trio.sleep(0.2)
+                    async with remote.subscribe(spec, resume="slow", gaps=True) as trades:
+                        gap = await trades.receive()
+    assert isinstance(gap, ub.StreamGap) and gap.reason == "behind retention"
+
+
+@pytest.mark.parametrize("overflow", ["strict", "latest"])
+async def test_overflow_policies_behave_as_in_a_direct_session(tmp_path, overflow):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=8, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec]):
+                async with ub.open_relay_session(server.url) as remote:
+                    if overflow == "strict":
+                        with pytest.raises(ub.SlowConsumerError):
+                            async with remote.subscribe(spec, buffer=4, overflow="strict") as trades:
+                                await trio.sleep(0.3)
+                                fake.tick(20, code="KRW-BTC")
+                                await trio.sleep(0.5)
+                                while True:
+                                    await trades.receive()
+                    else:
+                        async with remote.subscribe(spec, buffer=4, overflow="latest") as trades:
+                            await trio.sleep(0.3)
+                            made = fake.tick(20, code="KRW-BTC")
+                            await trio.sleep(0.5)
+                            got = await drain(trades, 0.2)
+                            # four in line, then the newest one held in place of the rest (the channel's "latest")
+                            assert len(got) == 5 and got[-1].sequential_id == made[-1].sequential_id
+                            assert remote.stats().subscriptions[0].conflated == 15

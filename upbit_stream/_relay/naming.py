@@ -142,17 +142,21 @@ class Names:
         conflate every burst at the broker).
         """
         root = self.root
+        window = min(120.0, max_age)  # JetStream refuses a de-duplication window longer than max_age
         state = state_max_bytes if state_max_bytes is not None else max_bytes
         plans = [
             StreamPlan(self.stream("events"), (f"{root}.trade.>", f"{root}.announcement.>", f"{root}.indicator.>",
-                                               f"{root}.indicator_signal.>", f"{root}.gap.events"), max_age, max_bytes),
+                                               f"{root}.indicator_signal.>", f"{root}.gap.events"), max_age, max_bytes,
+                       duplicate_window=window),
             StreamPlan(self.stream("state"), (f"{root}.ticker.>", f"{root}.orderbook.>", f"{root}.candle.>",
-                                              f"{root}.gap.state"), max_age, state, max_msgs_per_subject=state_history),
+                                              f"{root}.gap.state"), max_age, state, max_msgs_per_subject=state_history,
+                       duplicate_window=window),
             StreamPlan(self.stream("control"), (f"{root}.relay.>",), max_age, min(max_bytes, 64 << 20),
-                       max_msgs_per_subject=16),
+                       max_msgs_per_subject=16, duplicate_window=window),
         ]
         if with_account:
-            plans.append(StreamPlan(self.stream("account"), (f"{root}.account.{self.account}.>",), max_age, max_bytes))
+            plans.append(StreamPlan(self.stream("account"), (f"{root}.account.{self.account}.>",), max_age, max_bytes,
+                                    duplicate_window=window))
         return tuple(plans)
 
 

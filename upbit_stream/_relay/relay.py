@@ -102,15 +102,17 @@ class _Shell:
         await self.bridge.call(nats_side.publish_plain, self.js, items)
         self.relay.gaps += 1
 
-    async def heartbeat(self, session: UpbitSession) -> None:
+    async def heartbeat(self, session: UpbitSession, catalog: Catalog) -> None:
+        """A heartbeat every interval, with the catalog again (retention by age would otherwise drop it)."""
         from . import nats_side
 
         subject = f"{self.names.heartbeat_prefix}.{self.relay.options.relay_id}"
         while True:
             healthy = session.health().status is not HealthStatus.DOWN
             beat = Heartbeat(self.relay.options.relay_id, time.time(), healthy)
+            items = [(subject, beat.encode(), ""), (self.names.carried_subject, catalog.encode(), "")]
             try:
-                await self.bridge.call(nats_side.publish_plain, self.js, [(subject, beat.encode(), "")])
+                await self.bridge.call(nats_side.publish_plain, self.js, items)
             except Exception:  # the broker is away: the next beat tries again  # noqa: BLE001
                 pass
             self.relay.refresh()
@@ -186,7 +188,7 @@ async def open_relay(session: UpbitSession, specs: Sequence[Spec[Any]], options:
                                   tuple(describe(spec) for spec in specs), options.relay_id,
                                   any(spec.include_body for spec in specs))
                 await bridge.call(nats_side.publish_plain, js, [(names.carried_subject, catalog.encode(), "")])
-                nursery.start_soon(shell.heartbeat, session)
+                nursery.start_soon(shell.heartbeat, session, catalog)
                 for spec in specs:
                     nursery.start_soon(shell.pump, session, spec)
                 yield relay

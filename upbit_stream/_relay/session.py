@@ -159,23 +159,24 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
                 groups.setdefault(key, []).extend(spec_subjects(self.names, spec))
         self._channels[id(channel)] = (channel, specs)
         try:
-            async with trio.open_nursery() as nursery:
-                consumers = [_Consumer(self, channel, stream, mode, subjects, resume, size)
-                             for (stream, mode), subjects in groups.items()]
-                try:
-                    for consumer in consumers:
-                        await consumer.start(nursery)
-                    for spec in snapshots:
-                        for event in (await self.snapshot(spec)).values():
-                            channel._deliver(event)
-                    if not consumers:
-                        channel._end()
-                    yield channel
-                finally:
-                    with trio.CancelScope(shield=True, deadline=trio.current_time() + 3):
+            with single_errors():
+                async with trio.open_nursery() as nursery:
+                    consumers = [_Consumer(self, channel, stream, mode, subjects, resume, size)
+                                 for (stream, mode), subjects in groups.items()]
+                    try:
                         for consumer in consumers:
-                            await consumer.stop()
-                    nursery.cancel_scope.cancel()
+                            await consumer.start(nursery)
+                        for spec in snapshots:
+                            for event in (await self.snapshot(spec)).values():
+                                channel._deliver(event)
+                        if not consumers:
+                            channel._end()
+                        yield channel
+                    finally:
+                        with trio.CancelScope(shield=True, deadline=trio.current_time() + 3):
+                            for consumer in consumers:
+                                await consumer.stop()
+                        nursery.cancel_scope.cancel()
         finally:
             self._channels.pop(id(channel), None)
             channel.close()
