@@ -226,3 +226,46 @@ async def test_overflow_policies_behave_as_in_a_direct_session(tmp_path, overflo
                             # four in line, then the newest one held in place of the rest (the channel's "latest")
                             assert len(got) == 5 and got[-1].sequential_id == made[-1].sequential_id
                             assert remote.stats().subscriptions[0].conflated == 15
+
+
+#: Who may read what: the relay writes everything, alice reads her account, guest reads market data only.
+AUTH = """
+authorization {
+  users = [
+    {user: relay, password: relay-secret}
+    {user: alice, password: alice-secret, permissions: {publish: {allow: ["$JS.API.>", "$JS.ACK.>"]},
+                                                         subscribe: {allow: ["_INBOX.>"]}}}
+    {user: guest, password: guest-secret, permissions: {
+      publish: {allow: ["$JS.API.>", "$JS.ACK.>"],
+                deny: ["$JS.API.*.*.UPBIT_KR_ACCOUNT_MAIN", "$JS.API.*.*.UPBIT_KR_ACCOUNT_MAIN.>",
+                       "$JS.API.*.*.*.UPBIT_KR_ACCOUNT_MAIN", "$JS.API.*.*.*.UPBIT_KR_ACCOUNT_MAIN.>",
+                       "$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>"]}
+      subscribe: {allow: ["_INBOX.>"]}}}
+  ]
+}
+"""
+
+
+async def test_account_subjects_are_readable_only_with_that_accounts_credentials(tmp_path):
+    config = tmp_path / "auth.conf"
+    config.write_text(AUTH)
+    specs = [ub.my_order(), ub.trade("KRW-BTC", mode="realtime")]
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=9, rate=0) as fake, nats_server(tmp_path, config=config) as server:
+            async with relay_on(fake, server, specs, user="relay", password="relay-secret"):
+                async with ub.open_relay_session(server.url, user="alice", password="alice-secret") as alice:
+                    async with alice.my_order() as orders:
+                        await trio.sleep(0.3)
+                        uuid = fake.place_order("KRW-BTC", "bid", "limit", price="100000000", volume="0.001")
+                        assert (await orders.receive()).uuid == uuid
+                async with ub.open_relay_session(server.url, user="guest", password="guest-secret") as guest:
+                    async with guest.trade("KRW-BTC", mode="realtime") as trades:  # market data: allowed
+                        await trio.sleep(0.3)
+                        fake.tick(1, code="KRW-BTC")
+                        assert isinstance(await trades.receive(), ub.Trade)
+                    with pytest.raises(ub.AuthenticationError, match="UPBIT_KR_ACCOUNT_MAIN"):
+                        async with guest.my_order():
+                            pass  # pragma: no cover
+                with pytest.raises(ub.AuthenticationError, match="refused these credentials"):
+                    async with ub.open_relay_session(server.url, user="guest", password="wrong"):
+                        pass  # pragma: no cover

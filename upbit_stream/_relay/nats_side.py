@@ -44,16 +44,30 @@ async def connect(url: str, *, name: str, user: str | None = None, password: str
         if on_state is not None:
             on_state("reconnected", None)
 
-    async def error(exc: Exception) -> None:
-        if on_state is not None:
-            on_state("error", f"{exc.__class__.__name__}: {exc}")
+    refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    return await nats.connect(
+    async def error(exc: Exception) -> None:
+        text = f"{exc.__class__.__name__}: {exc}"
+        if on_state is not None:
+            on_state("error", text)
+        if not forever and "uthorization" in text and not refused.done():
+            refused.set_exception(PermissionError(f"NATS refused these credentials ({text})"))
+
+    connecting = asyncio.ensure_future(nats.connect(
         servers=[url], name=name, user=user, password=password, token=token, tls=tls,
         allow_reconnect=True, max_reconnect_attempts=-1 if forever else 120, reconnect_time_wait=0.25,
         connect_timeout=2, pending_size=PENDING_BYTES, disconnected_cb=disconnected, reconnected_cb=reconnected,
         error_cb=error,
-    )
+    ))
+    done, _ = await asyncio.wait({connecting, refused}, timeout=None if forever else 10,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if connecting in done:
+        refused.cancel()
+        return connecting.result()
+    connecting.cancel()
+    if refused in done:
+        refused.result()
+    raise TimeoutError(f"no answer from NATS at {url} within 10 s")
 
 
 async def close(nc: Client) -> None:
@@ -294,6 +308,6 @@ async def heartbeats(js: JetStreamContext, stream: str, prefix: str) -> list[byt
     return [data for data in await last_messages(js, stream, subjects) if data is not None]
 
 
-async def jetstream(nc: Client, window: int) -> JetStreamContext:
+async def jetstream(nc: Client, window: int, timeout: float = 5.0) -> JetStreamContext:
     """The JetStream context of ``nc`` (made on the loop: its semaphore bounds the publish window)."""
-    return nc.jetstream(publish_async_max_pending=window, timeout=5)
+    return nc.jetstream(publish_async_max_pending=window, timeout=timeout)

@@ -16,7 +16,7 @@ import trio
 from .._config.settings import Settings
 from .._core.codec import decode
 from .._core.construction import NoPublicConstructor
-from .._core.errors import ConnectError, SnapshotTimeout
+from .._core.errors import AuthenticationError, ConnectError, SnapshotTimeout
 from .._core.markers import StreamGap
 from .._core.specs import REALTIME_ONLY_TYPES, Spec
 from .._core.stats import (
@@ -293,7 +293,14 @@ class _Consumer:
             config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
         self.feed = nats_side.Feed(bridge, self._hand, limit=max(self.size, 1024) * 4)
         nursery.start_soon(self._pump)
-        info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, config, self.durable)
+        try:
+            info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, config, self.durable)
+        except Exception as exc:
+            error = self.session._last_error or f"{exc.__class__.__name__}: {exc}"
+            if "ermissions" in error or "uthorization" in error:
+                raise AuthenticationError(f"NATS refused a consumer on {self.stream}: these credentials may not "
+                                          f"read it ({error})") from None
+            raise ConnectError(f"NATS did not create a consumer on {self.stream}: {error}") from exc
         self.name = info.name
         if self.durable is not None:
             nursery.start_soon(self._acknowledge)
@@ -403,10 +410,12 @@ async def open_relay_session(
                 nc = await bridge.call(lambda: nats_side.connect(
                     nats_url, name="upbit-stream relay session", user=user, password=password, token=token,
                     tls=tls, on_state=on_state))
+            except PermissionError as exc:
+                raise AuthenticationError(f"NATS at {nats_url} refused these credentials") from exc
             except Exception as exc:
                 raise ConnectError(f"cannot reach NATS at {nats_url}: {exc or exc.__class__.__name__}") from exc
             try:
-                js = await bridge.call(nats_side.jetstream, nc, 1)
+                js = await bridge.call(nats_side.jetstream, nc, 1, 2.0)
                 session = RelaySession._create(settings, names, bridge, nc, js, nursery, nats_url)
                 holder.append(session)
                 yield session
