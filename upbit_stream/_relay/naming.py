@@ -162,21 +162,22 @@ class Names:
 
 def subject_for(names: Names, spec: Spec[Any], event: Event) -> str:
     """The subject one ``event`` of the relay's ``spec`` is published to."""
-    root, type_ = names.root, event.type
+    e: Any = event
+    root, type_ = names.root, e.type
     if type_ == "orderbook":
-        return _orderbook(root, event.code, spec)  # type: ignore[union-attr]
+        return _orderbook(root, e.code, spec)
     if type_ == "myOrder":
-        return f"{root}.account.{names.account}.myOrder.{event.code}"  # type: ignore[union-attr]
+        return f"{root}.account.{names.account}.myOrder.{e.code}"
     if type_ == "myAsset":
         return f"{root}.account.{names.account}.myAsset"
     if type_ == "announcement":
-        return f"{root}.announcement.{event.category}"  # type: ignore[union-attr]
+        return f"{root}.announcement.{e.category}"
     if type_ == "indicator":
-        return f"{root}.indicator.{event.code}.{event.timeframe}.{params_token(event.params)}"  # type: ignore[union-attr]
+        return f"{root}.indicator.{e.code}.{e.timeframe}.{params_token(e.params)}"
     if type_ == "indicator_signal":
-        return (f"{root}.indicator_signal.{event.code}.{event.timeframe}.{params_token(event.params)}"  # type: ignore[union-attr]
-                f".{trigger_token(event.trigger, event.event_params)}")  # type: ignore[union-attr]
-    return f"{root}.{type_}.{event.code}"  # type: ignore[union-attr]
+        return (f"{root}.indicator_signal.{e.code}.{e.timeframe}.{params_token(e.params)}"
+                f".{trigger_token(e.trigger, e.event_params)}")
+    return f"{root}.{type_}.{e.code}"
 
 
 def _orderbook(root: str, code: str, spec: Spec[Any]) -> str:
@@ -203,9 +204,10 @@ def spec_subjects(names: Names, spec: Spec[Any]) -> tuple[str, ...]:
         return tuple(f"{root}.indicator.{code}.{spec.timeframe}.{params_token(item)}"
                      for code in spec.codes for item in spec.indicators)
     if type_ == "indicator_signal":
-        return tuple(f"{root}.indicator_signal.{code}.{spec.timeframe}.{params_token(item.params)}."  # type: ignore[union-attr]
-                     f"{trigger_token(item.trigger, item.event_params)}"  # type: ignore[union-attr]
-                     for code in spec.codes for item in spec.indicators)
+        signals: tuple[Any, ...] = spec.indicators
+        return tuple(f"{root}.indicator_signal.{code}.{spec.timeframe}.{params_token(item.params)}."
+                     f"{trigger_token(item.trigger, item.event_params)}"
+                     for code in spec.codes for item in signals)
     return tuple(f"{root}.{type_}.{code}" for code in spec.codes)
 
 
@@ -232,13 +234,14 @@ def message_id(subject: str, event: Event, payload: bytes) -> str:
     Trades by ``(code, sequential_id)``; myOrder by ``(uuid, state, trade_uuid)``; indicators by
     their candle; everything else by content (ignoring SNAPSHOT/REALTIME) on its subject.
     """
-    type_ = event.type
-    if type_ == "trade" and event.sequential_id is not None:  # type: ignore[union-attr]
-        return f"trade:{event.code}:{event.sequential_id}"  # type: ignore[union-attr]
-    if type_ == "myOrder" and event.uuid is not None:  # type: ignore[union-attr]
-        return f"myOrder:{event.uuid}:{event.state}:{event.trade_uuid or '-'}"  # type: ignore[union-attr]
+    e: Any = event
+    type_ = e.type
+    if type_ == "trade" and e.sequential_id is not None:
+        return f"trade:{e.code}:{e.sequential_id}"
+    if type_ == "myOrder" and e.uuid is not None:
+        return f"myOrder:{e.uuid}:{e.state}:{e.trade_uuid or '-'}"
     if type_ in ("indicator", "indicator_signal"):
-        return f"{subject}:{event.candle_date_time_utc}"  # type: ignore[union-attr]
+        return f"{subject}:{e.candle_date_time_utc}"
     digest = hashlib.blake2b(payload.replace(_SNAPSHOT, _REALTIME), digest_size=12).hexdigest()
     return f"{subject}#{digest}"
 

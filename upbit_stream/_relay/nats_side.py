@@ -53,17 +53,18 @@ async def connect(url: str, *, name: str, user: str | None = None, password: str
         if not forever and "uthorization" in text and not refused.done():
             refused.set_exception(PermissionError(f"NATS refused these credentials ({text})"))
 
-    connecting = asyncio.ensure_future(nats.connect(
+    connecting: asyncio.Future[Any] = asyncio.ensure_future(nats.connect(
         servers=[url], name=name, user=user, password=password, token=token, tls=tls,
         allow_reconnect=True, max_reconnect_attempts=-1 if forever else 120, reconnect_time_wait=0.25,
         connect_timeout=2, pending_size=PENDING_BYTES, disconnected_cb=disconnected, reconnected_cb=reconnected,
         error_cb=error,
     ))
-    done, _ = await asyncio.wait({connecting, refused}, timeout=None if forever else 10,
+    done, _ = await asyncio.wait([connecting, refused], timeout=None if forever else 10,
                                  return_when=asyncio.FIRST_COMPLETED)
     if connecting in done:
         refused.cancel()
-        return connecting.result()
+        client: Client = connecting.result()
+        return client
     connecting.cancel()
     if refused in done:
         refused.result()
@@ -287,7 +288,8 @@ async def stream_state(js: JetStreamContext, stream: str, subjects_filter: str |
 
 async def consumer_info(js: JetStreamContext, stream: str, durable: str) -> api.ConsumerInfo | None:
     try:
-        return await js.consumer_info(stream, durable)
+        info: api.ConsumerInfo = await js.consumer_info(stream, durable)
+        return info
     except nats.js.errors.NotFoundError:
         return None
 

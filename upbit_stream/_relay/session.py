@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import ssl
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
@@ -33,7 +32,8 @@ from .._trio.channel import SubscriptionChannel
 from .._trio.groups import single_errors
 from .._trio.shorthands import Overflow, SubscribeShorthands, Subscription
 from .bridge import Bridge, open_bridge
-from .markers import Catalog, decode_gap, lag_gap
+from .consumer import Consumer
+from .markers import Catalog
 from .naming import Names, check_token, describe, spec_subjects, uncovered
 
 if TYPE_CHECKING:
@@ -44,12 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["RelaySession", "open_relay_session"]
 
 _STRICT_TYPES = frozenset({"trade", "myOrder", "announcement", "indicator", "indicator_signal"})
-#: Batches the NATS side may hand over before a subscription's pump takes them (then they count as a gap).
-HANDOFF_BATCHES = 256
 NATS_RECONNECT = "nats reconnect"
-CONSUMER_OVERFLOW = "relay consumer overflow"
-#: Seconds before JetStream redelivers what a vanished ``resume=`` consumer had not acknowledged.
-ACK_WAIT = 10.0
 
 
 class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
@@ -161,7 +156,7 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
         try:
             with single_errors():
                 async with trio.open_nursery() as nursery:
-                    consumers = [_Consumer(self, channel, stream, mode, subjects, resume, size)
+                    consumers = [Consumer(self, channel, stream, mode, subjects, resume, size)
                                  for (stream, mode), subjects in groups.items()]
                     try:
                         for consumer in consumers:
@@ -212,7 +207,7 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
         if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
             raise ValueError(f"buffer must be an int >= 1: got {buffer!r}")
         await trio.lowlevel.checkpoint()
-        channel: SubscriptionChannel[ConnectionEvent] = SubscriptionChannel._create(buffer, "strict")
+        channel = cast("SubscriptionChannel[ConnectionEvent]", SubscriptionChannel._create(buffer, "strict"))
         self._watchers.append(channel)
         try:
             yield channel
@@ -240,131 +235,6 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
         self._messages += len(batch)
         self._bytes += sum(len(msg.data) for msg in batch)
         self._last_message = time.time()
-
-
-class _Consumer:
-    """One JetStream push consumer of one stream feeding one subscription channel."""
-
-    def __init__(self, session: RelaySession, channel: SubscriptionChannel[Any], stream: str, mode: str,
-                 subjects: list[str], resume: str | None, size: int) -> None:
-        self.session, self.channel, self.stream = session, channel, stream
-        self.gap_subject = session.names.gap_subject(stream)
-        self.subjects = [*dict.fromkeys(subjects), self.gap_subject]
-        self.mode, self.size = mode, size
-        self.durable = f"{resume}-{stream.rsplit('_', 1)[-1].lower()}" if resume is not None else None
-        self.name: str | None = None
-        self.not_before: float | None = time.time()
-        self.events = 0
-        self.last_seq = 0  # stream sequence delivered last (resume=): redeliveries at or below it are dropped
-        self.unacked: deque[tuple[int, Msg]] = deque()  # bounded by max_ack_pending
-        # every batch holds a message: an acknowledged consumer (max_ack_pending=size) never fills this
-        self.send, self.receive = trio.open_memory_channel[tuple[list[Any], int]](max(HANDOFF_BATCHES, size + 1))
-        self._dropped_batch = 0
-        self.feed: Any = None
-
-    def _hand(self, batch: list[Msg], dropped: int) -> None:  # in trio, from the bridge
-        try:
-            self.send.send_nowait((batch, dropped))
-        except trio.WouldBlock:  # only when trio is starved for a long while: counted as a gap
-            self._dropped_batch += len(batch) + dropped
-        except trio.ClosedResourceError:
-            pass
-
-    async def start(self, nursery: trio.Nursery) -> None:
-        from nats.js import api
-
-        from . import nats_side
-
-        bridge, js = self.session._bridge, self.session._js
-        if self.durable is not None:
-            info = await bridge.call(nats_side.consumer_info, js, self.stream, self.durable)
-            if info is not None:
-                self.not_before = None
-                state = await bridge.call(nats_side.stream_state, js, self.stream)
-                floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
-                gap = lag_gap(acked_stream_seq=floor or 0, first_seq=state.state.first_seq, since=0.0, now=time.time())
-                if gap is not None and self.channel.gaps:
-                    self.channel._deliver(gap)
-        policy = api.DeliverPolicy.NEW if self.mode == "realtime" else api.DeliverPolicy.LAST_PER_SUBJECT
-        config = api.ConsumerConfig(filter_subjects=self.subjects, deliver_policy=policy)
-        if self.durable is not None:
-            config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, ACK_WAIT
-        else:
-            config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
-        self.feed = nats_side.Feed(bridge, self._hand, limit=max(self.size, 1024) * 4)
-        nursery.start_soon(self._pump)
-        try:
-            info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, config, self.durable)
-        except Exception as exc:
-            error = self.session._last_error or f"{exc.__class__.__name__}: {exc}"
-            if "ermissions" in error or "uthorization" in error:
-                raise AuthenticationError(f"NATS refused a consumer on {self.stream}: these credentials may not "
-                                          f"read it ({error})") from None
-            raise ConnectError(f"NATS did not create a consumer on {self.stream}: {error}") from exc
-        self.name = info.name
-        if self.durable is not None:
-            nursery.start_soon(self._acknowledge)
-
-    async def _pump(self) -> None:
-        async for batch, dropped in self.receive:
-            self.session._count(batch)
-            missed = dropped + self._dropped_batch
-            if missed:
-                self._dropped_batch = 0
-                if self.channel.gaps:
-                    now = time.time()
-                    self.channel._deliver(StreamGap(CONSUMER_OVERFLOW, now, now))
-            for msg in batch:
-                if self.durable is not None:
-                    seq = msg.metadata.sequence.stream
-                    if seq <= self.last_seq:
-                        continue  # redelivered after ack_wait while still unread here: already delivered
-                    self.last_seq = seq
-                if msg.subject == self.gap_subject:
-                    gap = decode_gap(msg.data, not_before=self.not_before)
-                    if gap is not None and self.channel.gaps:
-                        self.channel._deliver(gap)
-                else:
-                    for event in decode(msg.data):
-                        self.channel._deliver(event)
-                        self.events += 1
-                if self.durable is not None:
-                    self.unacked.append((self.events, msg))
-
-    async def _acknowledge(self) -> None:
-        while True:
-            await trio.sleep(0.05)
-            await self._ack_taken()
-
-    async def _ack_taken(self) -> None:
-        from . import nats_side
-
-        last = None
-        taken = self.channel.taken
-        while self.unacked and self.unacked[0][0] <= taken:
-            last = self.unacked.popleft()[1]
-        if last is not None:
-            await self.session._bridge.call(nats_side.ack, last)
-
-    async def stop(self) -> None:
-        from . import nats_side
-
-        bridge = self.session._bridge
-        if self.durable is not None:
-            await self._ack_taken()
-        if self.feed is not None:
-            ephemeral = self.name if self.durable is None else None
-            await bridge.call(nats_side.unsubscribe, self.session._js, self.feed, self.stream, ephemeral)
-        self.send.close()
-        if self.durable is not None:  # what this process got but did not read: at once to the next one
-            unread = [msg for _, msg in self.unacked]
-            while True:
-                try:
-                    unread.extend(self.receive.receive_nowait()[0])
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
-            if unread:
-                await bridge.call(nats_side.nak, unread)
 
 
 @asynccontextmanager
