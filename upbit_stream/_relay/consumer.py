@@ -26,6 +26,8 @@ HANDOFF_BATCHES: Final = 256
 CONSUMER_OVERFLOW: Final = "relay consumer overflow"
 #: Seconds before JetStream redelivers what a vanished ``resume=`` consumer had not acknowledged.
 ACK_WAIT: Final = 10.0
+#: Seconds between acknowledgements of a ``resume=`` subscription while its subscriber takes events.
+ACK_EVERY: Final = 0.005
 
 
 class Consumer:
@@ -118,9 +120,15 @@ class Consumer:
                     self.unacked.append((self.events, msg))
 
     async def _acknowledge(self) -> None:
+        """Acknowledge what the subscriber took, every ``ACK_EVERY`` at most (one crossing each).
+
+        The server sends at most ``max_ack_pending`` (the buffer of the subscription that created
+        the durable) unacknowledged: acknowledging often keeps a small window flowing.
+        """
         while True:
-            await trio.sleep(0.05)
-            await self._ack_taken()
+            await trio.sleep(ACK_EVERY)
+            if self.unacked and self.unacked[0][0] <= self.channel.taken:
+                await self._ack_taken()
 
     async def _ack_taken(self) -> None:
         from . import nats_side
@@ -151,5 +159,6 @@ class Consumer:
                     break
             if unread:
                 await bridge.call(nats_side.nak, unread)
+
 
 
