@@ -44,7 +44,7 @@ class Consumer:
         self.not_before: float | None = time.time()
         self.events = 0
         self.last_seq = 0  # stream sequence delivered last (resume=): redeliveries at or below it are dropped
-        self.unacked: deque[tuple[int, Msg]] = deque()  # bounded by max_ack_pending
+        self.unacked: deque[tuple[int, Msg]] = deque()  # bounded: by the consumer's max_ack_pending
         # every batch holds a message: an acknowledged consumer (max_ack_pending=size) never fills this
         self.send, self.receive = trio.open_memory_channel[tuple[list[Any], int]](max(HANDOFF_BATCHES, size + 1))
         self._dropped_batch = 0
