@@ -43,8 +43,11 @@ class Consumer:
         self.name: str | None = None
         self.not_before: float | None = time.time()
         self.events = 0
-        self.last_seq = 0  # stream sequence delivered last (resume=): redeliveries at or below it are dropped
-        self.unacked: deque[tuple[int, Msg]] = deque()  # bounded: by the consumer's max_ack_pending
+        # resume=: what this process delivered and has not acknowledged, by stream sequence, and the
+        # sequence acknowledged last; a redelivery of either is dropped (it reached the channel already)
+        self.unacked: deque[tuple[int, int, Msg]] = deque()  # bounded: by the consumer's max_ack_pending
+        self.held: set[int] = set()  # bounded: the sequences in unacked
+        self.acked_seq = 0
         # every batch holds a message: an acknowledged consumer (max_ack_pending=size) never fills this
         self.send, self.receive = trio.open_memory_channel[tuple[list[Any], int]](max(HANDOFF_BATCHES, size + 1))
         self._dropped_batch = 0
@@ -68,6 +71,9 @@ class Consumer:
             info = await bridge.call(nats_side.consumer_info, js, self.stream, self.durable)
             if info is not None:
                 self.not_before = None
+                # ADR-60 (nats-server 2.14+): forget what the previous process held unacknowledged and
+                # deliver again from the ack floor, in order, now rather than after ack_wait
+                await bridge.call(nats_side.reset, js, self.stream, self.durable)
                 state = await bridge.call(nats_side.stream_state, js, self.stream)
                 floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
                 gap = lag_gap(acked_stream_seq=floor or 0, first_seq=state.state.first_seq, since=0.0, now=time.time())
@@ -105,9 +111,9 @@ class Consumer:
             for msg in batch:
                 if self.durable is not None:
                     seq = msg.metadata.sequence.stream
-                    if seq <= self.last_seq:
+                    if seq <= self.acked_seq or seq in self.held:
                         continue  # redelivered after ack_wait while still unread here: already delivered
-                    self.last_seq = seq
+                    self.held.add(seq)
                 if msg.subject == self.gap_subject:
                     gap = decode_gap(msg.data, not_before=self.not_before)
                     if gap is not None and self.channel.gaps:
@@ -117,7 +123,7 @@ class Consumer:
                         self.channel._deliver(event)
                         self.events += 1
                 if self.durable is not None:
-                    self.unacked.append((self.events, msg))
+                    self.unacked.append((self.events, seq, msg))
 
     async def _acknowledge(self) -> None:
         """Acknowledge what the subscriber took, every ``ACK_EVERY`` at most (one crossing each).
@@ -136,7 +142,9 @@ class Consumer:
         last = None
         taken = self.channel.taken
         while self.unacked and self.unacked[0][0] <= taken:
-            last = self.unacked.popleft()[1]
+            _, seq, last = self.unacked.popleft()
+            self.held.discard(seq)
+            self.acked_seq = max(self.acked_seq, seq)
         if last is not None:
             await self.session._bridge.call(nats_side.ack, last)
 
@@ -151,7 +159,7 @@ class Consumer:
             await bridge.call(nats_side.unsubscribe, self.session._js, self.feed, self.stream, ephemeral)
         self.send.close()
         if self.durable is not None:  # what this process got but did not read: at once to the next one
-            unread = [msg for _, msg in self.unacked]
+            unread = [msg for _, _, msg in self.unacked]
             while True:
                 try:
                     unread.extend(self.receive.receive_nowait()[0])

@@ -269,6 +269,15 @@ async def nak(msgs: Sequence[Msg]) -> None:
             return
 
 
+async def reset(js: JetStreamContext, stream: str, durable: str) -> bool:
+    """Reset a durable's delivery state to its ack floor (ADR-60); False where the server is older than 2.14."""
+    try:
+        await js.reset_consumer(stream, durable)
+    except (nats.js.errors.Error, nats.errors.Error):
+        return False
+    return True
+
+
 async def last_messages(js: JetStreamContext, stream: str, subjects: Sequence[str]) -> list[bytes | None]:
     """The last stored payload of each subject (None where there is none), by direct get."""
 
