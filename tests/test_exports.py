@@ -17,6 +17,8 @@ PUBLIC = {
     "open_upbit_session", "UpbitSession", "SubscriptionChannel", "Settings", "Connector", "Wire",
     "Spec", "ticker", "trade", "orderbook", "candle", "my_order", "my_asset",
     "announcement", "indicator", "indicator_signal",
+    # the same surface through a relay (NATS JetStream; the [relay] extra)
+    "open_relay_session", "RelaySession",
     # indicators and conditions for indicator() / indicator_signal()
     "volume", "rsi", "moving_average", "ma_crossover", "bollinger_bands", "macd", "signal", "SignalCondition",
     "IndicatorParams", "VolumeParams", "RsiParams", "MovingAverageParams", "MaCrossoverParams",
@@ -64,9 +66,9 @@ def test_public_objects_carry_the_public_module_name(module, documented):
 
 
 def test_private_modules_are_not_reexported_and_import_cleanly():
-    for name in ("_core", "_config", "_trio", "_transports", "_cli"):
+    for name in ("_core", "_config", "_trio", "_transports", "_cli", "_relay"):
         assert importlib.import_module(f"upbit_stream.{name}") is not None
-    probe = "import upbit_stream, sys; print(sorted(m for m in ('pytest', 'trio.testing', 'hypothesis') if m in sys.modules))"
+    probe = "import upbit_stream, sys; print(sorted(m for m in ('pytest', 'trio.testing', 'hypothesis', 'nats') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -90,3 +90,34 @@ def test_no_module_reaches_into_another_librarys_private_names():
             elif isinstance(node, ast.Name) and node.id == "wait_all_tasks_blocked":
                 offenders.append(f"{path.name}:{node.lineno}: wait_all_tasks_blocked")
     assert offenders == []
+
+
+#: The relay's pure core: subject naming, message ids, stream plans, gap decisions.
+RELAY_PURE = ("naming.py", "markers.py")
+
+
+@pytest.mark.parametrize("name", RELAY_PURE)
+def test_the_relays_core_imports_no_trio_no_nats_and_no_io(name):
+    for imported in imports_of(PACKAGE / "_relay" / name):
+        assert imported.split(".")[0] not in (*IMPURE, "nats"), f"{name} imports {imported}"
+        if imported.startswith("upbit_stream."):
+            assert imported.startswith(("upbit_stream._core", "upbit_stream._relay")), f"{name} imports {imported}"
+            assert imported.removeprefix("upbit_stream._relay.") in ("", *(n[:-3] for n in RELAY_PURE)) \
+                or imported.startswith("upbit_stream._core"), f"{name} imports {imported}"
+
+
+def test_only_the_relays_asyncio_side_imports_nats():
+    """nats-py is an optional extra: ``import upbit_stream`` must work without it."""
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        names = {alias.name for node in top if isinstance(node, ast.Import) for alias in node.names}
+        names |= {node.module for node in top if isinstance(node, ast.ImportFrom) and node.module and not node.level}
+        if any(name.split(".")[0] == "nats" for name in names):
+            assert path.relative_to(PACKAGE).as_posix() == "_relay/nats_side.py", f"{path} imports nats at the top"
+
+
+def test_the_relay_never_imports_the_command_line():
+    for path in modules("_relay"):
+        for name in imports_of(path):
+            assert not name.startswith("upbit_stream._cli"), f"{path.name} imports {name}"

@@ -70,6 +70,8 @@ from ._trio.channel import SubscriptionChannel as SubscriptionChannel
 from ._trio.session import UpbitSession as UpbitSession
 from ._trio.session import open_upbit_session as open_upbit_session
 from ._config.settings import Settings as Settings
+from ._relay.session import RelaySession as RelaySession
+from ._relay.session import open_relay_session as open_relay_session
 from ._core.specs import Spec as Spec
 from ._core.specs import announcement as announcement
 from ._core.specs import candle as candle

@@ -25,6 +25,7 @@ from .._core.specs import (
     trade,
 )
 from .args_info import add_indicator_options, add_info_views
+from .args_relay import add_relay
 
 __all__ = ["USAGE", "build_parser", "parse_duration", "parse_size", "parse_targets"]
 
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     for add in (_add_demo, _add_watch, _add_record, _add_serve, _add_config, _add_bench):
         add(sub)
+    add_relay(sub, _target, _seconds, _size, _add_connection_options)
     return parser
 
 

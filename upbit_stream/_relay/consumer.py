@@ -1,0 +1,172 @@
+"""One JetStream push consumer feeding one subscription channel: hand-over, decoding, gaps, acknowledgements."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+import trio
+
+from .._core.codec import decode
+from .._core.errors import AuthenticationError, ConnectError
+from .._core.markers import StreamGap
+from .._trio.channel import SubscriptionChannel
+from .markers import decode_gap, lag_gap
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+
+    from .session import RelaySession
+
+__all__ = ["CONSUMER_OVERFLOW", "Consumer"]
+
+#: Batches the NATS side may hand over before a subscription's pump takes them (then they count as a gap).
+HANDOFF_BATCHES: Final = 256
+CONSUMER_OVERFLOW: Final = "relay consumer overflow"
+#: Seconds before JetStream redelivers what a vanished ``resume=`` consumer had not acknowledged.
+ACK_WAIT: Final = 10.0
+#: Seconds between acknowledgements of a ``resume=`` subscription while its subscriber takes events.
+ACK_EVERY: Final = 0.005
+
+
+class Consumer:
+    """One JetStream push consumer of one stream feeding one subscription channel."""
+
+    def __init__(self, session: RelaySession, channel: SubscriptionChannel[Any], stream: str, mode: str,
+                 subjects: list[str], resume: str | None, size: int) -> None:
+        self.session, self.channel, self.stream = session, channel, stream
+        self.gap_subject = session.names.gap_subject(stream)
+        self.subjects = [*dict.fromkeys(subjects), self.gap_subject]
+        self.mode, self.size = mode, size
+        self.durable = f"{resume}-{stream.rsplit('_', 1)[-1].lower()}" if resume is not None else None
+        self.name: str | None = None
+        self.not_before: float | None = time.time()
+        self.events = 0
+        # resume=: what this process delivered and has not acknowledged, by stream sequence, and the
+        # sequence acknowledged last; a redelivery of either is dropped (it reached the channel already)
+        self.unacked: deque[tuple[int, int, Msg]] = deque()  # bounded: by the consumer's max_ack_pending
+        self.held: set[int] = set()  # bounded: the sequences in unacked
+        self.acked_seq = 0
+        # every batch holds a message: an acknowledged consumer (max_ack_pending=size) never fills this
+        self.send, self.receive = trio.open_memory_channel[tuple[list[Any], int]](max(HANDOFF_BATCHES, size + 1))
+        self._dropped_batch = 0
+        self.feed: Any = None
+
+    def _hand(self, batch: list[Msg], dropped: int) -> None:  # in trio, from the bridge
+        try:
+            self.send.send_nowait((batch, dropped))
+        except trio.WouldBlock:  # only when trio is starved for a long while: counted as a gap
+            self._dropped_batch += len(batch) + dropped
+        except trio.ClosedResourceError:
+            pass
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        from nats.js import api
+
+        from . import nats_side
+
+        bridge, js = self.session._bridge, self.session._js
+        if self.durable is not None:
+            info = await bridge.call(nats_side.consumer_info, js, self.stream, self.durable)
+            if info is not None:
+                self.not_before = None
+                # ADR-60 (nats-server 2.14+): forget what the previous process held unacknowledged and
+                # deliver again from the ack floor, in order, now rather than after ack_wait
+                await bridge.call(nats_side.reset, js, self.stream, self.durable)
+                state = await bridge.call(nats_side.stream_state, js, self.stream)
+                floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+                gap = lag_gap(acked_stream_seq=floor or 0, first_seq=state.state.first_seq, since=0.0, now=time.time())
+                if gap is not None and self.channel.gaps:
+                    self.channel._deliver(gap)
+        policy = api.DeliverPolicy.NEW if self.mode == "realtime" else api.DeliverPolicy.LAST_PER_SUBJECT
+        config = api.ConsumerConfig(filter_subjects=self.subjects, deliver_policy=policy)
+        if self.durable is not None:
+            config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, ACK_WAIT
+        else:
+            config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
+        self.feed = nats_side.Feed(bridge, self._hand, limit=max(self.size, 1024) * 4)
+        nursery.start_soon(self._pump)
+        try:
+            info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, config, self.durable)
+        except Exception as exc:
+            error = self.session._last_error or f"{exc.__class__.__name__}: {exc}"
+            if "ermissions" in error or "uthorization" in error:
+                raise AuthenticationError(f"NATS refused a consumer on {self.stream}: these credentials may not "
+                                          f"read it ({error})") from None
+            raise ConnectError(f"NATS did not create a consumer on {self.stream}: {error}") from exc
+        self.name = info.name
+        if self.durable is not None:
+            nursery.start_soon(self._acknowledge)
+
+    async def _pump(self) -> None:
+        async for batch, dropped in self.receive:
+            self.session._count(batch)
+            missed = dropped + self._dropped_batch
+            if missed:
+                self._dropped_batch = 0
+                if self.channel.gaps:
+                    now = time.time()
+                    self.channel._deliver(StreamGap(CONSUMER_OVERFLOW, now, now))
+            for msg in batch:
+                if self.durable is not None:
+                    seq = msg.metadata.sequence.stream
+                    if seq <= self.acked_seq or seq in self.held:
+                        continue  # redelivered after ack_wait while still unread here: already delivered
+                    self.held.add(seq)
+                if msg.subject == self.gap_subject:
+                    gap = decode_gap(msg.data, not_before=self.not_before)
+                    if gap is not None and self.channel.gaps:
+                        self.channel._deliver(gap)
+                else:
+                    for event in decode(msg.data):
+                        self.channel._deliver(event)
+                        self.events += 1
+                if self.durable is not None:
+                    self.unacked.append((self.events, seq, msg))
+
+    async def _acknowledge(self) -> None:
+        """Acknowledge what the subscriber took, every ``ACK_EVERY`` at most (one crossing each).
+
+        The server sends at most ``max_ack_pending`` (the buffer of the subscription that created
+        the durable) unacknowledged: acknowledging often keeps a small window flowing.
+        """
+        while True:
+            await trio.sleep(ACK_EVERY)
+            if self.unacked and self.unacked[0][0] <= self.channel.taken:
+                await self._ack_taken()
+
+    async def _ack_taken(self) -> None:
+        from . import nats_side
+
+        last = None
+        taken = self.channel.taken
+        while self.unacked and self.unacked[0][0] <= taken:
+            _, seq, last = self.unacked.popleft()
+            self.held.discard(seq)
+            self.acked_seq = max(self.acked_seq, seq)
+        if last is not None:
+            await self.session._bridge.call(nats_side.ack, last)
+
+    async def stop(self) -> None:
+        from . import nats_side
+
+        bridge = self.session._bridge
+        if self.durable is not None:
+            await self._ack_taken()
+        if self.feed is not None:
+            ephemeral = self.name if self.durable is None else None
+            await bridge.call(nats_side.unsubscribe, self.session._js, self.feed, self.stream, ephemeral)
+        self.send.close()
+        if self.durable is not None:  # what this process got but did not read: at once to the next one
+            unread = [msg for _, _, msg in self.unacked]
+            while True:
+                try:
+                    unread.extend(self.receive.receive_nowait()[0])
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            if unread:
+                await bridge.call(nats_side.nak, unread)
+
+
+

@@ -1,0 +1,202 @@
+"""The relay (trio shell): one session's events published to JetStream, with heartbeats, gap markers and a catalog."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from .._core.encode import encode_event
+from .._core.errors import SlowConsumerError
+from .._core.markers import StreamGap
+from .._core.specs import Spec
+from .._core.stats import HealthStatus
+from .._trio.groups import single_errors
+from .._trio.session import UpbitSession
+from .bridge import Bridge, open_bridge
+from .markers import Catalog, Heartbeat, covered, encode_gap, restart_gap
+from .naming import Names, describe, message_id, spec_subjects, subject_for
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+    from .nats_side import Publisher
+
+__all__ = ["Relay", "RelayOptions", "open_relay"]
+
+RELAY_OVERFLOW = "relay overflow"
+
+
+@attrs.frozen(kw_only=True)
+class RelayOptions:
+    """How a relay publishes: where, under which names, with what window and retention."""
+
+    nats_url: str
+    region: str = "kr"
+    account: str = "main"
+    window: int = 4096  # unacknowledged publishes at most
+    batch: int = 1024  # events per crossing of the bridge at most
+    buffer: int = 16384  # events the relay's own subscription may hold before it counts a gap
+    max_age: float = 86400.0  # seconds a stream keeps messages
+    max_bytes: int = 1 << 30  # bytes each stream keeps at most
+    heartbeat: float = 1.0  # seconds between heartbeats
+    user: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    token: str | None = attrs.field(default=None, repr=False)
+    tls: ssl.SSLContext | None = None
+    relay_id: str = attrs.field(factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+
+
+@attrs.define
+class Relay:
+    """A running relay: its names and counters (``published``, ``acked``, ``duplicates``, ``resent``, ``gaps``)."""
+
+    options: RelayOptions
+    names: Names
+    specs: tuple[Spec[Any], ...]
+    published: int = 0
+    acked: int = 0
+    duplicates: int = 0
+    resent: int = 0
+    unacknowledged: int = 0
+    gaps: int = 0
+    started_gap: StreamGap | None = None
+    _publisher: Publisher | None = None
+
+    def refresh(self) -> None:
+        """Copy the publisher's counters (read from trio; plain ints written by the loop thread)."""
+        if self._publisher is not None:
+            self.acked, self.duplicates = self._publisher.acked, self._publisher.duplicates
+            self.resent, self.unacknowledged = self._publisher.resent, self._publisher.unacknowledged
+
+
+class _Shell:
+    """The relay's tasks, sharing the bridge, the JetStream context and the names."""
+
+    def __init__(self, relay: Relay, bridge: Bridge, js: JetStreamContext, publisher: Publisher) -> None:
+        self.relay, self.bridge, self.js, self.publisher = relay, bridge, js, publisher
+        self.names = relay.names
+
+    async def beats(self) -> list[Heartbeat]:
+        from . import nats_side
+
+        raw = await self.bridge.call(nats_side.heartbeats, self.js, self.names.stream("control"),
+                                     self.names.heartbeat_prefix)
+        return [beat for beat in map(Heartbeat.decode, raw) if beat is not None]
+
+    async def mark_gap(self, gap: StreamGap, streams: Sequence[str]) -> None:
+        """Put a gap marker into each of ``streams`` (keyed, so markers repeated by several pumps are stored once)."""
+        from . import nats_side
+
+        payload = encode_gap(gap, self.relay.options.relay_id)
+        key = f"gap:{self.relay.options.relay_id}:{gap.reason}:{gap.since:.6f}"
+        items = [(self.names.gap_subject(stream), payload, key) for stream in dict.fromkeys(streams)]
+        await self.bridge.call(nats_side.publish_plain, self.js, items)
+        self.relay.gaps += 1
+
+    async def heartbeat(self, session: UpbitSession, catalog: Catalog) -> None:
+        """A heartbeat every interval, with the catalog again (retention by age would otherwise drop it)."""
+        from . import nats_side
+
+        subject = f"{self.names.heartbeat_prefix}.{self.relay.options.relay_id}"
+        while True:
+            healthy = session.health().status is not HealthStatus.DOWN
+            beat = Heartbeat(self.relay.options.relay_id, time.time(), healthy)
+            items = [(subject, beat.encode(), ""), (self.names.carried_subject, catalog.encode(), "")]
+            try:
+                await self.bridge.call(nats_side.publish_plain, self.js, items)
+            except Exception:  # the broker is away: the next beat tries again  # noqa: BLE001
+                pass
+            self.relay.refresh()
+            await trio.sleep(self.relay.options.heartbeat)
+
+    async def pump(self, session: UpbitSession, spec: Spec[Any]) -> None:
+        """Publish every event of ``spec``; an Upbit gap or an overflow of this pump becomes a gap marker."""
+        options = self.relay.options
+        stream = self.names.stream_of(spec.type)
+        while True:
+            since = time.time()
+            try:
+                async with session.subscribe(spec, buffer=options.buffer, overflow="strict", gaps=True) as channel:
+                    async for batch in channel.batches(limit=options.batch):
+                        await self._publish(spec, stream, batch)
+            except SlowConsumerError:
+                await self.mark_gap(StreamGap(RELAY_OVERFLOW, since, time.time()), [stream])
+
+    async def _publish(self, spec: Spec[Any], stream: str, batch: list[Any]) -> None:
+        from . import nats_side
+
+        items: list[nats_side.Item] = []
+        for event in batch:
+            if event.__class__ is StreamGap:
+                if items:
+                    await self.bridge.call(self.publisher.publish, items)
+                    items = []
+                beats = await self.beats()
+                if not covered(beats, me=self.relay.options.relay_id, now=time.time(),
+                               interval=self.relay.options.heartbeat):
+                    await self.mark_gap(event, [stream])
+                continue
+            payload = encode_event(event)
+            subject = subject_for(self.names, spec, event)
+            items.append((subject, payload, message_id(subject, event, payload)))
+        if items:
+            await self.bridge.call(self.publisher.publish, items)
+            self.relay.published += len(items)
+
+
+@asynccontextmanager
+async def open_relay(session: UpbitSession, specs: Sequence[Spec[Any]], options: RelayOptions) -> AsyncIterator[Relay]:
+    """Publish every event of ``specs`` from ``session`` until the block ends (the relay runs in the background).
+
+    On entry: connect, create or update the streams, announce a restart gap when no other relay
+    was alive, publish the catalog. On exit: wait (bounded) for outstanding acknowledgements.
+    """
+    try:
+        from . import nats_side
+    except ImportError as exc:  # pragma: no cover - the [relay] extra is missing
+        raise ImportError("the relay needs nats-py: pip install 'upbit-stream[relay]'") from exc
+    names = Names(options.region, options.account)
+    relay = Relay(options, names, tuple(specs))
+    with single_errors():
+        async with open_bridge() as bridge, trio.open_nursery() as nursery:
+            nc = await bridge.call(lambda: nats_side.connect(
+                options.nats_url, name=f"upbit-stream relay {options.relay_id}", user=options.user,
+                password=options.password, token=options.token, tls=options.tls, forever=True))
+            try:
+                js = await bridge.call(nats_side.jetstream, nc, options.window)
+                accounts = any(names.stream_of(spec.type) == names.stream("account") for spec in specs)
+                plans = names.plans(max_age=options.max_age, max_bytes=options.max_bytes, with_account=accounts)
+                await bridge.call(nats_side.ensure_streams, js, plans)
+                publisher = nats_side.Publisher(js, options.window)
+                relay._publisher = publisher
+                shell = _Shell(relay, bridge, js, publisher)
+                gap = restart_gap(await shell.beats(), me=options.relay_id, now=time.time(),
+                                  interval=options.heartbeat)
+                if gap is not None:
+                    relay.started_gap = gap
+                    await shell.mark_gap(gap, [names.stream_of(spec.type) for spec in specs])
+                catalog = Catalog(tuple(dict.fromkeys(s for spec in specs for s in spec_subjects(names, spec))),
+                                  tuple(describe(spec) for spec in specs), options.relay_id,
+                                  any(spec.include_body for spec in specs))
+                await bridge.call(nats_side.publish_plain, js, [(names.carried_subject, catalog.encode(), "")])
+                nursery.start_soon(shell.heartbeat, session, catalog)
+                for spec in specs:
+                    nursery.start_soon(shell.pump, session, spec)
+                yield relay
+                nursery.cancel_scope.cancel()
+            finally:
+                with trio.CancelScope(shield=True, deadline=trio.current_time() + 5):
+                    if relay._publisher is not None:
+                        await bridge.call(relay._publisher.drain, 3.0)
+                        await bridge.call(relay._publisher.stop)
+                        relay.refresh()
+                    await bridge.call(nats_side.close, nc)
