@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from event_helpers import sample
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -87,13 +88,13 @@ def test_a_subject_matches_itself_and_the_wildcards_over_it(subject):
 
 
 def test_message_ids_key_trades_and_orders_and_ignore_snapshot_stamps_otherwise():
-    trade = ub.Trade(code="KRW-BTC", sequential_id=17, stream_type=ub.StreamType.REALTIME)
+    trade = sample(ub.Trade, code="KRW-BTC", sequential_id=17, stream_type=ub.StreamType.REALTIME)
     assert message_id("s", trade, encode_event(trade)) == "trade:KRW-BTC:17"
-    order = ub.MyOrder(code="KRW-BTC", uuid="u", state=ub.OrderState.TRADE, trade_uuid="t")
+    order = sample(ub.MyOrder, code="KRW-BTC", uuid="u", state=ub.OrderState.TRADE, trade_uuid="t")
     assert message_id("s", order, encode_event(order)) == "myOrder:u:trade:t"
-    live = ub.Ticker(code="KRW-BTC", trade_price=Decimal("1.0"), stream_type=ub.StreamType.REALTIME)
-    snap = ub.Ticker(code="KRW-BTC", trade_price=Decimal("1.0"), stream_type=ub.StreamType.SNAPSHOT)
-    other = ub.Ticker(code="KRW-BTC", trade_price=Decimal("1.00"), stream_type=ub.StreamType.REALTIME)
+    live = sample(ub.Ticker, code="KRW-BTC", trade_price=Decimal("1.0"), stream_type=ub.StreamType.REALTIME)
+    snap = sample(ub.Ticker, code="KRW-BTC", trade_price=Decimal("1.0"), stream_type=ub.StreamType.SNAPSHOT)
+    other = sample(ub.Ticker, code="KRW-BTC", trade_price=Decimal("1.00"), stream_type=ub.StreamType.REALTIME)
     ids = {message_id("s", e, encode_event(e)) for e in (live, snap)}
     assert len(ids) == 1 and message_id("s", other, encode_event(other)) not in ids  # exact digits matter
     assert message_id("a", live, encode_event(live)) != message_id("b", live, encode_event(live))

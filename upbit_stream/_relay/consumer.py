@@ -109,6 +109,7 @@ class Consumer:
                     now = time.time()
                     self.channel._deliver(StreamGap(CONSUMER_OVERFLOW, now, now))
             for msg in batch:
+                seq = 0  # read below when durable: the stream position this message is acknowledged by
                 if self.durable is not None:
                     seq = msg.metadata.sequence.stream
                     if seq <= self.acked_seq or seq in self.held:
