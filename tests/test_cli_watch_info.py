@@ -115,3 +115,30 @@ def test_record_takes_indicator_targets_with_the_indicator_options() -> None:
         parse_targets(["indicator.5m:BTC-ETH"])
     with pytest.raises(ValueError, match="unknown type 'indicator.1m'"):
         parse_targets(["indicator.1m:KRW-BTC"])
+
+
+@pytest.mark.trio
+async def test_connection_changes_go_to_stderr_when_the_view_is_piped(capsys: pytest.CaptureFixture[str]) -> None:
+    import trio
+
+    from upbit_stream._cli.watch_tape import watch_trades
+    from upbit_stream.testing import open_fake_upbit
+
+    async with open_fake_upbit(seed=2, rate=200) as fake:
+        settings = ub.Settings().evolve(connection={"public_url": fake.public_url},
+                                        reconnect={"initial_delay": 0.1})
+        out = io.StringIO()  # not a terminal
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(lambda: watch_trades(["KRW-BTC", "KRW-ETH"], settings, seconds=60, out=out))
+                while out.getvalue().count("\n") < 5:
+                    await trio.sleep(0.05)
+                fake.drop_all()
+                told = ""
+                while "public reconnected" not in told:
+                    await trio.sleep(0.05)
+                    told += capsys.readouterr().err
+                nursery.cancel_scope.cancel()
+    lines = told.splitlines()
+    assert lines[0].startswith("upbit-stream watch trade: public disconnected: ") and len(lines) == 2, told
+    assert lines[1].startswith("upbit-stream watch trade: public reconnected")

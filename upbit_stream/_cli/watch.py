@@ -18,7 +18,7 @@ import trio
 
 from .._config.settings import Settings
 from .._core.events import Ticker
-from .._core.stats import HealthStatus
+from .._core.stats import ConnectionEventKind, HealthStatus
 from .._trio.groups import single_errors
 from .._trio.session import UpbitSession, open_upbit_session
 
@@ -221,26 +221,45 @@ async def watch_tickers(
                     received += 1
                     latest[ticker.code] = (ticker, time.time())
 
-            await live_view(screen, seconds, consume, draw)
+            await live_view(screen, seconds, consume, draw, status=(session, "watch ticker"))
         return exit_status(session, "watch ticker")
 
 
 async def live_view(
-    screen: Screen, seconds: float, consume: Callable[[], Awaitable[None]], draw: Callable[[], str] | None = None
+    screen: Screen, seconds: float, consume: Callable[[], Awaitable[None]], draw: Callable[[], str] | None = None,
+    *, status: tuple[UpbitSession, str] | None = None,
 ) -> None:
-    """Run ``consume`` for ``seconds`` while repainting ``draw()`` (4/s on a terminal, 1/s otherwise)."""
+    """Run ``consume`` for ``seconds`` while repainting ``draw()`` (4/s on a terminal, 1/s otherwise).
+
+    ``status`` (the session and the command's name): when the view is not on a terminal, each
+    connection change (disconnected, reconnected, gave up) is also told on stderr, one line each.
+    """
     screen.begin()
     try:
         with trio.move_on_after(seconds) as timer, single_errors():
             async with trio.open_nursery() as nursery:
                 if draw is not None:
                     nursery.start_soon(_repaint, screen, draw)
+                if status is not None and not _isatty(screen.out):
+                    await nursery.start(_tell_changes, *status)
                 await consume()
                 nursery.cancel_scope.cancel()
         if draw is not None and timer.cancelled_caught:
             screen.show(draw())  # the final state, also in a pipe
     finally:
         screen.end()
+
+
+async def _tell_changes(session: UpbitSession, command: str,
+                        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async with session.connection_events() as changes:
+        task_status.started()
+        async for change in changes:
+            if change.kind is ConnectionEventKind.CONNECTED:
+                continue  # the first connection is the normal start, not a change
+            why = f": {change.reason}" if change.reason else ""
+            what = change.kind.lower().replace("_", " ")
+            print(f"upbit-stream {command}: {change.endpoint} {what}{why}", file=sys.stderr, flush=True)
 
 
 async def _repaint(screen: Screen, draw: Callable[[], str]) -> None:

@@ -118,5 +118,5 @@ async def watch_orderbook(
                     received += 1
                     latest[:] = [(book, time.time())]
 
-            await live_view(screen, seconds, consume, draw)
+            await live_view(screen, seconds, consume, draw, status=(session, "watch orderbook"))
         return exit_status(session, "watch orderbook")

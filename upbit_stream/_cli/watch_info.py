@@ -72,7 +72,7 @@ async def watch_announcements(
                     out.write(text + "\n")
                     out.flush()
 
-            await live_view(screen, seconds, consume)
+            await live_view(screen, seconds, consume, status=(session, "watch announcements"))
         return exit_status(session, "watch announcements")
 
 
@@ -140,6 +140,6 @@ async def watch_indicators(
                     received += 1
                     latest[(event.code, event.params)] = event
 
-            await live_view(screen, seconds, consume, draw)
+            await live_view(screen, seconds, consume, draw, status=(session, "watch indicators"))
         return exit_status(session, "watch indicators")
 

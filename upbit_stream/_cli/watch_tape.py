@@ -86,7 +86,7 @@ async def watch_trades(
                     out.flush()
 
             try:
-                await live_view(screen, seconds, consume)
+                await live_view(screen, seconds, consume, status=(session, "watch trade"))
             except trio.EndOfChannel:
                 pass
         return exit_status(session, "watch trade")
