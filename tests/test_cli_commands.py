@@ -133,3 +133,11 @@ def test_bad_paths_and_a_busy_port_are_one_line_errors_before_any_work(tmp_path)
         serve = run_cli("serve", "--port", str(port), cwd=tmp_path)
     assert serve.returncode == 1 and f"cannot listen on 127.0.0.1:{port}: the address is in use" in serve.stderr
     assert "Errno" not in serve.stderr
+
+
+def test_bench_warns_when_the_load_says_the_figures_were_shared():
+    from upbit_stream._cli.main import busy_warning
+
+    assert busy_warning(1.5, 2) is None
+    warning = busy_warning(3.25, 2)
+    assert warning is not None and "load 3.2 on 2 cores" in warning and "may not mean much" in warning

@@ -300,6 +300,14 @@ def benchmarks_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "benchmarks"
 
 
+def busy_warning(load: float, cores: int) -> str | None:
+    """A warning when the 1-minute load average says other work shared the cores with a benchmark."""
+    if load <= cores:
+        return None
+    return (f"the machine was busy (load {load:.1f} on {cores} cores): other work shared the CPU, so these "
+            "figures and ratios may not mean much; run again when it is idle")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the benchmark scripts with this interpreter, streaming their output."""
     root = benchmarks_dir()
@@ -317,6 +325,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             continue
         print(f"== benchmarks/{name}{' --quick' if args.quick else ''}", flush=True)
         done = subprocess.run([sys.executable, str(script), *(["--quick"] if args.quick else [])], cwd=root.parent)
+        warning = busy_warning(os.getloadavg()[0], os.cpu_count() or 1)
+        if warning:
+            print(f"upbit-stream bench: {name}: {warning}", file=sys.stderr, flush=True)
         if done.returncode < 0 and -done.returncode == signal.SIGINT:
             return INTERRUPTED
         if done.returncode != 0:
