@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -28,7 +28,7 @@ from .._core.stats import (
     SubscriptionStats,
     summarize_health,
 )
-from .._trio.channel import SubscriptionChannel
+from .._trio.channel import SubscriptionChannel, watcher_channel
 from .._trio.groups import single_errors
 from .._trio.shorthands import Overflow, SubscribeShorthands, Subscription
 from .bridge import Bridge, open_bridge
@@ -204,16 +204,9 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
     @asynccontextmanager
     async def connection_events(self, buffer: int = 256) -> AsyncIterator[SubscriptionChannel[ConnectionEvent]]:
         """A channel of ``ConnectionEvent``s of the NATS connection (endpoint ``"nats"``)."""
-        if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
-            raise ValueError(f"buffer must be an int >= 1: got {buffer!r}")
         await trio.lowlevel.checkpoint()
-        channel = cast("SubscriptionChannel[ConnectionEvent]", SubscriptionChannel._create(buffer, "strict"))
-        self._watchers.append(channel)
-        try:
+        async with watcher_channel(self._watchers, buffer) as channel:
             yield channel
-        finally:
-            self._watchers.remove(channel)
-            channel.close()
 
     def stats(self) -> SessionStats:
         """The NATS connection (as endpoint ``"nats"``) and every subscription."""

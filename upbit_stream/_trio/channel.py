@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Hashable
+from contextlib import asynccontextmanager
 from typing import Any, Generic, Literal, TypeVar
 
 import trio
@@ -20,7 +21,7 @@ from .._core.errors import SlowConsumerError, UpbitStreamError
 from .._core.info_events import Announcement, Indicator, IndicatorSignal
 from .._core.markers import StreamGap
 
-__all__ = ["MAX_UNREAD_GAPS", "YIELD_AFTER", "YIELD_EVERY", "SubscriptionChannel"]
+__all__ = ["MAX_UNREAD_GAPS", "YIELD_AFTER", "YIELD_EVERY", "SubscriptionChannel", "watcher_channel"]
 
 EventT_co = TypeVar("EventT_co", covariant=True)
 Overflow = Literal["latest", "strict"]
@@ -283,3 +284,22 @@ def _stream_key(event: Any) -> Hashable:
 
 _INDICATORS = frozenset({Indicator, IndicatorSignal})
 
+
+
+@asynccontextmanager
+async def watcher_channel(watchers: list[SubscriptionChannel[Any]], buffer: int) -> AsyncIterator[SubscriptionChannel[Any]]:
+    """A strict channel of ``buffer`` registered in ``watchers`` while the block runs (``connection_events()``).
+
+    Raises ``ValueError`` for a bad ``buffer``, and the channel's failure if the block never read it.
+    """
+    if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
+        raise ValueError(f"buffer must be an int >= 1: got {buffer!r}")
+    channel: SubscriptionChannel[Any] = SubscriptionChannel._create(buffer, "strict")
+    watchers.append(channel)
+    try:
+        yield channel
+    finally:
+        watchers.remove(channel)
+        channel.close()
+    if channel.failure is not None and not channel.failure_seen:
+        raise channel.failure

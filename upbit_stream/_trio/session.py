@@ -8,7 +8,7 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast, overload
+from typing import Any, Literal, TypeVar, overload
 
 import attrs
 import trio
@@ -16,14 +16,14 @@ import trio
 from .._config.auth import MaskedHeaders, authorization_header
 from .._config.secrets import Credentials
 from .._config.settings import Settings
+from .._core.all_events import Event
 from .._core.codec import SubscriptionList
 from .._core.construction import NoPublicConstructor
 from .._core.errors import AuthenticationError, SnapshotTimeout
-from .._core.all_events import Event
+from .._core.indicators import MAX_COMBINATIONS
 from .._core.markers import StreamGap
 from .._core.policies import ConnectGate
 from .._core.protocol import ConnectionState, EndpointProtocol, ProtocolConfig
-from .._core.indicators import MAX_COMBINATIONS
 from .._core.specs import REALTIME_ONLY_TYPES, Spec
 from .._core.stats import (
     ConnectionEvent,
@@ -36,7 +36,7 @@ from .._core.stats import (
 from .._transports.seam import Connector, check_url
 from .._transports.via_trio_websocket import trio_websocket_connector
 from .._transports.via_websockets import websockets_connector
-from .channel import SubscriptionChannel
+from .channel import SubscriptionChannel, watcher_channel
 from .connection import CLOSE_BOUND, EndpointDriver
 from .groups import single_errors
 from .shorthands import Overflow, SubscribeShorthands, Subscription
@@ -230,20 +230,11 @@ class UpbitSession(SubscribeShorthands, metaclass=NoPublicConstructor):
     @asynccontextmanager
     async def connection_events(self, buffer: int = 256) -> AsyncIterator[SubscriptionChannel[ConnectionEvent]]:
         """A channel of ``ConnectionEvent``s (connected, disconnected, reconnected, gave up)."""
-        if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
-            raise ValueError(f"buffer must be an int >= 1: got {buffer!r}")
         self._check_open()
         await trio.lowlevel.checkpoint()
         self._check_open()
-        channel = cast("SubscriptionChannel[ConnectionEvent]", SubscriptionChannel._create(buffer, "strict"))
-        self._watchers.append(channel)
-        try:
+        async with watcher_channel(self._watchers, buffer) as channel:
             yield channel
-        finally:
-            self._watchers.remove(channel)
-            channel.close()
-        if channel.failure is not None and not channel.failure_seen:
-            raise channel.failure
 
     def _emit(self, event: ConnectionEvent) -> None:
         for channel in self._watchers:
