@@ -102,11 +102,12 @@ def test_bench_runs_each_script_with_this_interpreter_and_says_what_is_missing(t
         "== benchmarks/bench_pipeline.py --quick", f"bench_pipeline.py {sys.executable} ['--quick']",
     ]
     missing = tree / "benchmarks" / "compare_peers.py"
-    assert done.stderr == f"upbit-stream bench: {missing} is missing in this checkout; skipped\n"
+    told = [line for line in done.stderr.splitlines() if "the machine was busy" not in line]  # load: a warning
+    assert told == [f"upbit-stream bench: {missing} is missing in this checkout; skipped"]
     assert done.returncode == 1
     (tree / "benchmarks" / "compare_peers.py").write_text(REPORTS)
     done = run_cli("bench", "--peers", cwd=tmp_path, PYTHONPATH=str(tree))
-    assert done.returncode == 0 and done.stderr == ""
+    assert done.returncode == 0 and all("the machine was busy" in line for line in done.stderr.splitlines())
     assert done.stdout.splitlines()[-1] == f"compare_peers.py {sys.executable} []"
 
 

@@ -18,13 +18,22 @@ from upbit_stream.testing import open_fake_upbit
 from relay_helpers import needs_nats
 
 
-def test_relay_arguments_need_a_nats_and_take_record_targets():
+def test_relay_arguments_take_record_targets_and_fall_back_to_the_relay_section(tmp_path):
     args = build_parser().parse_args(["relay", "--embedded-nats", "d", "trade:KRW-BTC", "my_order", "--max-age", "2h"])
     assert args.command == "relay" and args.max_age == 7200 and args.targets == ["trade:KRW-BTC", "my_order"]
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["relay", "trade:KRW-BTC"])  # neither --nats nor --embedded-nats
+    assert args.window is None and args.region is None  # None: the [relay] section decides
     with pytest.raises(SystemExit):
         build_parser().parse_args(["relay", "--nats", "http://x", "trade:KRW-BTC"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["relay", "--nats", "nats://x", "--embedded-nats", "d"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UPBIT_STREAM_")}
+    nothing = subprocess.run([sys.executable, "-m", "upbit_stream", "relay", "trade:KRW-BTC"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=30)
+    assert nothing.returncode == 2 and "name a NATS server" in nothing.stderr
+    (tmp_path / "upbit_stream.toml").write_text('[relay]\nnats_url = "nats://127.0.0.1:1"\nstreams = ["tickr:KRW-BTC"]\n')
+    bad = subprocess.run([sys.executable, "-m", "upbit_stream", "relay"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "unknown type 'tickr'" in bad.stderr and "([relay] streams)" in bad.stderr
 
 
 @needs_nats[0]

@@ -61,6 +61,13 @@ BAD: dict[str, list[object]] = {
     "auth.access_key": [1, True, 1.5, [ACCESS], {"k": ACCESS}],
     "auth.secret_key": [1, False, 2.5, [SECRET]],
     "logging.level": ["warning", "TRACE", 30, None],
+    "relay.nats_url": ["ws://x.test", "nats.internal:4222", "nats://u:p@x.test", 1, None],
+    "relay.streams": [[""], ["ok", 1], [" "], 5, None],
+    "relay.region": ["", "k r", "a.b", "x" * 65, 1, None],
+    "relay.account": ["", "main account", "*", 2, None],
+    "relay.max_age": SECONDS,
+    "relay.max_bytes": COUNT,
+    "relay.window": COUNT,
 }
 CASES = [pytest.param(key, value, id=f"{key}={value!r}") for key, values in BAD.items() for value in values]
 

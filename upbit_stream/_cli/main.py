@@ -216,12 +216,27 @@ def cmd_relay(args: argparse.Namespace) -> int:
     """Publish one session's events to NATS JetStream."""
     from .relay import run_relay
 
-    specs = parse_targets(args.targets)  # checked by the parser
     try:
         settings = _settings(args)
     except (UpbitStreamError, OSError) as exc:
         _fail(exc)
         return FAILED
+    section = settings.relay
+    for option in ("region", "account", "max_age", "max_bytes", "window"):  # the command line wins
+        if getattr(args, option) is None:
+            setattr(args, option, getattr(section, option))
+    if not args.nats and not args.embedded_nats:
+        args.nats = section.nats_url or None
+    if not args.nats and not args.embedded_nats:
+        print("upbit-stream relay: error: name a NATS server: --nats URL, --embedded-nats DIR, or [relay] "
+              "nats_url in upbit_stream.toml", file=sys.stderr)
+        return USAGE
+    try:
+        specs = parse_targets(args.targets or section.streams)
+    except ValueError as exc:
+        where = "" if args.targets else " ([relay] streams)"
+        print(f"upbit-stream relay: error: {exc}{where}", file=sys.stderr)
+        return USAGE
     return _run(lambda stop: run_relay(specs, settings, args, stop=stop), graceful=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,13 +24,14 @@ class _Shown(str):
 
 
 _HIDDEN = _Shown("<hidden>")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @attrs.frozen
 class _Spec:
     """The type, bounds and documentation of one setting."""
 
-    kind: str  # "float" | "int" | "choice" | "url" | "secret"
+    kind: str  # "float" | "int" | "choice" | "url" | "secret" | "nats_url" | "token" | "words"
     doc: str
     expected: str  # the accepted form, as error messages say it
     unit: str = ""
@@ -54,8 +56,23 @@ class _Spec:
                 limit = f"{value} exceeds Upbit's documented limit of {self.high} {self.unit}"
                 raise ConfigError(label, value, f"{self.expected}; {limit}")
             return float(value) if self.kind == "float" else value
+        if self.kind == "words":
+            if isinstance(value, str):
+                value = value.split()
+            if not isinstance(value, (list, tuple)) or not all(isinstance(w, str) and w and not w.isspace()
+                                                                for w in value):
+                raise ConfigError(label, value, self.expected)
+            return tuple(value)
         if not isinstance(value, str) or (self.choices and value not in self.choices):
             raise ConfigError(label, value, self.expected)
+        if self.kind == "token" and not _TOKEN.fullmatch(value):
+            raise ConfigError(label, value, self.expected)
+        if self.kind == "nats_url" and value:
+            parts = urlsplit(value)
+            if parts.username is not None or parts.password is not None:
+                raise ConfigError(label, _Shown("<URL with credentials>"), self.expected)
+            if parts.scheme not in ("nats", "tls") or not parts.hostname or "://" not in value:
+                raise ConfigError(label, value, self.expected)
         if self.kind == "url" and value:
             parts = urlsplit(value)
             if parts.username is not None or parts.password is not None:
@@ -103,6 +120,20 @@ def _choice(default: str, doc: str, choices: tuple[str, ...], enum_type: Any = N
 def _url(doc: str) -> Any:
     expected = "'' (the region's URL) or a ws:// or wss:// URL with a host and no user:password@"
     return _field("", _Spec("url", doc, expected))
+
+
+def _nats_url(doc: str) -> Any:
+    expected = "'' (none) or a nats:// or tls:// URL with a host and no user:password@"
+    return _field("", _Spec("nats_url", doc, expected))
+
+
+def _token(default: str, doc: str) -> Any:
+    return _field(default, _Spec("token", doc, "1-64 letters, digits, '_' or '-'"))
+
+
+def _words(doc: str) -> Any:
+    expected = "a list of non-empty strings (in the environment: separated by spaces)"
+    return _field((), _Spec("words", doc, expected))
 
 
 def _secret(doc: str) -> Any:

@@ -15,6 +15,7 @@ import attrs
 
 from .._core.enums import Format
 from .._core.errors import ConfigError
+from .relay_settings import RelaySettings
 from .secrets import ACCESS_KEY_ENV, SECRET_KEY_ENV, Secret
 from .setting_fields import (
     _HIDDEN,
@@ -30,7 +31,7 @@ from .setting_fields import (
 
 __all__ = [
     "DEFAULT_PATH", "ENV_PREFIX", "AuthSettings", "ConnectionSettings", "HeartbeatSettings",
-    "LimitsSettings", "LoggingSettings", "ReconnectSettings", "Settings", "SubscriptionSettings",
+    "LimitsSettings", "LoggingSettings", "ReconnectSettings", "RelaySettings", "Settings", "SubscriptionSettings",
 ]
 
 DEFAULT_PATH = "upbit_stream.toml"
@@ -164,7 +165,7 @@ class LoggingSettings:
 
 _SECTIONS: tuple[type[Any], ...] = (
     ConnectionSettings, HeartbeatSettings, ReconnectSettings, LimitsSettings,
-    SubscriptionSettings, AuthSettings, LoggingSettings,
+    SubscriptionSettings, AuthSettings, LoggingSettings, RelaySettings,
 )
 _BY_NAME: dict[str, type[Any]] = {cls.section: cls for cls in _SECTIONS}
 _ENV_VARS: dict[str, tuple[str, attrs.Attribute[Any]]] = {
@@ -191,6 +192,7 @@ class Settings:
     subscription: SubscriptionSettings = _section(SubscriptionSettings)
     auth: AuthSettings = _section(AuthSettings)
     logging: LoggingSettings = _section(LoggingSettings)
+    relay: RelaySettings = _section(RelaySettings)
 
     @property
     def public_url(self) -> str:
