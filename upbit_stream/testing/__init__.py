@@ -39,6 +39,11 @@ Documented choices where Upbit's documentation is silent:
   *_LIST frames carry one event each. Idle connections (no bytes either way for ``idle_timeout``)
   are closed with code 1000 "Idle Timeout". A path ending in ``/private`` or ``/info`` is that endpoint
   (both authenticated alike), any other path the public one.
+* Candles go out at every whole second of the exchange's clock (``now_ms``, wall time unless
+  ``epoch_ms`` is given), each candle a trade changed since the previous second once, stamped with
+  that second. A period that ended since then gets its final update first, so the last frame of
+  every ``candle_date_time`` equals its trades (open of the first, close of the last, summed volume
+  and ``price × volume``); a period without trades gets no frame.
 * In replay mode the recording is the market: a snapshot is the latest replayed event of that
   type and code (re-stamped SNAPSHOT, orderbook truncated to the asked depth), and none is sent
   for a code the recording has not reached yet.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -30,6 +29,8 @@ class Publishing:
     rate: float
     blast: bool
     now_ms: Any
+    _t0: float
+    _epoch_ms: int
 
     # -- publishing -----------------------------------------------------------------------------
 
@@ -100,13 +101,15 @@ class Publishing:
                 self.publish(self.market.orderbook(c, now_ms))
         return trades
 
-    def flush_candles(self) -> int:
-        """Publish the candles changed since the last flush (the 1 s cadence calls this)."""
-        now_ms = self.now_ms()
+    def flush_candles(self, now_ms: int | None = None) -> int:
+        """Publish the candles changed since the last flush, stamped ``now_ms`` (default now): a period
+        that closed since then gets its final update before the candle that followed it.
+        The clock calls this on every wall-clock second (of ``now_ms``)."""
+        now_ms = self.now_ms() if now_ms is None else now_ms
         sent = 0
-        for code, unit in self.market.take_dirty():
+        for code, unit, candle in self.market.take_dirty():
             if self._wanted(f"candle.{unit}", code):
-                sent += self.publish(self.market.candle(code, unit, now_ms))
+                sent += self.publish(self.market.candle_event(code, unit, candle, now_ms))
         return sent
 
     async def _market_loop(self) -> None:
@@ -123,6 +126,9 @@ class Publishing:
             produced += due
 
     async def _candle_loop(self) -> None:
+        """Flush candles at every whole second of the exchange's clock (``now_ms``), as Upbit's 1 s tick."""
+        boundary = 0
         while True:
-            await trio.sleep_until(math.floor(trio.current_time()) + 1)
-            self.flush_candles()
+            boundary = max((self.now_ms() // 1000 + 1) * 1000, boundary + 1000)
+            await trio.sleep_until(self._t0 + (boundary - self._epoch_ms) / 1000)
+            self.flush_candles(max(self.now_ms(), boundary))
