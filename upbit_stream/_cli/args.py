@@ -378,6 +378,9 @@ def _add_serve(sub: Commands) -> None:
     serve.add_argument("--pace", choices=("recorded", "fast"), default="recorded",
                        help="replay with the recorded gaps (default) or as fast as possible")
     serve.add_argument("--loop", action="store_true", help="repeat the replay forever")
+    serve.add_argument("--verbatim", action="store_true",
+                       help="with --replay: send the recorded frames byte for byte (default: each event as live, "
+                       "in the client's format, depth and level)")
     serve.add_argument("--keys", type=_keys, action="append", metavar="ACCESS:SECRET",
                        help="test API key pair (repeatable; default: the built-in test pair)")
     serve.add_argument("--idle-timeout", type=_number(0, above=True), default=120.0,

@@ -44,9 +44,14 @@ Documented choices where Upbit's documentation is silent:
   that second. A period that ended since then gets its final update first, so the last frame of
   every ``candle_date_time`` equals its trades (open of the first, close of the last, summed volume
   and ``price × volume``); a period without trades gets no frame.
-* In replay mode the recording is the market: a snapshot is the latest replayed event of that
-  type and code (re-stamped SNAPSHOT, orderbook truncated to the asked depth), and none is sent
-  for a code the recording has not reached yet.
+* In replay mode the recording is the market: each recorded event goes out as a live one would
+  (in the connection's format, orderbooks cut to the asked depth; a ``level`` groups a level-0 KRW
+  book as live, any other level streams nothing; ``total_*_size`` then sum the units sent; fields
+  the codec does not know are not replayed). Recorded SNAPSHOT events are not streamed: a
+  snapshot is the latest replayed event of that type and code (re-stamped SNAPSHOT, shaped the
+  same way), sent only where the request asks for one, and none for a code the recording has not
+  reached yet. ``verbatim=True`` (``serve --verbatim``) streams the recorded frames byte for byte.
+  A file without a recording line is refused at start; skipped lines are counted (``replay_skipped``).
 
 The 2026 types (``announcement`` on ``/private``, ``indicator``/``indicator_signal`` on ``/info``):
 

@@ -55,7 +55,7 @@ class RequestHandling:
     market: Any
     _refused_streams: dict[tuple[str, str], RequestError]
     _replay_frames: list[Any]
-    _replayed: dict[tuple[str, str], Any]
+    replayed_snapshot: Any
     _first_request: trio.Event
     _record: Any
     now_ms: Any
@@ -120,7 +120,7 @@ class RequestHandling:
                 continue
             for code, depth in zip(t.codes, t.depths):
                 if self._replay_frames:  # the market is the recording: snapshot its latest event, if any yet
-                    event = self._replayed_snapshot(t.type, code, depth)
+                    event = self.replayed_snapshot(t.type, code, depth, t.level)
                     if event is None:
                         continue
                 elif t.type == "orderbook":
@@ -132,11 +132,3 @@ class RequestHandling:
                 else:
                     continue
                 conn.queue.put(encode_event(event, conn.format), force=True)
-
-    def _replayed_snapshot(self, type_: str, code: str, depth: int) -> Any:
-        event = self._replayed.get((type_, code))
-        if event is None:
-            return None
-        if type_ == "orderbook":
-            event = attrs.evolve(event, orderbook_units=event.orderbook_units[:depth])
-        return attrs.evolve(event, stream_type=StreamType.SNAPSHOT)

@@ -8,6 +8,7 @@ import trio
 
 from .._core.encode import encode_event
 from .._core.enums import Format
+from ._replay import reshape_book
 
 if TYPE_CHECKING:
     from ._connection import Connection
@@ -34,8 +35,12 @@ class Publishing:
 
     # -- publishing -----------------------------------------------------------------------------
 
-    def publish(self, event: Any) -> int:
-        """Send one event to every connection subscribed to it; return how many frames were queued."""
+    def publish(self, event: Any, recorded: bool = False) -> int:
+        """Send one event to every connection subscribed to it; return how many frames were queued.
+
+        An orderbook is reshaped per subscription (depth, ``level``): from the simulated market, or
+        ``recorded`` (a replayed book) from the event itself.
+        """
         type_ = event.type
         queued = 0
         if type_ == "myOrder" or type_ == "myAsset":
@@ -60,13 +65,18 @@ class Publishing:
             for variant in variants:
                 if type_ == "orderbook" and variant != (len(event.orderbook_units), event.level):
                     depth, level = variant
-                    if not self.market.level_supported(event.code, level) or event.code not in self.market:
-                        continue
                     cache_key = (conn.format, variant)
                     cached = frames.get(cache_key)
                     if cached is None:
-                        ev = self.market.orderbook(event.code, event.timestamp, depth, level)
-                        cached = frames[cache_key] = encode_event(ev, conn.format)
+                        if recorded:
+                            ev = reshape_book(event, depth, level)
+                        elif self.market.level_supported(event.code, level) and event.code in self.market:
+                            ev = self.market.orderbook(event.code, event.timestamp, depth, level)
+                        else:
+                            ev = None
+                        cached = frames[cache_key] = b"" if ev is None else encode_event(ev, conn.format)
+                    if not cached:
+                        continue  # a level that book cannot have: nothing streams
                     frame = cached
                 else:
                     cache_key = (conn.format, None)

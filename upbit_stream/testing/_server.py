@@ -31,7 +31,8 @@ from ._info_publishing import InfoPublishing
 from ._info_requests import ALL_CATEGORIES, DOCUMENTED_CATEGORIES
 from ._market import MarketSim
 from ._publishing import Publishing
-from ._replay import ReplayFrame, load_replay
+from ._replay import ReplayFileError, ReplayFrame, read_replay
+from ._replaying import Replaying
 from ._requests import RequestError
 
 __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
@@ -39,7 +40,7 @@ __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
 _REASONS = {401: b"Unauthorized", 418: b"I'm a teapot", 429: b"Too Many Requests"}
 
 
-class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
+class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying):
     """Handle of a running fake exchange (yielded by ``open_fake_upbit``)."""
 
     def __init__(self, *, host: str, seed: int, rate: float, blast: bool, blast_rate: float | None,
@@ -49,7 +50,7 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
                  teapot_seconds: float, send_queue_size: int, balances: Mapping[str, Any] | None,
                  epoch_ms: int | None, replay: str | None, pace: str, replay_loop: bool,
                  blast_ring_size: int, log_size: int, ssl_context: ssl.SSLContext | None = None,
-                 strict_categories: bool = False) -> None:
+                 strict_categories: bool = False, verbatim: bool = False) -> None:
         if auth_failure not in ("frame", "http"):
             raise ValueError("auth_failure must be 'frame' or 'http'")
         if pace not in ("recorded", "fast"):
@@ -91,7 +92,15 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
         self._conns: dict[int, Connection] = {}
         self._ids = itertools.count(1)
         self._ring = BlastRing(seed, blast_ring_size, self.now_ms()) if blast else None
-        self._replay_frames: list[ReplayFrame] = load_replay(replay) if replay else []
+        self.verbatim = verbatim
+        self._replay_frames: list[ReplayFrame] = []
+        self.replay_skipped = 0  # lines of the replay file that were not recording entries
+        if replay:
+            self._replay_frames, self.replay_skipped = read_replay(replay)
+            if not self._replay_frames:
+                raise ReplayFileError(f"{replay}: no recording line ({self.replay_skipped} lines skipped; "
+                                      "a replay file holds {\"t\", \"endpoint\", \"frame\"} lines from "
+                                      "`upbit-stream record`)")
         self._replay_codes = {code for f in self._replay_frames for _, code in f.keys}
         self._replayed: dict[tuple[str, str], Any] = {}  # latest replayed public event per (type, code)
         self._replay_pace, self._replay_repeat = pace, replay_loop
@@ -117,6 +126,11 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
     def info_url(self) -> str:
         """The endpoint of ``indicator`` and ``indicator_signal`` (authenticated like ``private_url``)."""
         return f"{self.base_url}/websocket/v1/info"
+
+    @property
+    def replay_frame_count(self) -> int:
+        """How many frames the replay file given to ``open_fake_upbit`` holds (0: no replay)."""
+        return len(self._replay_frames)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -276,7 +290,7 @@ async def open_fake_upbit(
     send_queue_size: int = 1024, balances: Mapping[str, Any] | None = None, epoch_ms: int | None = None,
     replay: str | None = None, pace: str = "recorded", replay_loop: bool = False,
     blast_ring_size: int = 4096, log_size: int = 100_000, ssl_context: ssl.SSLContext | None = None,
-    strict_categories: bool = False,
+    strict_categories: bool = False, verbatim: bool = False,
 ) -> AsyncIterator[FakeUpbit]:
     """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
 
@@ -287,7 +301,11 @@ async def open_fake_upbit(
     private connection with INVALID_AUTH, "http" rejects its handshake with 401. ``None`` disables a
     limit. ``ssl_context`` (a server context) serves ``wss://`` instead of ``ws://``.
     ``strict_categories`` accepts only the 8 documented announcement categories (default: also the
-    SDK's 5 more). Leaving the block closes every connection and task.
+    SDK's 5 more). ``replay`` serves a recording (from ``upbit-stream record``) instead of the
+    simulation, its events answered as live ones (each connection's format, depth, ``level``);
+    ``verbatim`` sends its frames byte for byte as recorded instead. A replay file without a single
+    recording line raises ``ValueError`` here; skipped lines are counted in ``replay_skipped``.
+    Leaving the block closes every connection and task.
     """
     server = FakeUpbit(
         host=host, seed=seed, rate=rate, blast=blast, blast_rate=blast_rate,
@@ -297,7 +315,7 @@ async def open_fake_upbit(
         teapot_after=teapot_after, teapot_seconds=teapot_seconds, send_queue_size=send_queue_size,
         balances=balances, epoch_ms=epoch_ms, replay=replay, pace=pace, replay_loop=replay_loop,
         blast_ring_size=blast_ring_size, log_size=log_size, ssl_context=ssl_context,
-        strict_categories=strict_categories,
+        strict_categories=strict_categories, verbatim=verbatim,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     server.port = listeners[0].socket.getsockname()[1]
