@@ -240,7 +240,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host, port=args.port, rate=args.rate, blast=args.blast, blast_rate=args.blast_rate,
             seed=args.seed, replay=args.replay, pace=args.pace, replay_loop=args.loop,
             keys=dict(args.keys) if args.keys else None, idle_timeout=args.idle_timeout,
-            verbatim=args.verbatim,
+            verbatim=args.verbatim, reject_reused_nonce=not args.allow_reused_nonce,
+            unknown_codes=args.unknown_codes, idle_close=args.idle_close,
         ) as fake:
             source = "blast" if args.blast else f"replay {args.replay}" if args.replay else f"{args.rate:g} trades/s"
             print(f"fake Upbit exchange listening (seed {args.seed}, {source})")

@@ -60,6 +60,7 @@ class RequestHandling:
     _record: Any
     now_ms: Any
     codes: Any
+    unknown_codes: str
 
     def _refusal_of(self, request: ParsedRequest) -> RequestError | None:
         """The error ``refuse_stream()`` set for a stream ``request`` asks for, if any."""
@@ -81,14 +82,18 @@ class RequestHandling:
             return
         conn.requests += 1
         parsed: ParsedRequest | RequestError
-        if not conn.limiter.allow(now):
+        limited = conn.limiter.check(now)
+        if limited == 418:
+            self.counters.teapot_messages += 1
+            parsed = RequestError("I'm a teapot")
+        elif limited is not None:
             self.counters.rate_limited_messages += 1
             parsed = RequestError("TOO_MANY_REQUEST" if conn.endpoint == "info" else "Too Many Requests")
         elif conn.auth_error is not None:
             parsed = RequestError("INVALID_AUTH")
         else:
             try:
-                parsed = parse_request(message, conn.endpoint, self.codes(), self.categories)
+                parsed = parse_request(message, conn.endpoint, self.codes(), self.categories, self.unknown_codes)
                 if isinstance(parsed, ParsedRequest):
                     parsed = self._refusal_of(parsed) or parsed
                 if isinstance(parsed, ParsedRequest):

@@ -115,11 +115,11 @@ class Publishing:
         """Publish the candles changed since the last flush, stamped ``now_ms`` (default now): a period
         that closed since then gets its final update before the candle that followed it.
         The clock calls this on every wall-clock second (of ``now_ms``)."""
-        now_ms = self.now_ms() if now_ms is None else now_ms
+        stamp: int = self.now_ms() if now_ms is None else now_ms
         sent = 0
         for code, unit, candle in self.market.take_dirty():
             if self._wanted(f"candle.{unit}", code):
-                sent += self.publish(self.market.candle_event(code, unit, candle, now_ms))
+                sent += self.publish(self.market.candle_event(code, unit, candle, stamp))
         return sent
 
     async def _market_loop(self) -> None:

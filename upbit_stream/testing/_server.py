@@ -50,9 +50,16 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
                  teapot_seconds: float, send_queue_size: int, balances: Mapping[str, Any] | None,
                  epoch_ms: int | None, replay: str | None, pace: str, replay_loop: bool,
                  blast_ring_size: int, log_size: int, ssl_context: ssl.SSLContext | None = None,
-                 strict_categories: bool = False, verbatim: bool = False) -> None:
+                 strict_categories: bool = False, verbatim: bool = False, origin_rule: bool = True,
+                 reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt") -> None:
         if auth_failure not in ("frame", "http"):
             raise ValueError("auth_failure must be 'frame' or 'http'")
+        if unknown_codes not in ("reject", "ignore"):
+            raise ValueError("unknown_codes must be 'reject' or 'ignore'")
+        if idle_close not in ("clean", "abrupt"):
+            raise ValueError("idle_close must be 'clean' or 'abrupt'")
+        self.origin_rule, self.unknown_codes, self.idle_close = origin_rule, unknown_codes, idle_close
+        self.teapot_after, self.teapot_seconds = teapot_after, teapot_seconds
         if pace not in ("recorded", "fast"):
             raise ValueError("pace must be 'recorded' or 'fast'")
         self.host = host
@@ -82,7 +89,7 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
         self.categories = DOCUMENTED_CATEGORIES if strict_categories else ALL_CATEGORIES
         self._init_info()
         self.account = Account(balances, price_of=self.market.best)
-        self._auth = Authenticator(self.keys)
+        self._auth = Authenticator(self.keys, reject_reused_nonce)
         self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
         self._refusals: deque[int] = deque()  # bounded: what refuse_handshakes() was asked for
         self._delisted: set[str] = set()  # bounded: the market's codes
@@ -261,7 +268,8 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
             return None
         ws = await request.accept()
         remote = request.remote
-        return Connection(self, conn_id, endpoint, path, str(remote), ws, gated, gate, auth_error)
+        origin = any(name.lower() == b"origin" for name, _ in request.headers)
+        return Connection(self, conn_id, endpoint, path, str(remote), ws, gated, gate, auth_error, origin)
 
     def _blast_chunks_for(self, conn: Connection) -> tuple[tuple[bytes, int], ...]:
         if self._ring is None or not conn.realtime:
@@ -290,7 +298,8 @@ async def open_fake_upbit(
     send_queue_size: int = 1024, balances: Mapping[str, Any] | None = None, epoch_ms: int | None = None,
     replay: str | None = None, pace: str = "recorded", replay_loop: bool = False,
     blast_ring_size: int = 4096, log_size: int = 100_000, ssl_context: ssl.SSLContext | None = None,
-    strict_categories: bool = False, verbatim: bool = False,
+    strict_categories: bool = False, verbatim: bool = False, origin_rule: bool = True,
+    reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt",
 ) -> AsyncIterator[FakeUpbit]:
     """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
 
@@ -305,6 +314,13 @@ async def open_fake_upbit(
     simulation, its events answered as live ones (each connection's format, depth, ``level``);
     ``verbatim`` sends its frames byte for byte as recorded instead. A replay file without a single
     recording line raises ``ValueError`` here; skipped lines are counted in ``replay_skipped``.
+    ``origin_rule``: a connection whose handshake carried an ``Origin`` header may make 1 request
+    per 10 s (Upbit's documented policy). ``reject_reused_nonce``: a private handshake whose JWT
+    nonce was seen before is refused like a bad token (False: accepted, as ccxt.pro's private
+    reconnect needs). ``unknown_codes`` "reject" refuses a request naming an unlisted (or
+    lower-case) code with INVALID_PARAM, "ignore" drops the code. ``idle_close`` "abrupt" ends an
+    idle connection without a close frame (the lost connection Upbit's best-practice page
+    describes), "clean" with close code 1000 "Idle Timeout".
     Leaving the block closes every connection and task.
     """
     server = FakeUpbit(
@@ -315,7 +331,8 @@ async def open_fake_upbit(
         teapot_after=teapot_after, teapot_seconds=teapot_seconds, send_queue_size=send_queue_size,
         balances=balances, epoch_ms=epoch_ms, replay=replay, pace=pace, replay_loop=replay_loop,
         blast_ring_size=blast_ring_size, log_size=log_size, ssl_context=ssl_context,
-        strict_categories=strict_categories, verbatim=verbatim,
+        strict_categories=strict_categories, verbatim=verbatim, origin_rule=origin_rule,
+        reject_reused_nonce=reject_reused_nonce, unknown_codes=unknown_codes, idle_close=idle_close,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     server.port = listeners[0].socket.getsockname()[1]
