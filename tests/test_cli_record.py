@@ -151,14 +151,15 @@ def test_writer_refuses_to_replace_files_unless_told(tmp_path):
 
 
 def _round_trip(here: Path, live_url: str) -> tuple[subprocess.CompletedProcess[str], ...]:
-    """Record 80 frames from the live fake, replay them with ``serve --replay --pace fast``, record again."""
+    """Record 80 frames from the live fake, replay them with ``serve --replay --pace fast``, record again
+    (in the same format: replay re-encodes each event as the recorder asks, and gets the same bytes)."""
     first = run_cli("record", *TARGETS, "--realtime-only", "--format", "simple", "--count", "80",
                     "-o", "first.jsonl", "--url", live_url, "--seconds", "30", cwd=here)
     if first.returncode != 0:
         return (first,)
     with serve("--replay", "first.jsonl", "--pace", "fast", cwd=here) as replay_url:
-        second = run_cli("record", *TARGETS, "--realtime-only", "--count", "80", "-o", "second.jsonl.gz",
-                         "--url", replay_url, "--seconds", "30", cwd=here)
+        second = run_cli("record", *TARGETS, "--realtime-only", "--format", "simple", "--count", "80",
+                         "-o", "second.jsonl.gz", "--url", replay_url, "--seconds", "30", cwd=here)
     return first, second
 
 

@@ -63,7 +63,7 @@ async def test_server_survives_anything_a_client_sends(messages):
         assert fake.server_errors == []
 
 
-async def test_replay_serves_matching_frames(tmp_path, autojump_clock):
+async def test_verbatim_replay_serves_matching_frames_as_recorded(tmp_path, autojump_clock):
     path = tmp_path / "rec.jsonl"
     third = sample_wire(ub.Trade, "JSON_LIST", code="KRW-BTC", trade_price=3)
     lines = [
@@ -72,7 +72,7 @@ async def test_replay_serves_matching_frames(tmp_path, autojump_clock):
         {"t": 12.0, "endpoint": "public", "frame": json.dumps(third)},
     ]
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
-    async with open_fake_upbit(rate=0, replay=str(path)) as fake:
+    async with open_fake_upbit(rate=0, replay=str(path), verbatim=True) as fake:  # frames as recorded
         with trio.fail_after(100):
             async with connect(fake) as ws:
                 await send(ws, [{"ticket": "t"}, {"type": "trade", "codes": ["KRW-BTC"], "is_only_realtime": True}])

@@ -262,7 +262,7 @@ async def test_rate_excess_and_bad_token_on_info_are_refused_then_closed(autojum
 
 
 async def test_info_keep_alive_and_idle_timeout(autojump_clock):
-    async with open_fake_upbit(rate=0, idle_timeout=120) as fake:
+    async with open_fake_upbit(rate=0, idle_timeout=120, idle_close="clean") as fake:
         with trio.fail_after(1000):
             async with connect_in_memory(fake, info=True) as ws:
                 await send(ws, [T, ind(RSI, codes=["KRW-NOPE"])])  # a code that never streams

@@ -243,6 +243,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the fake exchange until Ctrl-C (or SIGTERM)."""
     from ..testing import open_fake_upbit
+    from ..testing._replay import ReplayFileError
 
     if args.replay and not Path(args.replay).is_file():
         print(f"upbit-stream serve: error: no recording at {args.replay} (--replay takes a file from "
@@ -254,9 +255,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host, port=args.port, rate=args.rate, blast=args.blast, blast_rate=args.blast_rate,
             seed=args.seed, replay=args.replay, pace=args.pace, replay_loop=args.loop,
             keys=dict(args.keys) if args.keys else None, idle_timeout=args.idle_timeout,
+            verbatim=args.verbatim, reject_reused_nonce=not args.allow_reused_nonce,
+            unknown_codes=args.unknown_codes, idle_close=args.idle_close,
         ) as fake:
             source = "blast" if args.blast else f"replay {args.replay}" if args.replay else f"{args.rate:g} trades/s"
             print(f"fake Upbit exchange listening (seed {args.seed}, {source})")
+            if args.replay:
+                print(f"  replay:  {fake.replay_frame_count} frames{' verbatim' if args.verbatim else ''}, "
+                      f"{fake.replay_skipped} lines skipped (not recording entries)")
             print(f"  public:  {fake.public_url}")
             print(f"  private: {fake.private_url}")
             print(f"  info:    {fake.info_url}")
@@ -269,6 +275,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         status = _run(body, graceful=True, reraise=(OSError,))
+    except ReplayFileError as exc:
+        print(f"upbit-stream serve: error: {exc}", file=sys.stderr)
+        return USAGE
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             _fail(exc)

@@ -22,13 +22,23 @@ Documented choices where Upbit's documentation is silent:
   with ``{"error":{"name":"Too Many Requests","message":"요청 한도 초과"}}`` (the name the type pages
   list) and the request is ignored; refused requests do not count. Handshakes beyond 5 per second
   (server-wide, the fake has one IP) get HTTP 429; ``teapot_after`` 429s within 60 s ban every
-  handshake with HTTP 418 for ``teapot_seconds`` (``Retry-After`` header).
+  handshake with HTTP 418 for ``teapot_seconds`` (``Retry-After`` header). Requests too: ``teapot_after``
+  rate-limit refusals within 60 s on one connection make every request on it answered
+  ``{"error":{"name":"I'm a teapot",…}}`` for ``teapot_seconds`` (418 is documented per connection).
+* A connection whose handshake carried an ``Origin`` header may make 1 request in any 10 s
+  (documented for Quotation requests; ``origin_rule=False`` lifts it); the excess is answered
+  ``Too Many Requests``. Handshakes with an ``Origin`` header are not limited further.
 * A private type on the public endpoint is ``INVALID_AUTH`` (documented cause: "private type without
   authentication"); a public type on the private endpoint, an unknown type, format, method, code,
-  flag or level value is ``INVALID_PARAM``; codes on myAsset are ``WRONG_FORMAT``.
+  flag or level value is ``INVALID_PARAM``; codes on myAsset are ``WRONG_FORMAT``. An unknown or
+  lower-case code fails the whole request (``unknown_codes="reject"``, default) or is dropped, the
+  rest of the request standing (``"ignore"``; LIST_SUBSCRIPTIONS still echoes it).
 * A private connection with a missing or bad token is accepted and every request on it is answered
   ``INVALID_AUTH`` (``auth_failure="frame"``, default) or the handshake is refused with HTTP 401
-  (``auth_failure="http"``). Tokens are HS256 or HS512 over the raw secret; a nonce is single use.
+  (``auth_failure="http"``). Tokens are HS256 or HS512 over the raw secret; a nonce is single use
+  (``reject_reused_nonce=True``, default: the docs ask for a new nonce per request; whether Upbit
+  enforces it on WebSocket is undocumented). ccxt.pro's private reconnect re-sends its token, so
+  it needs ``reject_reused_nonce=False`` (``serve --allow-reused-nonce``).
 * The format of a request without a Format object is the connection's current one (DEFAULT at
   first); LIST_SUBSCRIPTIONS replies with an object (also in *_LIST formats), lists only realtime
   streams, echoes codes as requested (``KRW-BTC.15``) and gives ``level`` on orderbook entries.
@@ -37,11 +47,24 @@ Documented choices where Upbit's documentation is silent:
   BTC/USDT markets) is accepted and streams nothing, as the docs warn. ``total_*_size`` sum the units sent.
 * Every server frame is binary UTF-8 JSON (also ``{"status":"UP"}``, one per text ``PING``);
   *_LIST frames carry one event each. Idle connections (no bytes either way for ``idle_timeout``)
-  are closed with code 1000 "Idle Timeout". A path ending in ``/private`` or ``/info`` is that endpoint
+  lose their TCP connection without a close frame (``idle_close="abrupt"``, default: the lost
+  connection Upbit's best-practice page describes) or get close code 1000 "Idle Timeout" (``"clean"``).
+* permessage-deflate is never negotiated: trio-websocket (over wsproto) offers no public way to
+  accept WebSocket extensions on the server side. A path ending in ``/private`` or ``/info`` is that endpoint
   (both authenticated alike), any other path the public one.
-* In replay mode the recording is the market: a snapshot is the latest replayed event of that
-  type and code (re-stamped SNAPSHOT, orderbook truncated to the asked depth), and none is sent
-  for a code the recording has not reached yet.
+* Candles go out at every whole second of the exchange's clock (``now_ms``, wall time unless
+  ``epoch_ms`` is given), each candle a trade changed since the previous second once, stamped with
+  that second. A period that ended since then gets its final update first, so the last frame of
+  every ``candle_date_time`` equals its trades (open of the first, close of the last, summed volume
+  and ``price × volume``); a period without trades gets no frame.
+* In replay mode the recording is the market: each recorded event goes out as a live one would
+  (in the connection's format, orderbooks cut to the asked depth; a ``level`` groups a level-0 KRW
+  book as live, any other level streams nothing; ``total_*_size`` then sum the units sent; fields
+  the codec does not know are not replayed). Recorded SNAPSHOT events are not streamed: a
+  snapshot is the latest replayed event of that type and code (re-stamped SNAPSHOT, shaped the
+  same way), sent only where the request asks for one, and none for a code the recording has not
+  reached yet. ``verbatim=True`` (``serve --verbatim``) streams the recorded frames byte for byte.
+  A file without a recording line is refused at start; skipped lines are counted (``replay_skipped``).
 
 The 2026 types (``announcement`` on ``/private``, ``indicator``/``indicator_signal`` on ``/info``):
 

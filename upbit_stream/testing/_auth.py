@@ -37,8 +37,9 @@ def make_token(access_key: str = DEFAULT_ACCESS_KEY, secret_key: str = DEFAULT_S
 class Authenticator:
     """Checks handshake headers against the configured keys; remembers nonces to refuse reuse."""
 
-    def __init__(self, keys: Mapping[str, str]) -> None:
+    def __init__(self, keys: Mapping[str, str], reject_reused_nonce: bool = True) -> None:
         self.keys = dict(keys)
+        self.reject_reused_nonce = reject_reused_nonce
         self._nonces: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     def verify(self, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -67,7 +68,7 @@ class Authenticator:
         nonce = payload.get("nonce")
         if not isinstance(nonce, str) or not nonce:
             return "no nonce"
-        if (access, nonce) in self._nonces:
+        if (access, nonce) in self._nonces and self.reject_reused_nonce:
             return "nonce reused"
         self._nonces[(access, nonce)] = None
         if len(self._nonces) > _MAX_NONCES:

@@ -67,7 +67,7 @@ class Connection:
 
     def __init__(self, server: FakeUpbit, conn_id: int, endpoint: str, path: str, remote: str,
                  ws: trio_websocket.WebSocketConnection, stream: GateStream, gate: Gate,
-                 auth_error: str | None) -> None:
+                 auth_error: str | None, origin: bool = False) -> None:
         self.server = server
         self.id = conn_id
         self.endpoint = endpoint
@@ -85,7 +85,10 @@ class Connection:
         self.my_order: frozenset[str] | None = None  # None: not subscribed; empty: every market
         self.my_asset = False
         self.queue = OutQueue(server.send_queue_size)
-        self.limiter = MessageLimiter(server.requests_per_second, server.requests_per_minute)
+        self.origin = origin  # the handshake carried an Origin header (1 request per 10 s if origin_rule)
+        self.limiter = MessageLimiter(server.requests_per_second, server.requests_per_minute,
+                                      origin=origin and server.origin_rule, teapot_after=server.teapot_after,
+                                      teapot_seconds=server.teapot_seconds)
         self.sent = 0
         self.requests = 0
         self.closed_by: str | None = None
@@ -242,6 +245,11 @@ class Connection:
                 continue
         self.closed_by = "idle"
         self.server.counters.idle_closes += 1
-        with trio.move_on_after(self.server.close_timeout):
-            await self.ws.aclose(1000, "Idle Timeout")
+        if self.server.idle_close == "abrupt":  # the TCP connection goes, no close frame (as drop_all)
+            sock = getattr(self.stream.inner, "socket", None)
+            if sock is not None:
+                sock.close()
+        else:
+            with trio.move_on_after(self.server.close_timeout):
+                await self.ws.aclose(1000, "Idle Timeout")
         self.cancel_scope.cancel()

@@ -1,9 +1,8 @@
-"""The handle's control surface: fault injection, the simulated account's API and replay."""
+"""The handle's control surface: fault injection and the simulated account's API."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -11,10 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from .._core.codec import decode
 from .._core.encode import encode_event
-from .._core.errors import ProtocolError
-from ._replay import ReplayFrame, load_replay
 from ._requests import RequestError
 
 if TYPE_CHECKING:
@@ -145,49 +141,3 @@ class Controls:
     def _publish_all(self, events: Sequence[Any]) -> None:
         for event in events:
             self.publish(event)  # type: ignore[attr-defined]
-
-    # -- replay -----------------------------------------------------------------------------------
-
-    async def replay(self, source: str | os.PathLike[str] | Sequence[ReplayFrame], pace: str = "fast") -> int:
-        """Serve recorded frames to connections whose subscription matches them; return frames sent.
-
-        ``pace="recorded"`` keeps the recorded gaps between frames, ``"fast"`` sends them at once
-        (yielding between frames). Frames go out exactly as recorded, in their recorded format.
-        """
-        frames = load_replay(source) if isinstance(source, (str, os.PathLike)) else source
-        if pace not in ("recorded", "fast"):
-            raise ValueError("pace must be 'recorded' or 'fast'")
-        sent = 0
-        start = trio.current_time()
-        first = frames[0].t if frames else 0.0
-        for frame in frames:
-            if pace == "recorded":
-                await trio.sleep_until(start + (frame.t - first))
-            else:
-                await trio.lowlevel.checkpoint()
-            data = frame.frame.encode()
-            if frame.endpoint == "public" and frame.keys:
-                self._remember_replayed(data)
-            for conn in list(self._conns.values()):  # type: ignore[attr-defined]
-                if conn.endpoint == frame.endpoint and any(self._matches(conn, key) for key in frame.keys):
-                    sent += conn.queue.put(data)
-        return sent
-
-    def _remember_replayed(self, data: bytes) -> None:
-        try:
-            messages = decode(data)
-        except ProtocolError:
-            return
-        for message in messages:
-            code = getattr(message, "code", None)
-            if hasattr(message, "stream_type") and code:
-                self._replayed[(getattr(message, "type"), code)] = message  # type: ignore[attr-defined]  # noqa: B009
-
-    @staticmethod
-    def _matches(conn: Connection, key: tuple[str, str]) -> bool:
-        type_, code = key
-        if type_ == "myAsset":
-            return conn.my_asset
-        if type_ == "myOrder":
-            return conn.my_order is not None and (not conn.my_order or code in conn.my_order)
-        return key in conn.realtime

@@ -25,6 +25,7 @@ class FaultCounters:
     rate_limited_handshakes: int = 0
     teapot_handshakes: int = 0
     rate_limited_messages: int = 0
+    teapot_messages: int = 0
     idle_closes: int = 0
 
 
@@ -126,16 +127,42 @@ class ConnectLimiter:
 
 class MessageLimiter:
     """Per connection: a request is over the limit if it would make more than ``per_second`` in any
-    1 s window or more than ``per_minute`` in any 60 s window. Refused requests are not counted."""
+    1 s window, more than ``per_minute`` in any 60 s window or (``origin``: the handshake carried an
+    ``Origin`` header) more than 1 in any 10 s window. Refused requests are not counted.
 
-    def __init__(self, per_second: int | None, per_minute: int | None) -> None:
-        self.per_second, self.per_minute = per_second, per_minute
+    ``teapot_after`` refusals within 60 s ban the connection for ``teapot_seconds``: ``check`` then
+    answers 418 for every request (Upbit's "I'm a teapot" after repeated 429s, per connection).
+    """
+
+    def __init__(self, per_second: int | None, per_minute: int | None, *, origin: bool = False,
+                 teapot_after: int | None = None, teapot_seconds: float = 60.0) -> None:
+        self.per_second, self.per_minute, self.origin = per_second, per_minute, origin
+        self.teapot_after, self.teapot_seconds = teapot_after, teapot_seconds
         self._times: deque[float] = deque()  # bounded: pruned to 60 s, at most per_minute
+        self._refused: deque[float] = deque()  # bounded: pruned to 60 s, cleared at teapot_after
+        self.banned_until = float("-inf")
+
+    def check(self, now: float) -> int | None:
+        """None lets the request through, else 429 (over a limit) or 418 (banned after repeated 429s)."""
+        if now < self.banned_until:
+            return 418
+        if self.allow(now):
+            return None
+        while self._refused and self._refused[0] <= now - 60.0:
+            self._refused.popleft()
+        self._refused.append(now)
+        if self.teapot_after is not None and len(self._refused) >= self.teapot_after:
+            self._refused.clear()
+            self.banned_until = now + self.teapot_seconds
+            return 418
+        return 429
 
     def allow(self, now: float) -> bool:
         while self._times and self._times[0] <= now - 60.0:
             self._times.popleft()
         if self.per_minute is not None and len(self._times) >= self.per_minute:
+            return False
+        if self.origin and self._times and self._times[-1] > now - 10.0:
             return False
         if self.per_second is not None:
             recent = sum(1 for t in reversed(self._times) if t > now - 1.0) if self._times else 0

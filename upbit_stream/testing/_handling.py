@@ -55,11 +55,12 @@ class RequestHandling:
     market: Any
     _refused_streams: dict[tuple[str, str], RequestError]
     _replay_frames: list[Any]
-    _replayed: dict[tuple[str, str], Any]
+    replayed_snapshot: Any
     _first_request: trio.Event
     _record: Any
     now_ms: Any
     codes: Any
+    unknown_codes: str
 
     def _refusal_of(self, request: ParsedRequest) -> RequestError | None:
         """The error ``refuse_stream()`` set for a stream ``request`` asks for, if any."""
@@ -81,14 +82,18 @@ class RequestHandling:
             return
         conn.requests += 1
         parsed: ParsedRequest | RequestError
-        if not conn.limiter.allow(now):
+        limited = conn.limiter.check(now)
+        if limited == 418:
+            self.counters.teapot_messages += 1
+            parsed = RequestError("I'm a teapot")
+        elif limited is not None:
             self.counters.rate_limited_messages += 1
             parsed = RequestError("TOO_MANY_REQUEST" if conn.endpoint == "info" else "Too Many Requests")
         elif conn.auth_error is not None:
             parsed = RequestError("INVALID_AUTH")
         else:
             try:
-                parsed = parse_request(message, conn.endpoint, self.codes(), self.categories)
+                parsed = parse_request(message, conn.endpoint, self.codes(), self.categories, self.unknown_codes)
                 if isinstance(parsed, ParsedRequest):
                     parsed = self._refusal_of(parsed) or parsed
                 if isinstance(parsed, ParsedRequest):
@@ -120,7 +125,7 @@ class RequestHandling:
                 continue
             for code, depth in zip(t.codes, t.depths):
                 if self._replay_frames:  # the market is the recording: snapshot its latest event, if any yet
-                    event = self._replayed_snapshot(t.type, code, depth)
+                    event = self.replayed_snapshot(t.type, code, depth, t.level)
                     if event is None:
                         continue
                 elif t.type == "orderbook":
@@ -132,11 +137,3 @@ class RequestHandling:
                 else:
                     continue
                 conn.queue.put(encode_event(event, conn.format), force=True)
-
-    def _replayed_snapshot(self, type_: str, code: str, depth: int) -> Any:
-        event = self._replayed.get((type_, code))
-        if event is None:
-            return None
-        if type_ == "orderbook":
-            event = attrs.evolve(event, orderbook_units=event.orderbook_units[:depth])
-        return attrs.evolve(event, stream_type=StreamType.SNAPSHOT)

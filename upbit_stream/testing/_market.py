@@ -17,7 +17,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 import attrs
 
 from .._core.enums import AskBid, Change, MarketState, MarketWarning, StreamType
-from .._core.events import CANDLE_INTERVALS, Candle, Orderbook, OrderbookUnit, Ticker, Trade
+from .._core.events import Candle, Orderbook, OrderbookUnit, Ticker, Trade
+from ._candles import CandleBook, CandleState
 
 __all__ = ["MARKETS", "Market", "MarketSim", "tick_size"]
 
@@ -26,7 +27,6 @@ _D8 = Decimal("0.00000001")
 _D10 = Decimal("0.0000000001")
 DEPTH = 30
 _KST = timedelta(hours=9)
-_INTERVAL_MS = {u: (int(u[:-1]) * (1000 if u.endswith("s") else 60_000)) for u in CANDLE_INTERVALS}
 
 # (code, initial price). Prices are rounded to the market's tick at start.
 _KRW = {
@@ -124,15 +124,6 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-class _Candle:
-    __slots__ = ("start", "open", "high", "low", "close", "volume", "amount", "ts")
-
-    def __init__(self, start: int, price: Decimal, ts: int) -> None:
-        self.start, self.ts = start, ts
-        self.open = self.high = self.low = self.close = price
-        self.volume = self.amount = Decimal(0)
-
-
 class _State:
     """Mutable state of one market: its book, ticker accumulations and candles."""
 
@@ -160,9 +151,6 @@ class _State:
         self.last_side = AskBid.BID
         self.last_ts = now_ms
         self.last_trade: Trade | None = None  # the latest trade as published, repeated by a SNAPSHOT
-        self.candles: dict[str, _Candle] = {
-            u: _Candle(now_ms - now_ms % ms, self.price, now_ms) for u, ms in _INTERVAL_MS.items()
-        }
 
 
 class MarketSim:
@@ -177,7 +165,9 @@ class MarketSim:
         self._weights = [8 if m.code in ("KRW-BTC", "KRW-ETH") else 3 if m.quote == "KRW" else 1
                          for m in self.markets]
         self._seq = 0
-        self._dirty: dict[tuple[str, str], None] = {}
+        self.candles = CandleBook()
+        for st in self._states.values():
+            self.candles.seed(st.code, st.price, now_ms)
         self.trades = 0
 
     # -- state views -------------------------------------------------------------------------
@@ -253,7 +243,12 @@ class MarketSim:
     def candle(self, code: str, interval: str, now_ms: int,
                stream_type: StreamType = StreamType.REALTIME) -> Candle:
         """The current (or most recent existing) candle of ``code`` at ``interval``."""
-        c = self._states[code].candles[interval]
+        return self.candle_event(code, interval, self.candles.current(code, interval), now_ms, stream_type)
+
+    @staticmethod
+    def candle_event(code: str, interval: str, c: CandleState, now_ms: int,
+                     stream_type: StreamType = StreamType.REALTIME) -> Candle:
+        """The event of candle ``c`` (of ``code`` at ``interval``), stamped ``now_ms``."""
         utc = _utc(c.start)
         return Candle(
             type=f"candle.{interval}", code=code,
@@ -344,15 +339,7 @@ class MarketSim:
             st.acc_ask = _CTX.add(st.acc_ask, volume)
         else:
             st.acc_bid = _CTX.add(st.acc_bid, volume)
-        for unit, ms in _INTERVAL_MS.items():
-            start = now_ms - now_ms % ms
-            c = st.candles[unit]
-            if c.start != start:
-                c = st.candles[unit] = _Candle(start, price, now_ms)
-            c.high, c.low, c.close, c.ts = max(c.high, price), min(c.low, price), price, now_ms
-            c.volume = _CTX.add(c.volume, volume)
-            c.amount = _CTX.add(c.amount, amount)
-            self._dirty[(st.code, unit)] = None
+        self.candles.record(st.code, price, volume, amount, now_ms)
 
     def _prune(self, st: _State) -> None:
         keep = set(self._ladder(st, st.ask, True, DEPTH + 10)) | set(self._ladder(st, st.bid, False, DEPTH + 10))
@@ -374,14 +361,13 @@ class MarketSim:
             best_bid_price=st.bid, best_bid_size=self._size(st, st.bid), stream_type=stream_type,
         )
 
-    def take_dirty(self) -> list[tuple[str, str]]:
-        """The (code, unit) candles a trade changed since the last call, each once."""
-        dirty, self._dirty = self._dirty, {}
-        return list(dirty)
+    def take_dirty(self) -> list[tuple[str, str, CandleState]]:
+        """The candles a trade changed since the last call, each once (closed periods first: see ``CandleBook``)."""
+        return self.candles.take_dirty()
 
     def take_dirty_candles(self, now_ms: int) -> list[Candle]:
-        """Candles changed by a trade since the last call (REALTIME), at most one per code and unit."""
-        return [self.candle(code, unit, now_ms) for code, unit in self.take_dirty()]
+        """Candles changed by a trade since the last call (REALTIME), at most one per code, unit and period."""
+        return [self.candle_event(code, unit, c, now_ms) for code, unit, c in self.take_dirty()]
 
     def level_supported(self, code: str, level: Decimal) -> bool:
         """Grouping exists for KRW markets at multiples of the tick; BTC/USDT markets only have 0."""

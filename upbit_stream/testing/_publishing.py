@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from .._core.encode import encode_event
 from .._core.enums import Format
+from ._replay import reshape_book
 
 if TYPE_CHECKING:
     from ._connection import Connection
@@ -30,11 +30,17 @@ class Publishing:
     rate: float
     blast: bool
     now_ms: Any
+    _t0: float
+    _epoch_ms: int
 
     # -- publishing -----------------------------------------------------------------------------
 
-    def publish(self, event: Any) -> int:
-        """Send one event to every connection subscribed to it; return how many frames were queued."""
+    def publish(self, event: Any, recorded: bool = False) -> int:
+        """Send one event to every connection subscribed to it; return how many frames were queued.
+
+        An orderbook is reshaped per subscription (depth, ``level``): from the simulated market, or
+        ``recorded`` (a replayed book) from the event itself.
+        """
         type_ = event.type
         queued = 0
         if type_ == "myOrder" or type_ == "myAsset":
@@ -59,13 +65,18 @@ class Publishing:
             for variant in variants:
                 if type_ == "orderbook" and variant != (len(event.orderbook_units), event.level):
                     depth, level = variant
-                    if not self.market.level_supported(event.code, level) or event.code not in self.market:
-                        continue
                     cache_key = (conn.format, variant)
                     cached = frames.get(cache_key)
                     if cached is None:
-                        ev = self.market.orderbook(event.code, event.timestamp, depth, level)
-                        cached = frames[cache_key] = encode_event(ev, conn.format)
+                        if recorded:
+                            ev = reshape_book(event, depth, level)
+                        elif self.market.level_supported(event.code, level) and event.code in self.market:
+                            ev = self.market.orderbook(event.code, event.timestamp, depth, level)
+                        else:
+                            ev = None
+                        cached = frames[cache_key] = b"" if ev is None else encode_event(ev, conn.format)
+                    if not cached:
+                        continue  # a level that book cannot have: nothing streams
                     frame = cached
                 else:
                     cache_key = (conn.format, None)
@@ -100,13 +111,15 @@ class Publishing:
                 self.publish(self.market.orderbook(c, now_ms))
         return trades
 
-    def flush_candles(self) -> int:
-        """Publish the candles changed since the last flush (the 1 s cadence calls this)."""
-        now_ms = self.now_ms()
+    def flush_candles(self, now_ms: int | None = None) -> int:
+        """Publish the candles changed since the last flush, stamped ``now_ms`` (default now): a period
+        that closed since then gets its final update before the candle that followed it.
+        The clock calls this on every wall-clock second (of ``now_ms``)."""
+        stamp: int = self.now_ms() if now_ms is None else now_ms
         sent = 0
-        for code, unit in self.market.take_dirty():
+        for code, unit, candle in self.market.take_dirty():
             if self._wanted(f"candle.{unit}", code):
-                sent += self.publish(self.market.candle(code, unit, now_ms))
+                sent += self.publish(self.market.candle_event(code, unit, candle, stamp))
         return sent
 
     async def _market_loop(self) -> None:
@@ -123,6 +136,9 @@ class Publishing:
             produced += due
 
     async def _candle_loop(self) -> None:
+        """Flush candles at every whole second of the exchange's clock (``now_ms``), as Upbit's 1 s tick."""
+        boundary = 0
         while True:
-            await trio.sleep_until(math.floor(trio.current_time()) + 1)
-            self.flush_candles()
+            boundary = max((self.now_ms() // 1000 + 1) * 1000, boundary + 1000)
+            await trio.sleep_until(self._t0 + (boundary - self._epoch_ms) / 1000)
+            self.flush_candles(max(self.now_ms(), boundary))

@@ -9,8 +9,9 @@ Choices where Upbit's documentation is silent (see the module README in ``__init
   indicator_signal on ``/info``) on the public endpoint is ``INVALID_AUTH`` — the documented cause
   "private type 인데 인증 없이 요청했을 경우"; any other type on an endpoint that does not carry it is
   ``INVALID_PARAM``; an unknown type or ``method`` is ``INVALID_PARAM``;
-* unknown or lower-case codes and unparsable flags or levels are ``INVALID_PARAM`` (but any code is
-  accepted on ``/info``, as Upbit documents: ``_info_requests`` checks the 2026 types);
+* unknown or lower-case codes (``unknown_codes="reject"``, default) and unparsable flags or levels
+  are ``INVALID_PARAM``; ``unknown_codes="ignore"`` drops such codes, the rest of the request stands
+  (any code is accepted on ``/info``, as Upbit documents: ``_info_requests`` checks the 2026 types);
 * ``is_only_snapshot`` and ``is_only_realtime`` both true: snapshot only.
 """
 
@@ -117,10 +118,13 @@ class ParsedRequest:
 
 
 def parse_request(raw: str | bytes, endpoint: str, codes: Container[str],
-                  categories: Collection[str] = ALL_CATEGORIES) -> ParsedRequest | RequestError:
+                  categories: Collection[str] = ALL_CATEGORIES,
+                  unknown_codes: str = "reject") -> ParsedRequest | RequestError:
     """Parse one client message for ``endpoint`` ("public"/"private"/"info").
 
-    ``codes`` are the listed pairs, ``categories`` the announcement categories accepted.
+    ``codes`` are the listed pairs, ``categories`` the announcement categories accepted;
+    ``unknown_codes="ignore"`` drops codes that are not listed (they stream nothing) instead of
+    refusing the request.
     """
     try:
         data = json.loads(raw, parse_float=Decimal)
@@ -159,7 +163,7 @@ def parse_request(raw: str | bytes, endpoint: str, codes: Container[str],
         return RequestError("NO_TYPE")
     types = []
     for obj in objects:
-        parsed = _parse_type(obj, endpoint, codes, categories)
+        parsed = _parse_type(obj, endpoint, codes, categories, unknown_codes == "ignore")
         if isinstance(parsed, RequestError):
             return parsed
         types.append(parsed)
@@ -180,7 +184,7 @@ def _flag(obj: dict[str, Any], snake: str, camel: str) -> bool | RequestError:
 
 
 def _parse_type(obj: dict[str, Any], endpoint: str, listed: Container[str],
-                categories: Collection[str]) -> TypeRequest | RequestError:
+                categories: Collection[str], ignore_unknown: bool = False) -> TypeRequest | RequestError:
     type_ = obj.get("type")
     if type_ is None:
         return RequestError("NO_TYPE")
@@ -225,6 +229,8 @@ def _parse_type(obj: dict[str, Any], endpoint: str, listed: Container[str],
                 return RequestError("INVALID_PARAM", f"{item}은 지원하지 않는 페어 코드입니다.")
             depth = int(suffix) if int(suffix) in DEPTHS else 30
         if code not in listed:
+            if ignore_unknown:
+                continue
             return RequestError("INVALID_PARAM", f"{item}은 지원하지 않는 페어 코드입니다.")
         codes.append(code)
         depths.append(depth)

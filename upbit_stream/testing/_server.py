@@ -31,7 +31,8 @@ from ._info_publishing import InfoPublishing
 from ._info_requests import ALL_CATEGORIES, DOCUMENTED_CATEGORIES
 from ._market import MarketSim
 from ._publishing import Publishing
-from ._replay import ReplayFrame, load_replay
+from ._replay import ReplayFileError, ReplayFrame, read_replay
+from ._replaying import Replaying
 from ._requests import RequestError
 
 __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
@@ -39,7 +40,7 @@ __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
 _REASONS = {401: b"Unauthorized", 418: b"I'm a teapot", 429: b"Too Many Requests"}
 
 
-class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
+class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying):
     """Handle of a running fake exchange (yielded by ``open_fake_upbit``)."""
 
     def __init__(self, *, host: str, seed: int, rate: float, blast: bool, blast_rate: float | None,
@@ -49,9 +50,16 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
                  teapot_seconds: float, send_queue_size: int, balances: Mapping[str, Any] | None,
                  epoch_ms: int | None, replay: str | None, pace: str, replay_loop: bool,
                  blast_ring_size: int, log_size: int, ssl_context: ssl.SSLContext | None = None,
-                 strict_categories: bool = False) -> None:
+                 strict_categories: bool = False, verbatim: bool = False, origin_rule: bool = True,
+                 reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt") -> None:
         if auth_failure not in ("frame", "http"):
             raise ValueError("auth_failure must be 'frame' or 'http'")
+        if unknown_codes not in ("reject", "ignore"):
+            raise ValueError("unknown_codes must be 'reject' or 'ignore'")
+        if idle_close not in ("clean", "abrupt"):
+            raise ValueError("idle_close must be 'clean' or 'abrupt'")
+        self.origin_rule, self.unknown_codes, self.idle_close = origin_rule, unknown_codes, idle_close
+        self.teapot_after, self.teapot_seconds = teapot_after, teapot_seconds
         if pace not in ("recorded", "fast"):
             raise ValueError("pace must be 'recorded' or 'fast'")
         self.host = host
@@ -81,7 +89,7 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
         self.categories = DOCUMENTED_CATEGORIES if strict_categories else ALL_CATEGORIES
         self._init_info()
         self.account = Account(balances, price_of=self.market.best)
-        self._auth = Authenticator(self.keys)
+        self._auth = Authenticator(self.keys, reject_reused_nonce)
         self._connect_limiter = ConnectLimiter(connects_per_second, teapot_after, teapot_seconds)
         self._refusals: deque[int] = deque()  # bounded: what refuse_handshakes() was asked for
         self._delisted: set[str] = set()  # bounded: the market's codes
@@ -91,7 +99,15 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
         self._conns: dict[int, Connection] = {}
         self._ids = itertools.count(1)
         self._ring = BlastRing(seed, blast_ring_size, self.now_ms()) if blast else None
-        self._replay_frames: list[ReplayFrame] = load_replay(replay) if replay else []
+        self.verbatim = verbatim
+        self._replay_frames: list[ReplayFrame] = []
+        self.replay_skipped = 0  # lines of the replay file that were not recording entries
+        if replay:
+            self._replay_frames, self.replay_skipped = read_replay(replay)
+            if not self._replay_frames:
+                raise ReplayFileError(f"{replay}: no recording line ({self.replay_skipped} lines skipped; "
+                                      "a replay file holds {\"t\", \"endpoint\", \"frame\"} lines from "
+                                      "`upbit-stream record`)")
         self._replay_codes = {code for f in self._replay_frames for _, code in f.keys}
         self._replayed: dict[tuple[str, str], Any] = {}  # latest replayed public event per (type, code)
         self._replay_pace, self._replay_repeat = pace, replay_loop
@@ -117,6 +133,11 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
     def info_url(self) -> str:
         """The endpoint of ``indicator`` and ``indicator_signal`` (authenticated like ``private_url``)."""
         return f"{self.base_url}/websocket/v1/info"
+
+    @property
+    def replay_frame_count(self) -> int:
+        """How many frames the replay file given to ``open_fake_upbit`` holds (0: no replay)."""
+        return len(self._replay_frames)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -247,7 +268,8 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls):
             return None
         ws = await request.accept()
         remote = request.remote
-        return Connection(self, conn_id, endpoint, path, str(remote), ws, gated, gate, auth_error)
+        origin = any(name.lower() == b"origin" for name, _ in request.headers)
+        return Connection(self, conn_id, endpoint, path, str(remote), ws, gated, gate, auth_error, origin)
 
     def _blast_chunks_for(self, conn: Connection) -> tuple[tuple[bytes, int], ...]:
         if self._ring is None or not conn.realtime:
@@ -276,7 +298,8 @@ async def open_fake_upbit(
     send_queue_size: int = 1024, balances: Mapping[str, Any] | None = None, epoch_ms: int | None = None,
     replay: str | None = None, pace: str = "recorded", replay_loop: bool = False,
     blast_ring_size: int = 4096, log_size: int = 100_000, ssl_context: ssl.SSLContext | None = None,
-    strict_categories: bool = False,
+    strict_categories: bool = False, verbatim: bool = False, origin_rule: bool = True,
+    reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt",
 ) -> AsyncIterator[FakeUpbit]:
     """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
 
@@ -287,7 +310,18 @@ async def open_fake_upbit(
     private connection with INVALID_AUTH, "http" rejects its handshake with 401. ``None`` disables a
     limit. ``ssl_context`` (a server context) serves ``wss://`` instead of ``ws://``.
     ``strict_categories`` accepts only the 8 documented announcement categories (default: also the
-    SDK's 5 more). Leaving the block closes every connection and task.
+    SDK's 5 more). ``replay`` serves a recording (from ``upbit-stream record``) instead of the
+    simulation, its events answered as live ones (each connection's format, depth, ``level``);
+    ``verbatim`` sends its frames byte for byte as recorded instead. A replay file without a single
+    recording line raises ``ValueError`` here; skipped lines are counted in ``replay_skipped``.
+    ``origin_rule``: a connection whose handshake carried an ``Origin`` header may make 1 request
+    per 10 s (Upbit's documented policy). ``reject_reused_nonce``: a private handshake whose JWT
+    nonce was seen before is refused like a bad token (False: accepted, as ccxt.pro's private
+    reconnect needs). ``unknown_codes`` "reject" refuses a request naming an unlisted (or
+    lower-case) code with INVALID_PARAM, "ignore" drops the code. ``idle_close`` "abrupt" ends an
+    idle connection without a close frame (the lost connection Upbit's best-practice page
+    describes), "clean" with close code 1000 "Idle Timeout".
+    Leaving the block closes every connection and task.
     """
     server = FakeUpbit(
         host=host, seed=seed, rate=rate, blast=blast, blast_rate=blast_rate,
@@ -297,7 +331,8 @@ async def open_fake_upbit(
         teapot_after=teapot_after, teapot_seconds=teapot_seconds, send_queue_size=send_queue_size,
         balances=balances, epoch_ms=epoch_ms, replay=replay, pace=pace, replay_loop=replay_loop,
         blast_ring_size=blast_ring_size, log_size=log_size, ssl_context=ssl_context,
-        strict_categories=strict_categories,
+        strict_categories=strict_categories, verbatim=verbatim, origin_rule=origin_rule,
+        reject_reused_nonce=reject_reused_nonce, unknown_codes=unknown_codes, idle_close=idle_close,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     server.port = listeners[0].socket.getsockname()[1]
