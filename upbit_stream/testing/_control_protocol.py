@@ -114,10 +114,10 @@ def _ints(parts: list[str], count: int) -> list[int]:
 
 
 def _cross(parts: list[str]) -> IndicatorParams:
-    kind = parts.pop(0).upper() if len(parts) == 3 else "SMA"
+    kind = parts[0].upper() if len(parts) == 3 else "SMA"
     if kind not in ("SMA", "EMA"):
         raise ValueError(f"a crossover is SMA or EMA, got {kind!r}")
-    short, long = _ints(parts, 2)
+    short, long = _ints(parts[-2:], 2) if len(parts) <= 3 else _ints(parts, 2)
     return ma_crossover(short, long, "EMA" if kind == "EMA" else "SMA")
 
 
@@ -231,7 +231,9 @@ def _announce(words: list[str], rest: str) -> Command:
 
 def _tick(words: list[str], rest: str) -> Command:
     _arity(words, 0, 2, "tick [N] [CODE]")
-    count = _count(words.pop(0)) if words and words[0].isdigit() else 1
+    count = 1
+    if words and words[0].isdigit():
+        count, words = _count(words[0]), words[1:]
     if len(words) > 1 or (words and words[0].isdigit()):
         raise ControlError("usage: tick [N] [CODE]")
     return Command("tick", (count, words[0] if words else None))
