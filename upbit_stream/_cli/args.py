@@ -26,6 +26,7 @@ from .._core.specs import (
 )
 from .args_info import add_indicator_options, add_info_views
 from .args_relay import add_relay
+from .args_serve import add_serve_options
 
 __all__ = ["USAGE", "build_parser", "parse_duration", "parse_size", "parse_targets"]
 
@@ -391,6 +392,7 @@ def _add_serve(sub: Commands) -> None:
                        help="test API key pair (repeatable; default: the built-in test pair)")
     serve.add_argument("--idle-timeout", type=_number(0, above=True), default=120.0,
                        help="idle close in seconds (default 120)")
+    add_serve_options(serve)
     serve.set_defaults(command="serve")
 
 

@@ -244,7 +244,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the fake exchange until Ctrl-C (or SIGTERM)."""
     from ..testing import open_fake_upbit
     from ..testing._replay import ReplayFileError
+    from .args_serve import serve_problem
 
+    problem = serve_problem(args)
+    if problem:
+        print(f"upbit-stream serve: error: {problem} (see upbit-stream serve --help)", file=sys.stderr)
+        return USAGE
+    tls = args.tls or args.tls_dir is not None
+    if tls and not _has_trustme():
+        print("upbit-stream serve: --tls needs the trustme package: pip install 'upbit-stream[fake-tls]'",
+              file=sys.stderr)
+        return FAILED
     if args.replay and not Path(args.replay).is_file():
         print(f"upbit-stream serve: error: no recording at {args.replay} (--replay takes a file from "
               "`upbit-stream record`)", file=sys.stderr)
@@ -253,10 +263,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def body(stop: trio.Event) -> int:
         async with open_fake_upbit(
             host=args.host, port=args.port, rate=args.rate, blast=args.blast, blast_rate=args.blast_rate,
-            seed=args.seed, replay=args.replay, pace=args.pace, replay_loop=args.loop,
+            seed=args.seed, replay=args.replay, pace=args.pace or "recorded", replay_loop=args.loop,
             keys=dict(args.keys) if args.keys else None, idle_timeout=args.idle_timeout,
             verbatim=args.verbatim, reject_reused_nonce=not args.allow_reused_nonce,
             unknown_codes=args.unknown_codes, idle_close=args.idle_close,
+            tls=tls, tls_dir=args.tls_dir, control_port=args.control,
         ) as fake:
             source = "blast" if args.blast else f"replay {args.replay}" if args.replay else f"{args.rate:g} trades/s"
             print(f"fake Upbit exchange listening (seed {args.seed}, {source})")
@@ -266,6 +277,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"  public:  {fake.public_url}")
             print(f"  private: {fake.private_url}")
             print(f"  info:    {fake.info_url}")
+            if fake.ca_path is not None:
+                kept = "kept" if args.tls_dir is not None else "removed on exit"
+                print(f"  TLS CA:  {fake.ca_path} ({kept}; clients: SSL_CERT_FILE={fake.ca_path})")
+            if fake.control_port is not None:
+                print(f"  control: 127.0.0.1:{fake.control_port} (one command per line; send help)")
             for access, secret in fake.keys.items():
                 print(f"  test keys: UPBIT_ACCESS_KEY={access} UPBIT_SECRET_KEY={secret}")
             print("Press Ctrl-C to stop.", flush=True)
@@ -282,10 +298,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if exc.errno != errno.EADDRINUSE:
             _fail(exc)
             return FAILED
-        print(f"upbit-stream serve: cannot listen on {args.host}:{args.port}: the address is in use "
-              "(another server there? pick another --port, or 0 for any free one)", file=sys.stderr)
+        where = f"{args.host}:{args.port}" + (f" or 127.0.0.1:{args.control}" if args.control else "")
+        print(f"upbit-stream serve: cannot listen on {where}: the address is in use "
+              "(another server there? pick another --port or --control, or 0 for any free one)", file=sys.stderr)
         return FAILED
     return OK if status == INTERRUPTED else status  # Ctrl-C is how a server is meant to stop
+
+
+def _has_trustme() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("trustme") is not None
 
 
 def cmd_config_init(args: argparse.Namespace) -> int:

@@ -98,6 +98,46 @@ The 2026 types (``announcement`` on ``/private``, ``indicator``/``indicator_sign
   the next close's signals; ``inject_indicator``/``force_signal`` reach the subscribers of exactly
   that combination, listed or not, leaving states alone; ``close_candle()`` closes the candle in
   progress now, and the clock then skips it.
+
+TLS and the control port (``upbit-stream serve --tls --control PORT`` runs both):
+
+* ``open_fake_upbit(tls=True)`` makes a CA and a certificate for ``127.0.0.1``, ``localhost`` and
+  ``::1`` (needs ``trustme``: the ``fake-tls`` extra) and serves ``wss://``. ``fake.ca_path`` is the
+  CA's PEM file, which a client trusts (``SSL_CERT_FILE=…`` for anything built on
+  ``ssl.create_default_context()``, this library's session included); it lives in a temporary
+  directory removed when the block ends, or in ``tls_dir`` (kept, with ``server.pem``, mode 0600).
+* ``open_fake_upbit(control_port=0)`` listens on ``127.0.0.1`` only (``fake.control_port``) for a line
+  protocol any language can speak: UTF-8 lines (LF or CRLF, at most 64 KiB; a longer one is answered
+  ``error`` and the connection closed), one command each, answered in order by one line ``ok`` or
+  ``ok RESULT`` or ``error REASON``; ``help`` first sends one ``# …`` line per command. Blank lines
+  and ``#`` comments get ``ok``. At most 8 control connections at once (the 9th gets ``error`` and is
+  closed). ENDPOINT is ``public``, ``private``, ``info`` or ``all`` (default all). The commands and
+  the control each one calls:
+
+  - ``place CODE bid|ask limit PRICE VOLUME [IDENTIFIER]``, ``place CODE bid price TOTAL``,
+    ``place CODE ask market VOLUME`` → ``ok UUID`` (``place_order``); ``fill UUID [VOLUME [PRICE]]``
+    (``fill``); ``cancel UUID`` (``cancel``); ``deposit CURRENCY AMOUNT`` (``deposit``).
+  - ``announce CATEGORY TITLE…`` or ``announce {JSON}`` with ``title`` and any of ``category``,
+    ``event_type``, ``uuid``, ``url``, ``body``, ``body_too_large``, ``first_listed_at``,
+    ``listed_at`` → ``ok UUID`` (``publish_announcement``).
+  - ``tick [N] [CODE]`` → ``ok N`` (``tick``, N ≤ 10000); ``drop [ENDPOINT]`` and
+    ``stall [SECONDS|forever] [ENDPOINT]`` → ``ok CONNECTIONS`` (``drop_all``, ``stall``); ``resume``;
+    ``refuse-handshakes N [STATUS]`` (429 by default); ``refuse-stream TYPE CODE [NAME [MESSAGE…]]``;
+    ``delist CODE``; ``delay SECONDS``.
+  - ``close-candle [TIMEFRAME]`` → ``ok CANDLE_START_UTC`` (``close_candle``, 5m by default);
+    ``indicator CODE TIMEFRAME INDICATOR FIELD=N…`` (``inject_indicator``) and
+    ``signal CODE TIMEFRAME INDICATOR TRIGGER [threshold=N|multiplier=X] [FIELD=N…]``
+    (``force_signal``), INDICATOR written ``rsi:14``, ``volume:20``, ``sma:20``, ``ema:20``,
+    ``bollinger:20x2.0``, ``cross:5/20``, ``cross:EMA:20/60`` or ``macd:12/26/9`` and the FIELDs
+    those of its value class (``rsi=71.5``; ``macd=… macd_signal=… histogram=…``).
+  - ``inject [ENDPOINT] TEXT…`` sends TEXT as one binary frame (as Upbit frames are),
+    ``inject-text [ENDPOINT] TEXT…`` as a text frame → ``ok CONNECTIONS`` (``send_raw``).
+  - ``connections`` → ``ok public=N private=N info=N``; ``wait-request TYPE [SECONDS]`` answers
+    ``ok`` once a request subscribing to TYPE (``myOrder``, ``ticker``, …) has been logged, or
+    ``error`` after SECONDS (10, at most 60), so a script acts after its client subscribed.
+
+  A refusal by the control itself (an unknown order, insufficient funds, an unknown market) is
+  ``error`` with its message.
 """
 
 from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY

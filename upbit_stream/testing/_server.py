@@ -23,6 +23,7 @@ from ._account import Account
 from ._auth import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, Authenticator
 from ._blast import BlastRing
 from ._connection import Connection
+from ._control_server import serve_control
 from ._controls import Controls
 from ._faults import ConnectLimiter, FaultCounters, Gate, GateStream
 from ._handling import RequestHandling, RequestRecord
@@ -34,6 +35,7 @@ from ._publishing import Publishing
 from ._replay import ReplayFileError, ReplayFrame, read_replay
 from ._replaying import Replaying
 from ._requests import RequestError
+from ._tls import FakeTls
 
 __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
 
@@ -42,6 +44,11 @@ _REASONS = {401: b"Unauthorized", 418: b"I'm a teapot", 429: b"Too Many Requests
 
 class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying):
     """Handle of a running fake exchange (yielded by ``open_fake_upbit``)."""
+
+    #: With ``tls=True``: the CA certificate file a client trusts (``SSL_CERT_FILE``); else None.
+    ca_path: str | None = None
+    #: With ``control_port=``: the port of the line-protocol control server on 127.0.0.1; else None.
+    control_port: int | None = None
 
     def __init__(self, *, host: str, seed: int, rate: float, blast: bool, blast_rate: float | None,
                  keys: Mapping[str, str],
@@ -300,6 +307,7 @@ async def open_fake_upbit(
     blast_ring_size: int = 4096, log_size: int = 100_000, ssl_context: ssl.SSLContext | None = None,
     strict_categories: bool = False, verbatim: bool = False, origin_rule: bool = True,
     reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt",
+    tls: bool = False, tls_dir: str | None = None, control_port: int | None = None,
 ) -> AsyncIterator[FakeUpbit]:
     """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
 
@@ -322,7 +330,15 @@ async def open_fake_upbit(
     idle connection without a close frame (the lost connection Upbit's best-practice page
     describes), "clean" with close code 1000 "Idle Timeout".
     Leaving the block closes every connection and task.
+
+    ``tls=True`` serves ``wss://`` with a certificate for 127.0.0.1/localhost signed by a CA made
+    now (needs ``trustme``); ``fake.ca_path`` is that CA's file, in a temporary directory removed
+    on exit, or in ``tls_dir`` (kept). ``control_port`` (0: any free port) runs the line-protocol
+    control server on 127.0.0.1 (see the package docs); ``fake.control_port`` is its port.
     """
+    tls_files = _tls_files(tls, tls_dir, ssl_context)
+    if tls_files is not None:
+        ssl_context = tls_files.server_context
     server = FakeUpbit(
         host=host, seed=seed, rate=rate, blast=blast, blast_rate=blast_rate,
         keys=keys if keys else {DEFAULT_ACCESS_KEY: DEFAULT_SECRET_KEY}, auth_failure=auth_failure,
@@ -339,6 +355,10 @@ async def open_fake_upbit(
     with single_errors():
         async with trio.open_nursery() as nursery:
             server.nursery = nursery
+            if tls_files is not None:
+                server.ca_path = await nursery.start(tls_files.keep_files, tls_dir)
+            if control_port is not None:
+                server.control_port = await nursery.start(serve_control, server, control_port)
             await nursery.start(trio.serve_listeners, server._handle_tcp, listeners)
             nursery.start_soon(server._market_loop)
             nursery.start_soon(server._candle_loop)
@@ -348,3 +368,13 @@ async def open_fake_upbit(
                 yield server
             finally:
                 nursery.cancel_scope.cancel()
+
+
+def _tls_files(tls: bool, tls_dir: str | None, ssl_context: ssl.SSLContext | None) -> FakeTls | None:
+    if not tls:
+        if tls_dir is not None:
+            raise ValueError("tls_dir= is for tls=True")
+        return None
+    if ssl_context is not None:
+        raise ValueError("pass tls=True or ssl_context=, not both")
+    return FakeTls()

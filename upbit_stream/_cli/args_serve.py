@@ -1,0 +1,45 @@
+"""Arguments of ``serve`` beyond the basic ones: ``--tls``, ``--tls-dir``, ``--control``, and checks across options."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_serve_options", "serve_problem"]
+
+
+def _port(value: str) -> int:
+    if value.isdigit() and 0 <= int(value) <= 65535:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535 (0: any free port): got {value!r}")
+
+
+def add_serve_options(serve: Any) -> None:
+    """Add the TLS and control options to the ``serve`` parser."""
+    serve.add_argument("--tls", action="store_true",
+                       help="serve wss:// with a certificate for 127.0.0.1/localhost from a CA made at start "
+                       "(its file is printed: give it to clients as SSL_CERT_FILE; needs trustme)")
+    serve.add_argument("--tls-dir", metavar="DIR",
+                       help="with --tls: write ca.pem and server.pem into DIR and keep them (default: a temporary "
+                       "directory removed on exit); implies --tls")
+    serve.add_argument("--control", type=_port, metavar="PORT",
+                       help="accept control commands on 127.0.0.1:PORT (0: any free port), one per line: place, "
+                       "fill, cancel, deposit, announce, tick, drop, stall, inject ... (send help)")
+    serve.set_defaults(pace=None)  # None: not given, so --pace without --replay can be refused
+
+
+def serve_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with a combination of ``serve`` options (None when nothing is)."""
+    if not args.replay:
+        given = [name for name, used in (("--loop", args.loop), ("--pace", args.pace is not None),
+                                         ("--verbatim", getattr(args, "verbatim", False))) if used]
+        if given:
+            return f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} with --replay FILE"
+    if args.blast_rate is not None:
+        if not args.blast:
+            return "--blast-rate only applies with --blast"
+        if not args.blast_rate > 0:
+            return f"--blast-rate must be a number above 0: got {args.blast_rate:g}"
+    if args.control is not None and args.control == args.port != 0:
+        return f"--control {args.control} is the exchange's own --port"
+    return None
