@@ -379,15 +379,6 @@ def _add_serve(sub: Commands) -> None:
     serve.add_argument("--pace", choices=("recorded", "fast"), default="recorded",
                        help="replay with the recorded gaps (default) or as fast as possible")
     serve.add_argument("--loop", action="store_true", help="repeat the replay forever")
-    serve.add_argument("--verbatim", action="store_true",
-                       help="with --replay: send the recorded frames byte for byte (default: each event as live, "
-                       "in the client's format, depth and level)")
-    serve.add_argument("--allow-reused-nonce", action="store_true",
-                       help="accept a private token whose nonce was seen before (ccxt.pro's reconnect needs it)")
-    serve.add_argument("--unknown-codes", choices=("reject", "ignore"), default="reject",
-                       help="a request naming an unlisted code is refused (default) or the code is ignored")
-    serve.add_argument("--idle-close", choices=("abrupt", "clean"), default="abrupt",
-                       help="an idle connection is dropped without a close frame (default) or closed with 1000")
     serve.add_argument("--keys", type=_keys, action="append", metavar="ACCESS:SECRET",
                        help="test API key pair (repeatable; default: the built-in test pair)")
     serve.add_argument("--idle-timeout", type=_number(0, above=True), default=120.0,

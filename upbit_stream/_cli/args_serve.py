@@ -15,7 +15,16 @@ def _port(value: str) -> int:
 
 
 def add_serve_options(serve: Any) -> None:
-    """Add the TLS and control options to the ``serve`` parser."""
+    """Add the replay mode, the fake's switches where Upbit is silent, TLS and the control port to ``serve``."""
+    serve.add_argument("--verbatim", action="store_true",
+                       help="with --replay: send the recorded frames byte for byte (default: each event as live, "
+                       "in the client's format, depth and level)")
+    serve.add_argument("--allow-reused-nonce", action="store_true",
+                       help="accept a private token whose nonce was seen before (ccxt.pro's reconnect needs it)")
+    serve.add_argument("--unknown-codes", choices=("reject", "ignore"), default="reject",
+                       help="a request naming an unlisted code is refused (default) or the code is ignored")
+    serve.add_argument("--idle-close", choices=("abrupt", "clean"), default="abrupt",
+                       help="an idle connection is dropped without a close frame (default) or closed with 1000")
     serve.add_argument("--tls", action="store_true",
                        help="serve wss:// with a certificate for 127.0.0.1/localhost from a CA made at start "
                        "(its file is printed: give it to clients as SSL_CERT_FILE; needs trustme)")
