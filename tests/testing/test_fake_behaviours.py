@@ -3,6 +3,8 @@ reuse, unknown codes, idle close clean or abrupt — over real loopback sockets.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import trio
 import trio_websocket
@@ -133,3 +135,25 @@ def test_serve_flags_reach_the_fake(monkeypatch):
     with pytest.raises(SystemExit):
         cli_main.cmd_serve(args)
     assert (seen["reject_reused_nonce"], seen["unknown_codes"], seen["idle_close"]) == (False, "ignore", "clean")
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("fmt", ["JSON_LIST", "SIMPLE_LIST"])
+async def test_list_formats_carry_every_event_ready_in_one_frame(fmt: str) -> None:
+    from upbit_stream import decode
+
+    from ._helpers import connect, recv, send
+
+    async with open_fake_upbit(seed=3, rate=0) as fake, connect(fake) as ws:
+        await send(ws, [{"ticket": "t"}, {"type": "trade", "codes": ["KRW-BTC"], "is_only_realtime": True},
+                        {"format": fmt}])
+        await fake.wait_for_request(lambda r: r.request is not None)
+        made = fake.tick(5, code="KRW-BTC")  # five trades at once: their events are all queued together
+        frames = []
+        while sum(len(frame) for frame in frames) < 5:
+            frames.append(await recv(ws))
+        assert len(frames) < 5 and max(len(frame) for frame in frames) > 1, frames  # several per frame
+        events = [event for frame in frames for event in decode(json.dumps(frame))]
+        assert [e.sequential_id for e in events] == [t.sequential_id for t in made]  # in order, none lost
+        fake.tick(1, code="KRW-BTC")
+        assert len(await recv(ws)) == 1  # one event ready: one per frame

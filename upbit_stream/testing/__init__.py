@@ -46,7 +46,8 @@ Documented choices where Upbit's documentation is silent:
   than 1/5/15/30 gives 30; an unsupported ``level`` (not a multiple of the KRW tick, non-zero on
   BTC/USDT markets) is accepted and streams nothing, as the docs warn. ``total_*_size`` sum the units sent.
 * Every server frame is binary UTF-8 JSON (also ``{"status":"UP"}``, one per text ``PING``);
-  *_LIST frames carry one event each. Idle connections (no bytes either way for ``idle_timeout``)
+  a *_LIST frame carries every event queued for the connection when it is sent (up to 64 and
+  64 KiB), as Upbit's samples show several per frame; events produced one at a time go one per frame. Idle connections (no bytes either way for ``idle_timeout``)
   lose their TCP connection without a close frame (``idle_close="abrupt"``, default: the lost
   connection Upbit's best-practice page describes) or get close code 1000 "Idle Timeout" (``"clean"``).
 * permessage-deflate is never negotiated: trio-websocket (over wsproto) offers no public way to

@@ -39,6 +39,11 @@ def ws_frame(payload: bytes | str) -> bytes:
     return header + data
 
 
+#: At most this many queued *_LIST frames (and bytes) are joined into one.
+LIST_EVENTS = 64
+LIST_BYTES = 64 * 1024
+
+
 class OutQueue:
     """A bounded FIFO of outgoing frames; data frames beyond ``capacity`` are dropped and counted."""
 
@@ -165,6 +170,8 @@ class Connection:
                     delay = self.server.delay_seconds
                     if data and delay:
                         await trio.sleep_until(queued_at + delay)
+                    elif data and self.format.listed and items:
+                        frame = self._joined(frame, items)
                     await self.ws.send_message(frame)
                     self.sent += 1
                 if self.close_after_send is not None:
@@ -188,6 +195,24 @@ class Connection:
                     self.server.blast_frames_sent += count
         except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
             return
+
+    def _joined(self, first: bytes | str, items: deque[tuple[bytes | str, float, bool]]) -> bytes | str:
+        """``first`` and the *_LIST data frames queued behind it as one list frame, as Upbit sends when
+        several events are ready (at most ``LIST_EVENTS`` frames and ``LIST_BYTES`` bytes)."""
+        if not isinstance(first, bytes) or not first.startswith(b"["):
+            return first
+        parts, size = [first], len(first)
+        while items and len(parts) < LIST_EVENTS:
+            frame, _, data = items[0]
+            if not data or not isinstance(frame, bytes) or not frame.startswith(b"[") or size + len(frame) > LIST_BYTES:
+                break
+            items.popleft()
+            parts.append(frame)
+            size += len(frame)
+        if len(parts) == 1:
+            return first
+        self.sent += len(parts) - 1  # ``sent`` counts queued frames, however they were joined
+        return b"[" + b",".join(part[1:-1] for part in parts) + b"]"
 
     async def _close_after_refusal(self, code: int, reason: str) -> None:
         """Close as ``/info`` does after refusing a request; the receive loop ends with the close."""
