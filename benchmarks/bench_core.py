@@ -178,12 +178,13 @@ def main() -> int:
         for name, fmt, ratio, theirs, ours in bench_against(reference, number, wanted):
             print(f"{name:<10} {fmt:<12} {ratio:6.3f} {theirs:7.2f} {ours:7.2f}")
         return 0
-    print("decode cost / orjson.loads of the same bytes (target <= 3.0x)")
+    print("decode cost / orjson.loads of the same bytes (for reference: the old <= 3.0x target was retired in "
+          "favour of end-to-end throughput, compare_peers)")
     print(f"{'type':<10} {'format':<12} {'ratio':>6} {'us/frame':>9}")
     for name, fmt, ratio, micros in bench_decode(number, wanted):
         print(f"{name:<10} {fmt:<12} {ratio:6.2f} {micros:9.2f}")
     ms = bench_request() * 1e3
-    print(f"request for 1,000 subscriptions over 500 codes: {ms:.3f} ms (target < 1 ms)")
+    print(f"request for 1,000 subscriptions over 500 codes: {ms:.3f} ms (target < 1 ms: {'met' if ms < 1 else 'MISSED'})")
     return 0
 
 

@@ -175,21 +175,27 @@ async def main() -> None:
         print(f"default transport ({DEFAULT_TRANSPORT}):")
         print(f"bare {DEFAULT_TRANSPORT} + orjson.loads {bare_orjson:10,.0f} msg/s")
         print(f"bare {DEFAULT_TRANSPORT} + ub.decode    {bare_ours:10,.0f} msg/s")
+        share = delivered_1 / bare_ours
         print(f"session -> one consumer                 {delivered_1:10,.0f} msg/s  "
-              f"= {delivered_1 / bare_ours:.0%} of bare+ub.decode, {delivered_1 / bare_orjson:.0%} of bare+orjson (target >= 60 %)")
+              f"= {share:.0%} of bare+ub.decode, {delivered_1 / bare_orjson:.0%} of bare+orjson "
+              f"(target >= 60 %: {'met' if share >= 0.6 else 'MISSED'})")
+        print("  (above 100 % is possible: the bare loop reads through websockets.trio's own reader, the session "
+              "through its faster sans-I/O wire)")
         wire_100, delivered_100 = await pipeline(url, subscribers=100, spread=1)
         print(f"100 subscribers x 1 of {len(CODES)} codes: wire {wire_100:,.0f} msg/s, delivered {delivered_100:,.0f} ev/s "
               f"({delivered_100 / wire_100:.1f} subscribers per event)")
         cost_1, cost_100 = 1 / wire_1, 1 / wire_100
-        print(f"per-message cost, 100 subscribers / 1 subscriber: {cost_100 / cost_1:.2f}x (target <= 2x)")
+        print(f"per-message cost, 100 subscribers / 1 subscriber: {cost_100 / cost_1:.2f}x "
+              f"(target <= 2x: {'met' if cost_100 / cost_1 <= 2 else 'MISSED'})")
         total = 100_000 if QUICK else 1_000_000
         before, after, queued = await memory(url, total)
         print(f"RSS after {total // 10:,} msgs {before:.1f} MB, after {total:,} {after:.1f} MB: "
-              f"+{after - before:.1f} MB (target flat within 10 MB); stalled consumer holds {queued:.0f} events")
+              f"+{after - before:.1f} MB (target flat within 10 MB: {'met' if after - before <= 10 else 'MISSED'}); "
+              f"stalled consumer holds {queued:.0f} events")
     with fake_exchange("--blast", "--blast-rate", "6000") as url:  # paced, stamped with the send time
         offered, p50, p99 = await latency(url)
         print(f"latency at {offered:,.0f} msg/s offered: p50 {p50:.2f} ms, p99 {p99:.2f} ms (target p99 < 5 ms "
-              "at 5,000 msg/s; timestamps have 1 ms resolution)")
+              f"at 5,000 msg/s: {'met' if p99 < 5 else 'MISSED'}; timestamps have 1 ms resolution)")
 
 if __name__ == "__main__":
     trio.run(main)
