@@ -171,3 +171,33 @@ async def test_announcements_share_the_private_connection_by_category_with_the_b
             assert trades[0].uuid == listing.uuid and trades[0].category is ub.AnnouncementCategory.TRADE
             private = [r for r in fake.requests if r.endpoint == "private" and r.kind == "handshake"]
             assert len(private) == 1  # one connection for myOrder and both announcement subscribers
+
+
+@pytest.mark.trio
+async def test_info_rate_refusals_and_their_closes_never_make_the_session_give_up(
+        autojump_clock: trio.testing.MockClock) -> None:
+    async with open_fake_upbit(seed=1, rate=0, requests_per_minute=1) as fake:  # a second request: refused, closed
+        async with ub.open_upbit_session(connector=fake.connector(), access_key=fake.access_key,
+                                         secret_key=fake.secret_key) as session:
+            got: list[Any] = []
+            async with trio.open_nursery() as nursery:
+                codes = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE", "KRW-ADA", "KRW-TRX", "KRW-LINK")
+                for code in codes:  # each one a new request on a connection that allows one
+                    assert await nursery.start(_subscribe_and_collect, session, code, got)
+                    await trio.sleep(5)
+                await trio.sleep(60)
+                refusals = [r for r in fake.requests if r.endpoint == "info" and r.error is not None]
+                assert len(refusals) >= 6, refusals  # more than the 5 in a row that give up on a real failure
+                assert all(r.error.name == "TOO_MANY_REQUEST" for r in refusals)
+                assert not [e for e in got if isinstance(e, Exception)], got  # nobody failed
+                fake.inject_indicator("KRW-DOGE", "5m", RSI, ub.RsiValue(rsi=Decimal("42")))
+                await wait_until(lambda: any(isinstance(e, ub.Indicator) and e.code == "KRW-DOGE" for e in got))
+                assert session.stats().connections["info"].state is ub.ConnectionState.CONNECTED
+                nursery.cancel_scope.cancel()
+
+
+async def _subscribe_and_collect(session: Any, code: str, into: list[Any], *,
+                                 task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED) -> None:
+    async with session.indicator(code, "5m", RSI) as events:
+        task_status.started(True)
+        await collect(events, into)

@@ -81,7 +81,7 @@ class EndpointProtocol(Observation):
         self._ending: End | None = None
         self._empty_since: float | None = None
         self._suspect_error: ServerError | None = None
-        self._refused_at: float | None = None  # when the last error frame answered a request
+        self._refused_at: float | None = None  # when the last error frame arrived (/info closes after one)
         self._silence = IndicatorSilence()
         self._queries = Queries()
         # statistics
@@ -235,6 +235,7 @@ class EndpointProtocol(Observation):
 
     def _on_error(self, frame: ErrorFrame, now: float) -> None:
         self.attention = True
+        self._refused_at = now  # /info closes after any error frame it sends: that close is expected
         pending = self.admission.pending
         described = f"{frame.name}: {frame.message}"
         if pending is not None and pending.evidence_at is not None:  # proven accepted: not its error
@@ -257,7 +258,6 @@ class EndpointProtocol(Observation):
             self._schedule.pause(now + pause)
             return
         self._schedule.pause(now + SETTLE)
-        self._refused_at = now
         if frame.name == "INVALID_AUTH" and self.endpoint != "public":
             error = fatal_error(ServerError(frame.name, frame.message), private=True)
             self._end(Failure(described, Recovery.FATAL, error), abort=False)
