@@ -269,3 +269,22 @@ async def test_account_subjects_are_readable_only_with_that_accounts_credentials
                 with pytest.raises(ub.AuthenticationError, match="refused these credentials"):
                     async with ub.open_relay_session(server.url, user="guest", password="wrong"):
                         pass  # pragma: no cover
+
+
+async def test_an_upbit_reconnect_of_the_relay_reaches_readers_as_a_gap_between_the_events(tmp_path):
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=6, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec]), ub.open_relay_session(server.url) as remote:
+                async with remote.subscribe(spec, gaps=True) as trades:
+                    await trio.sleep(0.3)
+                    before = fake.tick(1, code="KRW-BTC")
+                    assert (await trades.receive()).sequential_id == before[0].sequential_id
+                    fake.drop_all()  # the relay's own Upbit connection breaks; its session reconnects
+                    await wait_until(lambda: len([r for r in fake.requests if r.kind == "handshake"]) == 2)
+                    await trio.sleep(0.5)
+                    after = fake.tick(1, code="KRW-BTC")
+                    gap = await trades.receive()
+                    assert isinstance(gap, ub.StreamGap), gap  # told between the last event before and the next
+                    assert "connection" in gap.reason and gap.since <= gap.until  # the session's marker, as it is
+                    assert (await trades.receive()).sequential_id == after[0].sequential_id
