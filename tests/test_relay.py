@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 import trio
 
@@ -288,3 +290,18 @@ async def test_an_upbit_reconnect_of_the_relay_reaches_readers_as_a_gap_between_
                     assert isinstance(gap, ub.StreamGap), gap  # told between the last event before and the next
                     assert "connection" in gap.reason and gap.since <= gap.until  # the session's marker, as it is
                     assert (await trades.receive()).sequential_id == after[0].sequential_id
+
+
+async def test_announcements_and_indicator_values_go_through_the_relay_unchanged(tmp_path):
+    notices, values = ub.announcement("trade", include_body=True), ub.indicator("KRW-BTC", "5m", ub.rsi(14))
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=7, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [notices, values]), ub.open_relay_session(server.url) as remote:
+                async with remote.subscribe(notices, values) as events:
+                    await wait_until(lambda: sum(r.request is not None for r in fake.requests
+                                                 if r.endpoint in ("private", "info")) == 2)
+                    await trio.sleep(0.5)
+                    notice = fake.publish_announcement("[거래] 신규 거래지원 안내", "trade", body="본문")
+                    value = fake.inject_indicator("KRW-BTC", "5m", ub.rsi(14), ub.RsiValue(rsi=Decimal("58.75323648")))
+                    got = [await events.receive(), await events.receive()]
+            assert sorted(got, key=lambda e: e.type) == sorted([notice, value], key=lambda e: e.type)
