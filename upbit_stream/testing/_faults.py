@@ -93,39 +93,53 @@ class GateStream(trio.abc.HalfCloseableStream):
         await self.inner.aclose()
 
 
-class ConnectLimiter:
-    """Handshakes over ``per_second`` in any 1 s window get 429; ``teapot_after`` 429s in 60 s ban with 418."""
+class Escalation:
+    """Upbit's "I'm a teapot": ``teapot_after`` refusals (429) within 60 s ban for ``teapot_seconds`` (418)."""
 
-    def __init__(self, per_second: int | None, teapot_after: int | None, teapot_seconds: float) -> None:
-        self.per_second = per_second
-        self.teapot_after = teapot_after
-        self.teapot_seconds = teapot_seconds
-        self._granted: deque[float] = deque()  # bounded: pruned to 1 s, at most per_second
+    def __init__(self, teapot_after: int | None, teapot_seconds: float) -> None:
+        self.teapot_after, self.teapot_seconds = teapot_after, teapot_seconds
         self._refused: deque[float] = deque()  # bounded: pruned to 60 s, cleared at teapot_after
         self.banned_until = float("-inf")
 
+    def banned(self, now: float) -> bool:
+        """True while a ban is in force."""
+        return now < self.banned_until
+
+    def refuse(self, now: float) -> int:
+        """Count a refusal at ``now``: 429, or 418 when it starts a ban."""
+        while self._refused and self._refused[0] <= now - 60.0:
+            self._refused.popleft()
+        self._refused.append(now)
+        if self.teapot_after is not None and len(self._refused) >= self.teapot_after:
+            self._refused.clear()
+            self.banned_until = now + self.teapot_seconds
+            return 418
+        return 429
+
+
+class ConnectLimiter(Escalation):
+    """Handshakes over ``per_second`` in any 1 s window get 429; ``teapot_after`` 429s in 60 s ban with 418."""
+
+    def __init__(self, per_second: int | None, teapot_after: int | None, teapot_seconds: float) -> None:
+        super().__init__(teapot_after, teapot_seconds)
+        self.per_second = per_second
+        self._granted: deque[float] = deque()  # bounded: pruned to 1 s, at most per_second
+
     def check(self, now: float) -> int | None:
         """Return None to let the handshake through, else the HTTP status to refuse it with."""
-        if now < self.banned_until:
+        if self.banned(now):
             return 418
         if self.per_second is None:
             return None
         while self._granted and self._granted[0] <= now - 1.0:
             self._granted.popleft()
         if len(self._granted) >= self.per_second:
-            while self._refused and self._refused[0] <= now - 60.0:
-                self._refused.popleft()
-            self._refused.append(now)
-            if self.teapot_after is not None and len(self._refused) >= self.teapot_after:
-                self._refused.clear()
-                self.banned_until = now + self.teapot_seconds
-                return 418
-            return 429
+            return self.refuse(now)
         self._granted.append(now)
         return None
 
 
-class MessageLimiter:
+class MessageLimiter(Escalation):
     """Per connection: a request is over the limit if it would make more than ``per_second`` in any
     1 s window, more than ``per_minute`` in any 60 s window or (``origin``: the handshake carried an
     ``Origin`` header) more than 1 in any 10 s window. Refused requests are not counted.
@@ -136,26 +150,17 @@ class MessageLimiter:
 
     def __init__(self, per_second: int | None, per_minute: int | None, *, origin: bool = False,
                  teapot_after: int | None = None, teapot_seconds: float = 60.0) -> None:
+        super().__init__(teapot_after, teapot_seconds)
         self.per_second, self.per_minute, self.origin = per_second, per_minute, origin
-        self.teapot_after, self.teapot_seconds = teapot_after, teapot_seconds
         self._times: deque[float] = deque()  # bounded: pruned to 60 s, at most per_minute
-        self._refused: deque[float] = deque()  # bounded: pruned to 60 s, cleared at teapot_after
-        self.banned_until = float("-inf")
 
     def check(self, now: float) -> int | None:
         """None lets the request through, else 429 (over a limit) or 418 (banned after repeated 429s)."""
-        if now < self.banned_until:
+        if self.banned(now):
             return 418
         if self.allow(now):
             return None
-        while self._refused and self._refused[0] <= now - 60.0:
-            self._refused.popleft()
-        self._refused.append(now)
-        if self.teapot_after is not None and len(self._refused) >= self.teapot_after:
-            self._refused.clear()
-            self.banned_until = now + self.teapot_seconds
-            return 418
-        return 429
+        return self.refuse(now)
 
     def allow(self, now: float) -> bool:
         while self._times and self._times[0] <= now - 60.0:
