@@ -13,7 +13,8 @@ from upbit_stream.testing import FakeUpbit, RequestRecord, open_fake_upbit
 
 from .test_fake_interop import needs_sdk, run_sdk
 
-SDK_ANNOUNCEMENT = """
+#: What every SDK script starts with: the SDK pointed at the fake (argv[1]) and a JSON view of its events.
+SDK_PRELUDE = """
 import asyncio, json, os, sys, upbit
 
 def shown(event):
@@ -22,7 +23,9 @@ def shown(event):
 async def main():
     sdk = upbit.AsyncUpbit(access_key=os.environ["FAKE_ACCESS_KEY"], secret_key=os.environ["FAKE_SECRET_KEY"],
                            websocket_base_url=sys.argv[1])
-    out = {}
+"""
+
+SDK_ANNOUNCEMENT = SDK_PRELUDE + """    out = {}
     async with sdk.ws_stream.announcement(categories=["trade"], include_body=True) as conn:
         out["trade"] = shown(await asyncio.wait_for(conn.recv(), 10))
         out["listing"] = shown(await conn.list_subscriptions())
@@ -33,16 +36,7 @@ async def main():
 asyncio.run(main())
 """
 
-SDK_INDICATOR = """
-import asyncio, json, os, sys, upbit
-
-def shown(event):
-    return [type(event).__name__, event.to_dict(mode="json")]
-
-async def main():
-    sdk = upbit.AsyncUpbit(access_key=os.environ["FAKE_ACCESS_KEY"], secret_key=os.environ["FAKE_SECRET_KEY"],
-                           websocket_base_url=sys.argv[1])
-    out = {}
+SDK_INDICATOR = SDK_PRELUDE + """    out = {}
     indicators = [{"type": "rsi", "params": {"period": 14}},
                   {"type": "bollinger_bands", "params": {"period": 20, "multiplier": 2.0}}]
     async with sdk.ws_stream.indicator(["KRW-BTC", "KRW-NOPE"], timeframe="5m", indicators=indicators) as conn:
@@ -60,16 +54,7 @@ async def main():
 asyncio.run(main())
 """
 
-SDK_SIGNAL = """
-import asyncio, json, os, sys, upbit
-
-def shown(event):
-    return [type(event).__name__, event.to_dict(mode="json")]
-
-async def main():
-    sdk = upbit.AsyncUpbit(access_key=os.environ["FAKE_ACCESS_KEY"], secret_key=os.environ["FAKE_SECRET_KEY"],
-                           websocket_base_url=sys.argv[1])
-    out = {}
+SDK_SIGNAL = SDK_PRELUDE + """    out = {}
     spike = {"type": "volume", "params": {"period": 20}, "trigger": "volume_spike", "event_params": {"multiplier": 2.0}}
     async with sdk.ws_stream.indicator_signal(["KRW-BTC"], timeframe="5m", indicators=[spike]) as conn:
         out["forced"] = shown(await asyncio.wait_for(conn.recv(), 10))
