@@ -210,16 +210,17 @@ class SubscriptionBook:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _groups(self, keys: Iterable[Key]) -> dict[tuple[int, str, Decimal, str], list[str]]:
-        groups: dict[tuple[int, str, Decimal, str], list[str]] = {}
+    def _groups(self, keys: Iterable[Key]) -> dict[tuple[int, str, Decimal, str], list[Any]]:
+        """Wire codes per (type, level, snapshot flag) group; the 2026 types' groups hold their keys."""
+        groups: dict[tuple[int, str, Decimal, str], list[Any]] = {}
         for key in keys:
             state = self._keys.get(key)
             if state is None:
                 continue
             type_, code, level = key
-            if type_ in _NEW_TYPES:
+            if type_ in _NEW_TYPES:  # realtime only; grouped whole: their objects are built from the keys
                 if state.realtime:
-                    groups.setdefault((_TYPE_ORDER[type_], type_, _ZERO, "realtime"), []).append(code)
+                    groups.setdefault((_TYPE_ORDER[type_], type_, _ZERO, "realtime"), []).append(key)
                 continue
             if state.realtime and state.waiting:
                 flag = "both"
@@ -237,12 +238,10 @@ class SubscriptionBook:
 
     def request_objects(self, keys: Iterable[Key] | None = None) -> list[dict[str, Any]]:
         """The type objects of the canonical request for ``keys`` (every key by default; may be empty)."""
-        chosen = list(self._keys if keys is None else keys)
         objects: list[dict[str, Any]] = []
-        for (_, type_, level, flag), codes in sorted(self._groups(chosen).items()):
+        for (_, type_, level, flag), codes in sorted(self._groups(self._keys if keys is None else keys).items()):
             if type_ in _NEW_TYPES:
-                objects += _new_type_objects(type_, [k for k in chosen if k[0] == type_ and k in self._keys
-                                                     and self._keys[k].realtime])
+                objects += _new_type_objects(type_, codes)  # the group holds their keys
                 continue
             obj: dict[str, Any] = {"type": type_}
             if type_ != "myAsset" and "" not in codes:  # "" = myOrder for every market
@@ -258,14 +257,11 @@ class SubscriptionBook:
 
     def live_signature(self, keys: Iterable[Key] | None = None) -> Signature:
         """The realtime part of ``request_objects(keys)``: what the server streams once snapshots are done."""
-        chosen = list(self._keys if keys is None else keys)
-        return tuple(sorted([
-            *((g[1], str(g[2]), code)
-              for g, codes in self._groups(chosen).items() if g[3] != "snapshot" and g[1] not in _NEW_TYPES
-              for code in codes),
-            *((key[0], repr(key[2]), key[1]) for key in chosen
-              if key[0] in _NEW_TYPES and (state := self._keys.get(key)) is not None and state.realtime),
-        ]))  # per code: a snapshot arriving for one code of a group changes how it is grouped, not what streams
+        return tuple(sorted(
+            (g[1], repr(code[2]), code[1]) if g[1] in _NEW_TYPES else (g[1], str(g[2]), code)
+            for g, codes in self._groups(self._keys if keys is None else keys).items() if g[3] != "snapshot"
+            for code in codes
+        ))  # per code: a snapshot arriving for one code of a group changes how it is grouped, not what streams
 
     def owes_snapshots(self, keys: Iterable[Key]) -> bool:
         """True when some subscriber waits for a SNAPSHOT of ``keys`` not yet asked for on this connection."""
