@@ -265,9 +265,9 @@ class Harness:
                 self.protocol.pong_received(self.now)
         frames = self.server.due(self.now)
         if frames:
-            for target, event in self.protocol.frames_received(frames, self.now, self.now):
-                target.events.append(event)
-                target.epochs.append(self.connections)
+            for target, events in self.protocol.frames_received(frames, self.now, self.now).items():
+                target.events += events
+                target.epochs += [self.connections] * len(events)
         self._notices()
 
     def _notices(self) -> None:

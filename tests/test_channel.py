@@ -235,3 +235,60 @@ def test_only_the_session_builds_channels():
         SubscriptionChannel(8, "strict")
     with pytest.raises(TypeError, match="no public constructor"):
         ub.UpbitSession()
+
+
+async def test_async_for_is_a_cancel_point_even_when_events_are_waiting():
+    channel = SubscriptionChannel._create(8, "strict")
+    channel._deliver_many([Tick("A", 0), Tick("A", 1)])
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        async for _ in channel:
+            raise AssertionError("an event was handed out in a cancelled scope")
+    assert scope.cancelled_caught
+    assert channel.queued == 2
+    assert [e.n async for e in _take(channel, 2)] == [0, 1]
+
+
+async def _take(channel: SubscriptionChannel, count: int):
+    async for event in channel:
+        yield event
+        count -= 1
+        if not count:
+            return
+
+
+@pytest.mark.parametrize("overflow", ["latest", "strict"])
+@pytest.mark.parametrize("lists", [[3], [5, 4], [2, 9, 1], [12], [4, 4, 4]])
+async def test_delivering_a_list_is_delivering_each_of_its_events(overflow, lists):
+    def rest(channel):
+        try:
+            return [e.n for e in drain(channel)]
+        except ub.SlowConsumerError as exc:
+            return exc.missed
+
+    one_by_one = SubscriptionChannel._create(8, overflow)
+    in_lists = SubscriptionChannel._create(8, overflow)
+    n = 0
+    for size in lists:
+        events = [Tick("AB"[k % 2], n + k) for k in range(size)]
+        n += size
+        for event in events:
+            one_by_one._deliver(event)
+        in_lists._deliver_many(events)
+        assert (in_lists.delivered, in_lists.conflated, in_lists.missed) == (
+            one_by_one.delivered, one_by_one.conflated, one_by_one.missed)
+        if size % 3 == 1:  # sometimes the consumer takes everything in between
+            assert rest(in_lists) == rest(one_by_one)
+    assert rest(in_lists) == rest(one_by_one)
+    assert repr(in_lists.failure) == repr(one_by_one.failure)
+
+
+async def test_a_list_delivered_after_the_end_or_a_close_goes_nowhere():
+    channel = SubscriptionChannel._create(8, "strict")
+    channel._finish()
+    channel._deliver_many([Tick("A", 0)])
+    assert channel.queued == 0 and channel.delivered == 0
+    closed = SubscriptionChannel._create(8, "strict")
+    closed.close()
+    closed._deliver_many([Tick("A", 0)])
+    assert closed.queued == 0

@@ -55,6 +55,8 @@ _TYPE_ORDER = {
 }
 _SNAPSHOT = StreamType.SNAPSHOT
 _EVERY_ORDER: Key = ("myOrder", "", None)
+#: Types whose REALTIME events ``route`` decides one by one (everyone's orders; announcements' bodies).
+_ROUTED_ONE_BY_ONE = frozenset({"myOrder", "announcement"})
 
 
 def event_key(event: Any) -> Key:
@@ -134,6 +136,8 @@ class SubscriptionBook:
         self._subscribers: dict[int, Subscriber] = {}
         self._next_id = 0
         self.changes = 0  # grows with every add and every effective remove
+        #: Per key, who gets its REALTIME events and at what depth (None: whole); emptied whenever that can change.
+        self.live: dict[Key, tuple[tuple[Any, int | None], ...]] = {}
 
     # -- subscribers ---------------------------------------------------------------------------
 
@@ -142,6 +146,7 @@ class SubscriptionBook:
         sub = Subscriber(self._next_id, tuple(specs), target)
         self._next_id += 1
         self.changes += 1
+        self.live.clear()
         for spec in specs:
             realtime = spec.mode != "snapshot"
             snapshot = spec.mode != "realtime" and spec.type not in REALTIME_ONLY_TYPES
@@ -175,6 +180,7 @@ class SubscriptionBook:
         if self._subscribers.pop(sub.id, None) is None:
             return
         self.changes += 1
+        self.live.clear()
         for key, interest in sub.interests.items():
             state = self._keys[key]
             del state.interests[sub.id]
@@ -296,6 +302,7 @@ class SubscriptionBook:
 
     def reset_connection(self) -> None:
         """A new connection starts: ``both`` subscribers owe a fresh snapshot; nothing was asked yet."""
+        self.live.clear()
         for state in self._keys.values():
             for interest in state.interests.values():
                 if interest.wants_snapshot and not interest.waiting:
@@ -336,6 +343,7 @@ class SubscriptionBook:
         if event.stream_type is _SNAPSHOT and event.type not in REALTIME_ONLY_TYPES:
             if not state.waiting:
                 return deliveries, finished
+            self.live.clear()
             for interest in state.interests.values():
                 if interest.waiting:
                     interest.waiting = False
@@ -345,15 +353,27 @@ class SubscriptionBook:
                     if interest.requested_at is None:
                         state.unrequested -= 1
                     interest.requested_at = None
-                    deliveries.append((sub.target, _truncated(event, interest.depth)))
+                    deliveries.append((sub.target, truncated(event, interest.depth)))
                     if sub.done:
                         finished.append(sub)
             return deliveries, finished
         for interest in state.interests.values():
             if interest.realtime and not interest.waiting:
-                deliveries.append((interest.subscriber.target, _truncated(event, interest.depth)))
+                deliveries.append((interest.subscriber.target, truncated(event, interest.depth)))
         return deliveries, finished
 
+
+    def live_targets(self, key: Key) -> tuple[tuple[Any, int | None], ...] | None:
+        """Who gets a REALTIME event of ``key`` (remembered in ``live``); None where ``route`` must decide."""
+        if key[0] in _ROUTED_ONE_BY_ONE:
+            return None
+        state = self._keys.get(key)
+        targets = () if state is None else tuple(
+            (interest.subscriber.target,
+             interest.depth if key[0] == "orderbook" and interest.depth < _FULL_DEPTH else None)
+            for interest in state.interests.values() if interest.realtime and not interest.waiting)
+        self.live[key] = targets
+        return targets
 
     def _route_announcement(self, event: Announcement) -> list[tuple[Any, Any]]:
         """An announcement reaches every subscriber of its category or of all; the body only those who asked."""
@@ -381,7 +401,7 @@ def _merged(first: _KeyState, second: _KeyState) -> _KeyState:
     return _KeyState(interests={**first.interests, **second.interests})
 
 
-def _truncated(event: Any, depth: int) -> Any:
+def truncated(event: Any, depth: int) -> Any:
     if depth >= _FULL_DEPTH or event.__class__ is not Orderbook or len(event.orderbook_units) <= depth:
         return event
     return attrs.evolve(event, orderbook_units=event.orderbook_units[:depth])

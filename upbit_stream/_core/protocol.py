@@ -5,7 +5,7 @@ connection made or lost, frames received, pongs, time passing — and carries ou
 
 * ``poll(now)`` returns commands (send this request, ping, end the connection) and
   ``next_wakeup()`` says when to poll again;
-* ``frames_received(...)`` returns ``(target, event)`` deliveries;
+* ``frames_received(...)`` returns each target's events (``protocol_traffic``);
 * ``take_notices()`` drains failures, finishes, gap markers, query answers, connection events and
   log lines for the driver to pass on.
 
@@ -25,18 +25,19 @@ import attrs
 
 from .admission import Admission, RequestKind
 from .classify import Failure, Recovery, fatal_error
-from .codec import ErrorFrame, SubscriptionList, decode
-from .demand import Key, Subscriber, SubscriptionBook, event_key
-from .errors import ConnectError, ProtocolError, ServerError, UpbitStreamError
+from .codec import ErrorFrame, SubscriptionList
+from .demand import Key, Subscriber, SubscriptionBook
+from .errors import ConnectError, ServerError, UpbitStreamError
 from .all_events import EVENT_CLASSES
 from .liveness import Liveness
-from .outputs import Command, Deliver, End, Fail, Finish, Note, Notice, Ping, Send
+from .outputs import Command, Deliver, End, Fail, Note, Notice, Ping, Send
 from .policies import WINDOW_MARGIN, ConnectGate
 from .protocol_config import ProtocolConfig
 from .queries import Queries, missing_streams
 from .reconnect import ConnectionState, new_reconnection
 from .schedule import RequestSchedule
 from .protocol_observation import Observation
+from .protocol_traffic import Traffic
 from .silence import IndicatorSilence
 from .specs import Spec
 from .stats import LatencyWindow, RateWindow
@@ -57,7 +58,7 @@ RTT_FACTOR = 4.0
 THROTTLE_PAUSE = 1.0 + WINDOW_MARGIN
 
 
-class EndpointProtocol(Observation):
+class EndpointProtocol(Traffic, Observation):
     """The connection logic of one endpoint (``public`` or ``private``)."""
 
     def __init__(self, endpoint: str, config: ProtocolConfig, gate: ConnectGate,
@@ -174,53 +175,6 @@ class EndpointProtocol(Observation):
         self._notices.append(Note(logging.INFO, f"{self.endpoint} connection closed: no subscribers"))
 
     # -- traffic ------------------------------------------------------------------------------
-
-    def frames_received(self, frames: Sequence[bytes | str], now: float, wall: float) -> list[tuple[Any, Any]]:
-        """Decode frames received together, route their events, judge control messages."""
-        deliveries: list[tuple[Any, Any]] = []
-        book, admission, messages, sizes = self.book, self.admission, self.messages, self.bytes
-        watching = admission.pending is not None and admission.pending.kind is RequestKind.PROBE
-        info = self.endpoint == "info"
-        events = 0
-        last = None
-        for frame in frames:
-            try:
-                decoded = decode(frame)
-            except ProtocolError as exc:
-                self.protocol_errors += 1
-                self._notices.append(Note(logging.DEBUG, f"{self.endpoint}: skipped a frame: {exc}"))
-                continue
-            first = True
-            for message in decoded:
-                if message.__class__ in _EVENT_TYPES:
-                    type_: str = message.type  # type: ignore[union-attr, assignment]  # an event: type is set
-                    messages[type_] = messages.get(type_, 0) + 1
-                    if first:
-                        sizes[type_] = sizes.get(type_, 0) + len(frame)
-                        first = False
-                    key = event_key(message)
-                    if info:
-                        self._silence.spoke(key)
-                    if watching:
-                        admission.saw_data(key, now)
-                        self.attention = True
-                    routed, finished = book.route(message, key)
-                    deliveries += routed
-                    for sub in finished:
-                        self.unsubscribe(sub, now)
-                        self._notices.append(Finish(sub.target))
-                    events += 1
-                    last = message
-                elif isinstance(message, ErrorFrame):  # rare: no need for the class test's speed
-                    self._on_error(message, now)
-                elif isinstance(message, SubscriptionList):
-                    self._on_list(message, now)
-        if events:
-            self._liveness.data(now)
-            self._rate.add(now, events)
-            self.reconnection.data(now)
-            self._latency.add(wall * 1000.0 - last.timestamp)  # type: ignore[union-attr]  # an event: required
-        return deliveries
 
     def pong_received(self, now: float) -> None:
         """The pong of the last ``Ping`` arrived."""

@@ -116,6 +116,19 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT_co], Generic[EventT_co]
         if self._waiting:  # the hot path: most events find nobody parked
             self._waiting.unpark_all()
 
+    def _deliver_many(self, items: list[Any]) -> None:
+        """``_deliver`` each of ``items`` (events, never markers), in order."""
+        ready = self._ready
+        if (self._held or self._ended or self._closed or self._failure is not None
+                or len(ready) - self._unread_gaps + len(items) > self.buffer):
+            for item in items:
+                self._deliver(item)
+            return
+        ready.extend(items)
+        self.delivered += len(items)
+        if self._waiting:
+            self._waiting.unpark_all()
+
     def _deliver_gap(self, gap: StreamGap) -> None:
         if self._unread_gaps >= MAX_UNREAD_GAPS:
             self._widen_newest_gap(gap)
@@ -252,6 +265,27 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT_co], Generic[EventT_co]
                 return
 
     async def __anext__(self) -> EventT_co:
+        ready = self._ready
+        if ready:  # the hot path: receive() with _pace and receive_nowait written out
+            in_a_row = self._in_a_row + 1
+            if in_a_row >= YIELD_EVERY or _clock() - self._since_yield >= YIELD_AFTER:
+                await trio.lowlevel.checkpoint()
+                self._in_a_row = 0
+                self._since_yield = _clock()
+            else:
+                self._in_a_row = in_a_row
+                await trio.lowlevel.checkpoint_if_cancelled()
+            if ready and self._caught_up is None:
+                item = ready.popleft()
+                if item.__class__ is StreamGap:
+                    self._unread_gaps -= 1
+                else:
+                    self.taken += 1
+                return item  # type: ignore[no-any-return]
+            try:
+                return self.receive_nowait()
+            except trio.EndOfChannel:
+                raise StopAsyncIteration from None
         try:
             return await self.receive()
         except trio.EndOfChannel:

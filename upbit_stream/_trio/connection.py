@@ -167,8 +167,8 @@ class EndpointDriver:
             limit = self._batch_limit()
             if receive_ready is not None and limit > 1:
                 frames += receive_ready(limit - 1)
-            for target, event in protocol.frames_received(frames, trio.current_time(), time.time()):
-                target._deliver(event)
+            for target, events in protocol.frames_received(frames, trio.current_time(), time.time()).items():
+                target._deliver_many(events)
             if protocol.attention or protocol.has_notices:
                 self._react()
             if any(target.behind for target in self._strict):
