@@ -82,3 +82,16 @@ def test_each_subscriber_gets_its_own_orderbook_depth_from_the_same_batch() -> N
     delivered = protocol.frames_received([_book(1, 15), _book(2, 3)], 1.0, 1.0)
     assert [len(book.orderbook_units) for book in delivered["five"]] == [5, 3]
     assert [len(book.orderbook_units) for book in delivered["all"]] == [15, 3]
+
+
+def test_messages_and_bytes_are_counted_per_type_when_types_interleave_in_a_batch() -> None:
+    from upbit_stream._core.encode import encode_events
+
+    protocol = _connected()
+    trade, ticker = _trade(1), encode_event(sample(ub.Ticker, code="KRW-BTC", stream_type=LIVE), "DEFAULT")
+    listed = encode_events([sample(ub.Trade, code="KRW-ETH", stream_type=LIVE)] * 2, "JSON_LIST")
+    protocol.frames_received([trade, ticker, listed, ticker, b"not json", trade], 1.0, 1.0)
+    protocol.frames_received([ticker], 2.0, 2.0)
+    assert protocol.messages == {"trade": 4, "ticker": 3}
+    assert protocol.bytes == {"trade": 2 * len(trade) + len(listed), "ticker": 3 * len(ticker)}
+    assert protocol.protocol_errors == 1

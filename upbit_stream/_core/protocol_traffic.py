@@ -75,6 +75,7 @@ class Traffic:
         last = None
         event_types, flat, snapshot = _EVENT_TYPES, _FLAT, _SNAPSHOT
         senders: dict[Key, Callable[[Any], None]] = {}  # per key: where its REALTIME events go in this call
+        run_type, run_events, run_bytes = "", 0, 0  # counted per run of one type, added to the totals after it
         for frame in frames:
             try:
                 decoded = decode(frame)
@@ -92,11 +93,16 @@ class Traffic:
                         self._on_list(message, now)
                     continue
                 type_: str = message.type  # type: ignore[union-attr, assignment]  # an event: type is set
-                messages[type_] = messages.get(type_, 0) + 1
+                if type_ != run_type:
+                    if run_events:
+                        messages[run_type] = messages.get(run_type, 0) + run_events
+                        sizes[run_type] = sizes.get(run_type, 0) + run_bytes
+                        events += run_events
+                    run_type, run_events, run_bytes = type_, 0, 0
+                run_events += 1
                 if first:
-                    sizes[type_] = sizes.get(type_, 0) + len(frame)
+                    run_bytes += len(frame)
                     first = False
-                events += 1
                 last = message
                 key = (type_, message.code, None) if cls in flat else event_key(message)  # type: ignore[union-attr]
                 if careful or message.stream_type is snapshot:  # type: ignore[union-attr]
@@ -107,7 +113,10 @@ class Traffic:
                 if send is None:
                     send = senders[key] = self._sender(key, now, out)
                 send(message)
-        if events:
+        if run_events:
+            messages[run_type] = messages.get(run_type, 0) + run_events
+            sizes[run_type] = sizes.get(run_type, 0) + run_bytes
+            events += run_events
             self._liveness.data(now)
             self._rate.add(now, events)
             self.reconnection.data(now)
