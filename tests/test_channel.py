@@ -7,6 +7,7 @@ from decimal import Decimal
 import attrs
 import pytest
 import trio
+import trio.testing
 
 import upbit_stream as ub
 from upbit_stream._trio.channel import MAX_UNREAD_GAPS, YIELD_EVERY, SubscriptionChannel
@@ -292,3 +293,27 @@ async def test_a_list_delivered_after_the_end_or_a_close_goes_nowhere():
     closed.close()
     closed._deliver_many([Tick("A", 0)])
     assert closed.queued == 0
+
+
+@pytest.mark.parametrize("take", ["batch", "one by one"])
+async def test_taking_events_releases_a_reader_waiting_for_a_strict_consumer_to_catch_up(take):
+    channel = SubscriptionChannel._create(8, "strict")
+    channel._deliver_many([Tick("A", n) for n in range(7)])
+    assert channel.behind
+    released = trio.Event()
+
+    async def reader():
+        await channel._wait_caught_up()
+        released.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not released.is_set()
+        if take == "batch":
+            assert [e.n for e in await channel.receive_batch()] == list(range(7))
+        else:
+            for n in range(4):
+                assert (await channel.receive()).n == n
+        with trio.fail_after(1):
+            await released.wait()

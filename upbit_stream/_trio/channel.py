@@ -251,6 +251,14 @@ class SubscriptionChannel(trio.abc.ReceiveChannel[EventT_co], Generic[EventT_co]
             raise ValueError(f"limit must be an int >= 1 or None: got {limit!r}")
         batch = [await self.receive()]
         room = (limit or self.buffer + MAX_UNREAD_GAPS + len(self._held)) - 1
+        ready = self._ready
+        if len(ready) <= room and not self._unread_gaps and not self._held:  # the usual case: take them all at once
+            batch += ready
+            self.taken += len(ready)
+            ready.clear()
+            if self._caught_up is not None:
+                self._release_catch_up()
+            return batch
         while room > 0 and (self._ready or self._held):
             batch.append(self.receive_nowait())
             room -= 1
