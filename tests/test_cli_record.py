@@ -18,7 +18,7 @@ from upbit_stream._cli.args import parse_duration, parse_size, parse_targets
 from upbit_stream._cli.record_file import RecordingWriter
 from upbit_stream.testing import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, load_replay
 
-from cli_helpers import Concurrently, run_cli, serve, start_cli, stop
+from cli_helpers import Concurrently, TerminalScreen, run_cli, run_in_pty, serve, start_cli, stop
 from event_helpers import sample_wire
 
 TARGETS = ("ticker:KRW-BTC,KRW-ETH", "trade:KRW-BTC,KRW-ETH", "orderbook:KRW-BTC")
@@ -186,7 +186,7 @@ def _private(here: Path, url: str) -> dict[str, subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The recordings of this module, started at once; each opens one connection to the shared fake."""
-    folders = {name: tmp_path_factory.mktemp(name) for name in ("serve", "trip", "term", "int", "rot", "private")}
+    folders = {name: tmp_path_factory.mktemp(name) for name in ("serve", "trip", "term", "int", "rot", "private", "tty")}
     with serve("--rate", "300", "--seed", "5", cwd=folders["serve"]) as url:
         jobs = Concurrently(workers=5)  # four on the shared fake, one on its own
         jobs.folders = folders
@@ -195,6 +195,8 @@ def runs(tmp_path_factory):
         jobs.start("SIGINT", _record_until, signal.SIGINT, "data.jsonl", folders["int"], url)
         jobs.start("rotation", run_cli, "record", *TARGETS, "-o", "rot.jsonl", "--rotate-size", "4KB",
                    "--seconds", "1.5", "--url", url, cwd=folders["rot"])
+        jobs.start("tty progress", run_in_pty, ["record", *TARGETS, "-o", "a-recording-with-a-long-name.jsonl",
+                                                "--url", url, "--seconds", "2.5"], folders["tty"], size=(10, 40))
         try:
             with serve("--rate", "100", cwd=folders["private"]) as private_url:  # two connections per run
                 jobs.start("private", _private, folders["private"], private_url)
@@ -264,6 +266,20 @@ def test_record_rotates_by_size(runs):
         assert f.stat().st_size <= 4000 or len(_lines([f])) == 1
     assert f"{len(files)} files" in done.stdout
     assert len(_lines(files)) == _recorded(done.stdout)
+
+
+def test_the_progress_line_on_a_terminal_is_redrawn_in_place_cut_to_its_width_then_erased(runs):
+    status, output = runs.result("tty progress")  # 40 columns
+    assert status == 0, output
+    assert output.count("recording ") >= 3
+    last_shown = TerminalScreen(output[:output.rindex("\x1b[?25h")], 10, 40)  # just before it is erased
+    assert last_shown.wrapped == 0
+    progress = [row for row in last_shown.text() if row]
+    assert len(progress) == 1 and re.fullmatch(r"recording [\d,]+ frames +[\d,]+/s .*…", progress[0])
+    assert len(progress[0]) == 40
+    final = TerminalScreen(output, 10, 40)
+    assert final.text()[0].startswith("recorded ") and final.cursor_visible
+    assert not any(row.startswith("recording") for row in final.text())
 
 
 def test_private_types_record_with_keys_from_the_environment(runs):

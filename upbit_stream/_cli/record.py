@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -12,6 +11,7 @@ from typing import Any, TextIO
 
 import attrs
 import trio
+from rich.text import Text
 
 from .._config.settings import Settings
 from .._core.specs import Spec
@@ -20,7 +20,8 @@ from .._transports.via_trio_websocket import trio_websocket_connector
 from .._trio.groups import single_errors
 from .._trio.session import UpbitSession, open_upbit_session
 from .record_file import FLUSH_EVERY, Received, RecordingWriter, human_size
-from .watch import clip, health_text, unreachable
+from .terminal import Terminal
+from .watch import health_text, unreachable
 
 __all__ = ["Summary", "record", "tee_connector"]
 
@@ -147,9 +148,6 @@ async def record(
                         await _subscribe_until(specs, settings, tee, (stop, enough), writer, progress, outcome)
     finally:
         writer.close()
-        if progress is not None and _isatty(progress):
-            progress.write("\r\x1b[K")
-            progress.flush()
     return Summary(writer.frames, tuple(writer.files), writer.size, outcome[0] if outcome else None)
 
 
@@ -219,27 +217,20 @@ async def _stop_on(event: trio.Event, done: trio.CancelScope) -> None:
 
 
 async def _show_progress(out: TextIO, writer: RecordingWriter, session: UpbitSession) -> None:
-    tty = _isatty(out)
+    """One status line: redrawn in place on a terminal (cut to its width, erased at the end), else every 5 s."""
+    term = Terminal.for_output(out)
     last_frames, last_time = writer.frames, trio.current_time()
-    while True:
-        await trio.sleep(0.5 if tty else 5.0)
-        now = trio.current_time()
-        rate = (writer.frames - last_frames) / max(now - last_time, 1e-9)
-        last_frames, last_time = writer.frames, now
-        health = health_text(session)
-        state = "" if health == "healthy" else f"  [{health}]"
-        where = writer.current_path or writer.path
-        line = f"recording {writer.frames:,} frames  {rate:,.0f}/s  {human_size(writer.size)}  {where}{state}"
-        # on a terminal the line is redrawn in place: cut to the width, or each redraw would wrap onto a new line
-        out.write(f"\r\x1b[K{clip(line, shutil.get_terminal_size().columns - 1)}" if tty else f"{line}\n")
-        out.flush()
-
-
-def _isatty(out: TextIO) -> bool:
-    try:
-        return out.isatty()
-    except (AttributeError, ValueError):
-        return False
+    with term.frames(transient=True, gap="\n") as show:
+        while True:
+            await trio.sleep(0.5 if term.live else 5.0)
+            now = trio.current_time()
+            rate = (writer.frames - last_frames) / max(now - last_time, 1e-9)
+            last_frames, last_time = writer.frames, now
+            health = health_text(session)
+            state = "" if health == "healthy" else f"[{health}]  "  # before the path: a narrow terminal cuts the end
+            where = writer.current_path or writer.path
+            show(Text.assemble(f"recording {writer.frames:,} frames  {rate:,.0f}/s  {human_size(writer.size)}  ",
+                               (state, "bold"), str(where), no_wrap=True, overflow="ellipsis"))
 
 
 def _frames(count: int) -> str:
