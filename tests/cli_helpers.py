@@ -22,7 +22,6 @@ from typing import Any
 
 CLI = [sys.executable, "-m", "upbit_stream"]
 REPO = Path(__file__).resolve().parent.parent
-ANSI_COLOR = ("\x1b[31m", "\x1b[34m")
 #: What a terminal would be told about its look: rich's (and any) colour and style codes (SGR).
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 #: Variables that change how a terminal is drawn; a test sets the ones it means.

@@ -10,7 +10,7 @@ import pytest
 import upbit_stream as ub
 from upbit_stream._cli.args import build_parser, parse_targets
 from upbit_stream._cli.args_info import indicator_options
-from upbit_stream._cli.watch import Screen
+from upbit_stream._cli.terminal import plain
 from upbit_stream._cli.watch_info import describe_params, render_announcement, render_indicators
 
 
@@ -56,11 +56,9 @@ NOTICE = ub.Announcement(event_type=ub.AnnouncementEventType.CREATED, uuid="1", 
 
 
 def test_an_announcement_is_time_category_event_title_then_its_url() -> None:
-    plain = Screen(io.StringIO(), interactive=False, color=False)
-    first, second = render_announcement(NOTICE, plain).split("\n")
-    assert first == "2026-07-14 16:36  trade          CREATED  [거래] 신규 거래 지원 안내"
-    assert second.strip() == "https://upbit.com/n?id=1"
-    assert "\x1b[1m" in render_announcement(NOTICE, Screen(io.StringIO(), interactive=True, color=True))
+    first, second = render_announcement(NOTICE)
+    assert first.plain == "2026-07-14 16:36  trade          CREATED  [거래] 신규 거래 지원 안내"
+    assert second.plain.strip() == "https://upbit.com/n?id=1"
 
 
 def test_the_indicator_table_shows_every_value_field_and_waits_for_the_rest() -> None:
@@ -68,21 +66,12 @@ def test_the_indicator_table_shows_every_value_field_and_waits_for_the_rest() ->
                        value=ub.RsiValue(rsi=Decimal("58.75323648")), candle_date_time_utc="2026-09-03T04:50:00",
                        timestamp=2, stream_type=ub.StreamType.REALTIME)
     rows = [("KRW-BTC", ub.rsi(14)), ("KRW-BTC", ub.macd())]
-    text = render_indicators(rows, {("KRW-BTC", ub.rsi(14)): rsi}, color=False)
-    lines = text.split("\n")
+    lines = plain(render_indicators(rows, {("KRW-BTC", ub.rsi(14)): rsi})).split("\n")
+    assert lines[0].split() == ["code", "indicator", "candle", "(UTC)", "values"]
     assert "rsi(14)" in lines[1] and "2026-09-03 04:50:00" in lines[1] and "rsi 58.7532" in lines[1]
     assert "macd(12/26/9)" in lines[2] and "waiting for the next close" in lines[2]
     assert describe_params(ub.ma_crossover(20, 60, "EMA")) == "ma_crossover(EMA 20/60)"
     assert describe_params(ub.bollinger_bands(20, 2)) == "bollinger_bands(20/2.0)"
-
-
-def test_lines_are_cut_to_the_terminal_width_counting_wide_characters_and_keeping_colours_closed() -> None:
-    from upbit_stream._cli.watch import RED, RESET, clip
-
-    assert clip("hello world", 5) == "hell…" and clip("hello", 5) == "hello"
-    assert clip("안녕하세요 세계", 7) == "안녕하…"  # each Hangul syllable takes two cells
-    assert clip(f"{RED}abcdefgh{RESET}", 4) == f"{RED}abc…{RESET}"
-    assert clip(f"{RED}abc{RESET}", 3) == f"{RED}abc{RESET}"
 
 
 def test_watch_indicators_and_announcements_connect_to_a_served_fake(tmp_path) -> None:  # noqa: ANN001
@@ -95,7 +84,8 @@ def test_watch_indicators_and_announcements_connect_to_a_served_fake(tmp_path) -
         table = run_cli("watch", "indicators", "KRW-BTC", "--rsi", "14", "--macd", "12/26/9", "--url", url,
                         "--seconds", "2", cwd=tmp_path, **keys)
         assert table.returncode == 0, table.stderr
-        assert "KRW-BTC      rsi(14)" in table.stdout and "macd(12/26/9)" in table.stdout
+        rows = [line.split() for line in table.stdout.split("\n\n")[-2].splitlines()]
+        assert rows[2][:3] == ["KRW-BTC", "rsi(14)", "waiting"] and rows[3][:2] == ["KRW-BTC", "macd(12/26/9)"]
         assert "5m candles; 0 values received" in table.stdout and "healthy" in table.stdout
         notices = run_cli("watch", "announcements", "--category", "trade", "--url", url, "--seconds", "2",
                           cwd=tmp_path, **keys)

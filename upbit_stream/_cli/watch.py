@@ -1,122 +1,29 @@
-"""The live terminal views' shared parts (colour choice, repainting, number formats) and the ticker table."""
+"""The live views' shared parts (frames, the run loop, number formats, exit statuses) and the ticker table."""
 
 from __future__ import annotations
 
 import math
-import os
-import re
-import shutil
 import sys
 import time
-import unicodedata
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import TextIO
 
-import attrs
 import trio
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
 
 from .._config.settings import Settings
 from .._core.events import Ticker
 from .._core.stats import ConnectionEventKind, HealthStatus
 from .._trio.groups import single_errors
 from .._trio.session import UpbitSession, open_upbit_session
+from .terminal import FALL, RISE, Terminal, column, line, table
 
 __all__ = [
-    "Screen", "format_price", "format_size", "health_text", "live_view", "render_tickers", "unreachable", "exit_status",
+    "exit_status", "format_price", "format_size", "frame", "health_text", "live_view", "render_tickers", "unreachable",
     "watch_tickers",
 ]
-
-RED, BLUE, DIM, BOLD, RESET = "\x1b[31m", "\x1b[34m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
-_HOME, _CLEAR_LINE, _CLEAR_BELOW = "\x1b[H", "\x1b[K", "\x1b[J"
-_HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
-
-
-@attrs.frozen
-class Screen:
-    """Where a view draws: ``interactive`` repaints in place, ``color`` adds ANSI colours.
-
-    Not a terminal (a pipe or a file): plain text, each frame printed after the last. ``NO_COLOR``
-    set (https://no-color.org) or ``TERM=dumb``: no colours.
-    """
-
-    out: TextIO
-    interactive: bool
-    color: bool
-
-    @classmethod
-    def for_stream(cls, out: TextIO, env: Mapping[str, str] = os.environ) -> Screen:
-        """The screen of ``out``: interactive if it is a terminal; coloured unless ``NO_COLOR``."""
-        interactive = _isatty(out)
-        color = interactive and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
-        return cls(out, interactive, color)
-
-    def paint(self, text: str, color: str) -> str:
-        """``text`` in ``color`` (an ANSI code) when colours are on."""
-        return f"{color}{text}{RESET}" if self.color and color else text
-
-    def show(self, frame: str) -> None:
-        """Draw a whole frame: over the last one on a terminal (each line cut to its width), after it otherwise."""
-        if self.interactive:
-            size = shutil.get_terminal_size()
-            lines = [clip(line, size.columns) for line in frame.split("\n")][: max(1, size.lines - 1)]
-            body = f"{_CLEAR_LINE}\n".join(lines)
-            self.out.write(f"{_HOME}{body}{_CLEAR_LINE}\n{_CLEAR_BELOW}")
-        else:
-            self.out.write(f"{frame}\n\n")
-        self.out.flush()
-
-    def begin(self) -> None:
-        """Prepare the terminal for repainting (clear it, hide the cursor)."""
-        if self.interactive:
-            self.out.write(f"{_HOME}{_CLEAR_BELOW}{_HIDE_CURSOR}")
-            self.out.flush()
-
-    def end(self) -> None:
-        """Give the terminal back (show the cursor); synchronous, so safe in ``finally``."""
-        if self.interactive:
-            try:
-                self.out.write(_SHOW_CURSOR)
-                self.out.flush()
-            except (OSError, ValueError):
-                pass
-
-
-_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def clip(line: str, columns: int) -> str:
-    """``line`` cut to ``columns`` terminal cells (wide Korean characters take two; colour codes none).
-
-    A cut line ends with ``…`` and a colour reset, so nothing wraps and no colour leaks.
-    """
-    if _cells(_ESCAPE.sub("", line)) <= columns:
-        return line
-    room = columns - 1  # for the ellipsis
-    out: list[str] = []
-    position = 0
-    for match in [*_ESCAPE.finditer(line), None]:
-        end = match.start() if match is not None else len(line)
-        for char in line[position:end]:
-            room -= _cells(char)
-            if room < 0:
-                return "".join(out) + ("…" if columns > 0 else "") + (RESET if "\x1b[" in line else "")
-            out.append(char)
-        if match is not None:
-            out.append(match.group())
-            position = match.end()
-    return "".join(out)  # pragma: no cover - the line fitted after all
-
-
-def _cells(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def _isatty(out: TextIO) -> bool:
-    try:
-        return out.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def price_places(price: Decimal | None) -> int:
@@ -137,9 +44,10 @@ def format_size(value: Decimal) -> str:
     return f"{value:,.8f}"
 
 
-def title_line(screen: Screen, title: str) -> list[str]:
-    """The bold title as the first line of a frame, or nothing."""
-    return [screen.paint(title, BOLD)] if title else []
+def frame(term: Terminal, title: str, *body: RenderableType, status: str) -> Group:
+    """A whole frame: the bold title (if any), ``body``, and the dimmed status (with the quit hint on a terminal)."""
+    head = [line(title, "bold")] if title else []
+    return Group(*head, *body, line(f"{status} — Ctrl-C to quit" if term.live else status, "dim"))
 
 
 def health_text(session: UpbitSession) -> str:
@@ -167,32 +75,24 @@ def exit_status(session: UpbitSession, command: str) -> int:
     return 1
 
 
-def status_line(screen: Screen, text: str) -> str:
-    """The dimmed status line under a frame (with the quit hint on a terminal)."""
-    return screen.paint(f"{text} — Ctrl-C to quit", DIM) if screen.interactive else text
-
-
 # -- the ticker table -----------------------------------------------------------------------------
 
 
-def render_tickers(codes: Sequence[str], latest: dict[str, tuple[Ticker, float]], now: float, *, color: bool) -> str:
-    """The table text: price, change %, 24 h volume and update age per code (rise red, fall blue)."""
-    lines = [f"{'code':<12}{'price':>18}{'change':>10}{'24h volume':>20}{'age':>8}"]
+def render_tickers(codes: Sequence[str], latest: dict[str, tuple[Ticker, float]], now: float) -> Table:
+    """The table: price, change %, 24 h volume and update age per code (rise red, fall blue)."""
+    grid = table(column("code"), column("price", right=True), column("change", right=True),
+                 column("24h volume", right=True, shrinks_first=True), column("age", right=True, shrinks_first=True))
     for code in codes:
         seen = latest.get(code)
         if seen is None:
-            lines.append(f"{code:<12}{'waiting…':>18}")
+            grid.add_row(line(code), line("waiting…"))
             continue
         ticker, at = seen
         rate = ticker.signed_change_rate
-        row = (
-            f"{code:<12}{format_price(ticker.trade_price):>18}{f'{rate * 100:+.2f}%':>10}"
-            f"{format_price(ticker.acc_trade_volume_24h, 3):>20}{now - at:>7.1f}s"
-        )
-        if color and rate != 0:
-            row = f"{RED if rate > 0 else BLUE}{row}{RESET}"
-        lines.append(row)
-    return "\n".join(lines)
+        cells = (code, format_price(ticker.trade_price), f"{rate * 100:+.2f}%",
+                 format_price(ticker.acc_trade_volume_24h, 3), f"{now - at:.1f}s")
+        grid.add_row(*map(line, cells), style=RISE if rate > 0 else FALL if rate < 0 else "")
+    return grid
 
 
 async def watch_tickers(
@@ -200,20 +100,19 @@ async def watch_tickers(
     settings: Settings,
     *,
     seconds: float = math.inf,
-    out: TextIO = sys.stdout,
+    out: TextIO | Console = sys.stdout,
     title: str = "",
 ) -> int:
     """Stream tickers of ``codes`` into a redrawn table until ``seconds`` pass (or the caller cancels)."""
-    screen = Screen.for_stream(out)
+    term = Terminal.for_output(out)
     latest: dict[str, tuple[Ticker, float]] = {}
     received = 0
     async with open_upbit_session(config=settings) as session:
         async with session.ticker(codes) as tickers:
 
-            def draw() -> str:
-                table = render_tickers(codes, latest, time.time(), color=screen.color)
+            def draw() -> RenderableType:
                 status = f"{received} tickers received; {health_text(session)}"
-                return "\n".join([*title_line(screen, title), table, status_line(screen, status)])
+                return frame(term, title, render_tickers(codes, latest, time.time()), status=status)
 
             async def consume() -> None:
                 nonlocal received
@@ -221,33 +120,39 @@ async def watch_tickers(
                     received += 1
                     latest[ticker.code] = (ticker, time.time())
 
-            await live_view(screen, seconds, consume, draw, status=(session, "watch ticker"))
+            await live_view(term, seconds, consume, draw, status=(session, "watch ticker"))
         return exit_status(session, "watch ticker")
 
 
 async def live_view(
-    screen: Screen, seconds: float, consume: Callable[[], Awaitable[None]], draw: Callable[[], str] | None = None,
-    *, status: tuple[UpbitSession, str] | None = None,
+    term: Terminal, seconds: float, consume: Callable[[], Awaitable[None]],
+    draw: Callable[[], RenderableType] | None = None, *, status: tuple[UpbitSession, str] | None = None,
 ) -> None:
-    """Run ``consume`` for ``seconds`` while repainting ``draw()`` (4/s on a terminal, 1/s otherwise).
+    """Run ``consume`` for ``seconds`` while showing ``draw()`` (4 frames/s on a terminal, 1/s otherwise).
 
     ``status`` (the session and the command's name): when the view is not on a terminal, each
     connection change (disconnected, reconnected, gave up) is also told on stderr, one line each.
     """
-    screen.begin()
-    try:
-        with trio.move_on_after(seconds) as timer, single_errors():
-            async with trio.open_nursery() as nursery:
-                if draw is not None:
-                    nursery.start_soon(_repaint, screen, draw)
-                if status is not None and not _isatty(screen.out):
-                    await nursery.start(_tell_changes, *status)
-                await consume()
-                nursery.cancel_scope.cancel()
-        if draw is not None and timer.cancelled_caught:
-            screen.show(draw())  # the final state, also in a pipe
-    finally:
-        screen.end()
+    if draw is None:  # a view that prints as it goes
+        await _run_for(term, seconds, consume, None, status)
+        return
+    with term.frames() as show:
+        if await _run_for(term, seconds, consume, lambda: show(draw()), status):
+            show(draw())  # the final state, also in a pipe
+
+
+async def _run_for(term: Terminal, seconds: float, consume: Callable[[], Awaitable[None]],
+                   repaint: Callable[[], None] | None, status: tuple[UpbitSession, str] | None) -> bool:
+    """Whether ``seconds`` passed (rather than ``consume`` ending)."""
+    with trio.move_on_after(seconds) as timer, single_errors():
+        async with trio.open_nursery() as nursery:
+            if repaint is not None:
+                nursery.start_soon(_repaint, repaint, 0.25 if term.live else 1.0)
+            if status is not None and not term.live:
+                await nursery.start(_tell_changes, *status)
+            await consume()
+            nursery.cancel_scope.cancel()
+    return timer.cancelled_caught
 
 
 async def _tell_changes(session: UpbitSession, command: str,
@@ -262,7 +167,7 @@ async def _tell_changes(session: UpbitSession, command: str,
             print(f"upbit-stream {command}: {change.endpoint} {what}{why}", file=sys.stderr, flush=True)
 
 
-async def _repaint(screen: Screen, draw: Callable[[], str]) -> None:
+async def _repaint(repaint: Callable[[], None], every: float) -> None:
     while True:
-        screen.show(draw())
-        await trio.sleep(0.25 if screen.interactive else 1.0)
+        repaint()
+        await trio.sleep(every)
