@@ -24,7 +24,7 @@ T = ["record", "ticker:KRW-BTC", "-o", "x.jsonl"]
 BAD = {
     "no command": ([], "the following arguments are required: COMMAND"),
     "unknown command": (["wach"], "invalid choice: 'wach'"),
-    "no view": (["watch"], "the following arguments are required: VIEW"),
+    "no view": (["watch"], "the following arguments are required: view"),
     "unknown view": (["watch", "candles", "KRW-BTC"], "invalid choice: 'candles'"),
     "no codes": (["watch", "trade"], "the following arguments are required: CODE"),
     "lower-case code": (["watch", "ticker", "krw-btc"], "codes are upper-case, like 'KRW-BTC': got 'krw-btc'"),

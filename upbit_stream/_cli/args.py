@@ -116,29 +116,35 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-class _Formatter(argparse.HelpFormatter):
-    """Help text at most 100 columns wide; paragraphs are re-wrapped, indented ones (examples) kept."""
+def _help_width() -> int:
+    return min(100, shutil.get_terminal_size().columns - 2)
 
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=28, width=min(100, shutil.get_terminal_size().columns - 2))
-        self._action_max_length = 18  # room for sub-command names like "announcements" beside their help
 
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        paragraphs = []
-        for paragraph in text.split("\n\n"):
-            if any(line.startswith(" ") for line in paragraph.splitlines()):
-                paragraphs.append("\n".join(indent + line for line in paragraph.splitlines()))
-            else:
-                paragraphs.append(textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent,
-                                                subsequent_indent=indent))
-        return "\n\n".join(paragraphs)
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """Help at most 100 columns wide; descriptions and epilogs arrive already wrapped (``_wrapped``)."""
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=28, width=_help_width())
+
+
+def _wrapped(text: str | None) -> str | None:
+    """``text`` with its paragraphs re-wrapped to the help width; indented ones (examples) kept as written."""
+    if text is None:
+        return None
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        if any(line.startswith(" ") for line in paragraph.splitlines()):
+            paragraphs.append(paragraph)
+        else:
+            paragraphs.append(textwrap.fill(" ".join(paragraph.split()), _help_width()))
+    return "\n\n".join(paragraphs)
 
 
 class _Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line on stderr (exit 2), with a pointer to ``--help``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("formatter_class", _formatter)
+        for text in ("description", "epilog"):
+            kwargs[text] = _wrapped(kwargs.get(text))
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -314,7 +320,7 @@ def _add_watch(sub: Commands) -> None:
     watch = sub.add_parser("watch", help="live terminal views: tickers, order book, trade tape, notices, indicators",
                            description="Live terminal views. Colours show rises (red) and falls (blue), as on "
                            "Upbit; no colours when the output is not a terminal or NO_COLOR is set.")
-    views = watch.add_subparsers(dest="view", required=True, metavar="VIEW", title="views")
+    views = watch.add_subparsers(dest="view", required=True, title="views")
     view = views.add_parser("ticker", help="price, change and 24 h volume of each code",
                             description="A live table: price, change from the previous close, 24 h volume, and "
                             "how long ago each code last updated.")
