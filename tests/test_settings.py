@@ -40,6 +40,7 @@ BAD: dict[str, list[object]] = {
     "connection.info_url": ["https://x.test", "x.test/private", "ws:/x", 0, None],
     "connection.format": ["simple", "JSON", "", 1, None],
     "connection.connect_timeout": SECONDS,
+    "connection.ca_file": [1, None, True, ["a.pem"]],
     "connection.transport": ["Websockets", "trio_websocket", "aiohttp", "", 1, None],
     "connection.max_message_size": COUNT,
     "heartbeat.interval": SECONDS,

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from .._config.settings import Settings
 from .._core.specs import Spec
-from .._transports.seam import Connector, Wire
+from .._transports.seam import Connector, Wire, trust_context
 from .._transports.via_trio_websocket import trio_websocket_connector
 from .._trio.groups import single_errors
 from .._trio.session import UpbitSession, open_upbit_session
@@ -132,7 +132,8 @@ async def record(
     every frame already received is written and the files are closed.
     """
     inner = connector or trio_websocket_connector(
-        connect_timeout=settings.connection.connect_timeout, max_message_size=settings.connection.max_message_size
+        connect_timeout=settings.connection.connect_timeout, max_message_size=settings.connection.max_message_size,
+        ssl_context=trust_context(settings.connection.ca_file),
     )
     copies, received = trio.open_memory_channel[Received](queue_size)
     enough = trio.Event()

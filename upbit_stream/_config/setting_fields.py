@@ -31,7 +31,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class _Spec:
     """The type, bounds and documentation of one setting."""
 
-    kind: str  # "float" | "int" | "choice" | "url" | "secret" | "nats_url" | "token" | "words"
+    kind: str  # "float" | "int" | "choice" | "url" | "secret" | "nats_url" | "token" | "words" | "path"
     doc: str
     expected: str  # the accepted form, as error messages say it
     unit: str = ""
@@ -125,6 +125,11 @@ def _url(doc: str) -> Any:
 def _nats_url(doc: str) -> Any:
     expected = "'' (none) or a nats:// or tls:// URL with a host and no user:password@"
     return _field("", _Spec("nats_url", doc, expected))
+
+
+def _path(doc: str) -> Any:
+    """A file's path, or '' for none (whether the file can be read is found out where it is opened)."""
+    return _field("", _Spec("path", doc, "'' (none) or a file path"))
 
 
 def _token(default: str, doc: str) -> Any:

@@ -22,6 +22,7 @@ from .setting_fields import (
     _META,
     _choice,
     _count,
+    _path,
     _seconds,
     _secret,
     _Shown,
@@ -61,9 +62,13 @@ class ConnectionSettings:
         "less bandwidth), JSON_LIST or SIMPLE_LIST (a list per frame). Events are the same in all.",
         tuple(f.value for f in Format), Format)
     connect_timeout: float = _seconds(10.0, "Longest wait for a TCP + TLS + WebSocket handshake.")
+    ca_file: str = _path(
+        "PEM file of the certificate authorities trusted for wss:// (e.g. a company proxy's, or "
+        "`upbit-stream serve --tls`'s). Empty means the system's (or SSL_CERT_FILE). Relative "
+        "paths are read from the working directory.")
     transport: str = _choice(
-        "websockets", "WebSocket library: websockets (websockets.trio, the faster one) or "
-        "trio-websocket (the previous default). Both pass the same tests.",
+        "websockets", "WebSocket library: websockets (its sans-I/O protocol driven by upbit_stream, "
+        "the faster one) or trio-websocket. Both pass the same tests.",
         ("websockets", "trio-websocket"))
     max_message_size: int = _count(
         4194304, "Largest incoming frame accepted; a bigger one closes the connection.", "bytes")

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 import trio
 
 from .._config.auth import MaskedHeaders
-from .._core.errors import ConnectError, Disconnected, RateLimitedError
+from .._core.errors import ConfigError, ConnectError, Disconnected, RateLimitedError
 
 __all__ = [
     "CLOSE_TIMEOUT", "HEAD_LIMIT", "MAX_FRAGMENTS", "Connector", "Disconnected", "OpenStream", "Target", "Wire",
     "check_url",
     "closed", "closing", "connect_failure", "open_byte_stream", "described", "handshake_refused", "masked", "peer_close_code_valid",
-    "response_status",
+    "response_status", "trust_context",
 ]
 
 #: Longest wait for the peer to answer our close frame before the socket is closed anyway.
@@ -79,6 +79,18 @@ Connector = Callable[[str, Sequence[tuple[str, str]]], AbstractAsyncContextManag
 #: ``open_stream(host, port)``: the byte stream a connector speaks over (TLS is added on top for
 #: ``wss://``). The default is ``trio.open_tcp_stream``; tests pass in-memory streams (virtual time).
 OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
+
+
+def trust_context(ca_file: str) -> ssl.SSLContext | None:
+    """The TLS context trusting ``ca_file``'s authorities (``connection.ca_file``); None (the system's) when empty."""
+    if not ca_file:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError("connection.ca_file", ca_file,
+                          f"a readable PEM file of certificate authorities ({reason})") from None
 
 
 async def open_byte_stream(target: Target, context: ssl.SSLContext | None, open_stream: OpenStream) -> trio.abc.Stream:

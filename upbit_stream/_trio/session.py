@@ -33,7 +33,7 @@ from .._core.stats import (
     SubscriptionStats,
     summarize_health,
 )
-from .._transports.seam import Connector, check_url
+from .._transports.seam import Connector, check_url, trust_context
 from .._transports.via_trio_websocket import trio_websocket_connector
 from .._transports.via_websockets import websockets_connector
 from .channel import SubscriptionChannel, watcher_channel
@@ -306,7 +306,8 @@ def _connector_for(settings: Settings) -> Connector:
     """The connector ``connection.transport`` names, with the connection settings."""
     connection = settings.connection
     make = websockets_connector if connection.transport == "websockets" else trio_websocket_connector
-    return make(connect_timeout=connection.connect_timeout, max_message_size=connection.max_message_size)
+    return make(connect_timeout=connection.connect_timeout, max_message_size=connection.max_message_size,
+                ssl_context=trust_context(connection.ca_file))
 
 
 def _settings_from(config: Settings | str | os.PathLike[str] | None) -> Settings:

@@ -1,0 +1,67 @@
+"""``[connection] ca_file``: wss:// to a server whose authority only that file names, over both transports."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+import trio
+import trustme
+
+import upbit_stream as ub
+from upbit_stream.testing import open_fake_upbit
+
+from session_helpers import settings_for
+
+
+def _server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+async def test_a_session_trusts_the_authorities_of_ca_file(transport, tmp_path, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    ca = trustme.CA()
+    pem = tmp_path / "company-ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=3, rate=50, ssl_context=_server_context(ca)) as fake:
+            settings = settings_for(fake, connection={"ca_file": str(pem), "transport": transport})
+            async with ub.open_upbit_session(config=settings, access_key=fake.access_key,
+                                             secret_key=fake.secret_key) as session:
+                async with session.ticker("KRW-BTC") as tickers, session.my_asset() as assets:
+                    assert isinstance(await tickers.receive(), ub.Ticker)
+                    fake.deposit("KRW", 1000)
+                    assert isinstance(await assets.receive(), ub.MyAsset)
+
+
+async def test_without_ca_file_the_same_server_is_not_trusted(transport, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with trio.fail_after(20):
+        async with open_fake_upbit(seed=3, rate=50, ssl_context=_server_context(trustme.CA())) as fake:
+            settings = settings_for(fake, connection={"transport": transport})
+            async with ub.open_upbit_session(config=settings) as session:
+                with pytest.raises(ub.ConnectError, match="certificate"):
+                    async with session.ticker("KRW-BTC") as tickers:
+                        await tickers.receive()
+
+
+@pytest.mark.parametrize("content", [None, b"not a certificate\n"])
+async def test_an_unreadable_ca_file_fails_at_open_naming_the_setting(tmp_path, content):
+    path = tmp_path / "ca.pem"
+    if content is not None:
+        path.write_bytes(content)
+    settings = ub.Settings().evolve(connection={"ca_file": str(path)})
+    with pytest.raises(ub.ConfigError, match=r"connection\.ca_file") as caught:
+        async with ub.open_upbit_session(config=settings):
+            pass
+    assert str(path) in str(caught.value)
+
+
+def test_ca_file_comes_from_the_file_or_the_environment(tmp_path):
+    toml = tmp_path / "upbit_stream.toml"
+    toml.write_text('[connection]\nca_file = "ca/company.pem"\n')
+    assert ub.Settings.load(toml, env={}).connection.ca_file == "ca/company.pem"
+    env = {"UPBIT_STREAM_CONNECTION_CA_FILE": "/etc/company/ca.pem"}
+    assert ub.Settings.load(toml, env=env).connection.ca_file == "/etc/company/ca.pem"
