@@ -9,11 +9,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import trio
-import trio_websocket
 
 from .._core.enums import Format
 from ._faults import Gate, GateStream, MessageLimiter
 from ._requests import TypeRequest
+from ._websocket import ConnectionClosed, ServerWebSocket
 
 if TYPE_CHECKING:
     from ._server import FakeUpbit
@@ -71,7 +71,7 @@ class Connection:
     """Server-side state of one client connection (see ``FakeUpbit.connections``)."""
 
     def __init__(self, server: FakeUpbit, conn_id: int, endpoint: str, path: str, remote: str,
-                 ws: trio_websocket.WebSocketConnection, stream: GateStream, gate: Gate,
+                 ws: ServerWebSocket, stream: GateStream, gate: Gate,
                  auth_error: str | None, origin: bool = False) -> None:
         self.server = server
         self.id = conn_id
@@ -156,7 +156,7 @@ class Connection:
         while True:
             try:
                 message = await self.ws.get_message()
-            except trio_websocket.ConnectionClosed:
+            except ConnectionClosed:
                 return
             self.server._on_message(self, message)
 
@@ -193,7 +193,7 @@ class Connection:
                     await self.stream.send_all(chunk)
                     self.sent += count
                     self.server.blast_frames_sent += count
-        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+        except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
             return
 
     def _joined(self, first: bytes | str, items: deque[tuple[bytes | str, float, bool]]) -> bytes | str:

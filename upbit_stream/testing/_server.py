@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import trio
 import trio.testing
-import trio_websocket
 
 from .._transports.seam import Connector, Wire
 from .._transports.via_trio_websocket import trio_websocket_connector
@@ -36,6 +35,7 @@ from ._replay import ReplayFileError, ReplayFrame, read_replay
 from ._replaying import Replaying
 from ._requests import RequestError
 from ._tls import FakeTls
+from ._websocket import Handshake, ServerWebSocket, remote_address
 
 __all__ = ["FakeUpbit", "RequestRecord", "open_fake_upbit"]
 
@@ -58,7 +58,8 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
                  epoch_ms: int | None, replay: str | None, pace: str, replay_loop: bool,
                  blast_ring_size: int, log_size: int, ssl_context: ssl.SSLContext | None = None,
                  strict_categories: bool = False, verbatim: bool = False, origin_rule: bool = True,
-                 reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt") -> None:
+                 reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt",
+                 compression: bool = False) -> None:
         if auth_failure not in ("frame", "http"):
             raise ValueError("auth_failure must be 'frame' or 'http'")
         if unknown_codes not in ("reject", "ignore"):
@@ -66,6 +67,7 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
         if idle_close not in ("clean", "abrupt"):
             raise ValueError("idle_close must be 'clean' or 'abrupt'")
         self.origin_rule, self.unknown_codes, self.idle_close = origin_rule, unknown_codes, idle_close
+        self.compression = compression
         self.teapot_after, self.teapot_seconds = teapot_after, teapot_seconds
         if pace not in ("recorded", "fast"):
             raise ValueError("pace must be 'recorded' or 'fast'")
@@ -219,15 +221,17 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
         if self.ssl_context is not None:
             stream = trio.SSLStream(stream, self.ssl_context, server_side=True)
         gated = GateStream(stream, gate, touch)
+        ws = ServerWebSocket(gated, max_message_size=1 << 20, queue_size=8)
         try:
             async with trio.open_nursery() as nursery:
                 with trio.move_on_after(self.connect_timeout):
-                    request = await trio_websocket.wrap_server_stream(
-                        nursery, gated, message_queue_size=8, max_message_size=1 << 20)
-                    conn = await self._handshake(request, conn_id, gated, gate)
+                    request = await ws.read_request()
+                    if request is not None:
+                        conn = await self._handshake(ws, request, conn_id, gated, gate)
                 if conn is not None:
                     self._conns[conn_id] = conn
                     self._log_lot.unpark_all()
+                    nursery.start_soon(ws.reader)
                     with conn.cancel_scope:
                         nursery.start_soon(conn.send_loop)
                         nursery.start_soon(conn.idle_watch, self.idle_timeout)
@@ -243,7 +247,7 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
             self._conns.pop(conn_id, None)
             await trio.aclose_forcefully(stream)
 
-    async def _handshake(self, request: trio_websocket.WebSocketRequest, conn_id: int, gated: GateStream,
+    async def _handshake(self, ws: ServerWebSocket, request: Handshake, conn_id: int, gated: GateStream,
                          gate: Gate) -> Connection | None:
         path = request.path.partition("?")[0].rstrip("/")
         endpoint = "private" if path.endswith("/private") else "info" if path.endswith("/info") else "public"
@@ -266,17 +270,18 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
         error = {401: RequestError("INVALID_AUTH"), 418: RequestError("I'm a teapot")}.get(
             status or 0, RequestError("Too Many Requests") if status == 429 else None)
         names = tuple(name.decode("latin-1").lower() for name, _ in request.headers)
+        names += ("sec-websocket-extensions",) if request.extensions else ()
         self._record(RequestRecord(now, conn_id, endpoint, "handshake", status=status or 101, error=error,
                                    detail=detail or auth_error, header_names=names))
         if status is not None:
             headers = [(b"Retry-After", str(math.ceil(max(1.0, self._connect_limiter.banned_until - now)
                                                       if status == 418 else 1)).encode())]
-            await request.reject(status, extra_headers=headers, body=_REASONS.get(status, b"Refused"))
+            await ws.reject(status, headers, _REASONS.get(status, b"Refused"))
             return None
-        ws = await request.accept()
-        remote = request.remote
+        await ws.accept(compression=self.compression)
         origin = any(name.lower() == b"origin" for name, _ in request.headers)
-        return Connection(self, conn_id, endpoint, path, str(remote), ws, gated, gate, auth_error, origin)
+        return Connection(self, conn_id, endpoint, path, remote_address(gated.inner), ws, gated, gate, auth_error,
+                          origin)
 
     def _blast_chunks_for(self, conn: Connection) -> tuple[tuple[bytes, int], ...]:
         if self._ring is None or not conn.realtime:
