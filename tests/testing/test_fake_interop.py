@@ -76,6 +76,9 @@ async def test_upbit_sdk_ticker_simple_and_orderbook_depth():
         assert out["realtime"]["st"] == "REALTIME"
         assert out["book"]["code"] == "KRW-ETH" and len(out["book"]["orderbook_units"]) == 5
         assert not any(r.error for r in fake.requests)
+        # the SDK's websockets offers permessage-deflate, so it inflates here as it would on Upbit
+        agreed = [r.deflate for r in fake.requests if r.kind == "handshake"]
+        assert agreed == ["permessage-deflate; client_max_window_bits=15"] * 2
 
 
 @needs_sdk
@@ -151,3 +154,5 @@ async def test_plain_websockets_client_with_documented_examples():
             {"type": "orderbook", "codes": ["KRW-BTT"], "level": 0}]
         assert private == {"method": "LIST_SUBSCRIPTIONS", "result": [{"type": "myAsset"}], "ticket": "t"}
         assert not any(r.error for r in fake.requests)
+        assert [r.deflate for r in fake.requests if r.kind == "handshake"] == [
+            "permessage-deflate; client_max_window_bits=15"] * 2  # websockets' default: compressed both ways

@@ -50,9 +50,13 @@ Documented choices where Upbit's documentation is silent:
   64 KiB), as Upbit's samples show several per frame; events produced one at a time go one per frame. Idle connections (no bytes either way for ``idle_timeout``)
   lose their TCP connection without a close frame (``idle_close="abrupt"``, default: the lost
   connection Upbit's best-practice page describes) or get close code 1000 "Idle Timeout" (``"clean"``).
-* permessage-deflate is never negotiated: trio-websocket (over wsproto) offers no public way to
-  accept WebSocket extensions on the server side. A path ending in ``/private`` or ``/info`` is that endpoint
-  (both authenticated alike), any other path the public one.
+* permessage-deflate (RFC 7692; Upbit documents it, not its parameters) is agreed with every client
+  that offers it, on the parameters the client asks for (window sizes, no context takeover);
+  ``compression=False`` (``serve --no-compression``) never agrees. Once agreed, every server data
+  frame goes out compressed, blast mode's too (frame by frame through the compressor), so such a
+  client inflates each one as it would on Upbit; ``fake.connections[i].deflate`` and the
+  handshake's ``RequestRecord.deflate`` hold what was agreed (None: uncompressed). A path ending in ``/private`` or
+  ``/info`` is that endpoint (both authenticated alike), any other path the public one.
 * Candles go out at every whole second of the exchange's clock (``now_ms``, wall time unless
   ``epoch_ms`` is given), each candle a trade changed since the previous second once, stamped with
   that second. A period that ended since then gets its final update first, so the last frame of

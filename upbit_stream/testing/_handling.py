@@ -30,7 +30,8 @@ class RequestRecord:
     of a handshake (101 accepted), or the close code of a connection the client ended (1006: it went
     without a close frame); ``request`` the parsed request; ``error`` the error answered; ``detail``
     why a handshake was refused or why the server closed (``"idle"``, ``"refusal"``: ``/info`` after an error);
-    ``header_names`` the lower-case names of a handshake's HTTP headers (never their values).
+    ``header_names`` the lower-case names of a handshake's HTTP headers (never their values);
+    ``deflate`` the permessage-deflate parameters an accepted handshake agreed (None: uncompressed).
     """
 
     time: float
@@ -43,6 +44,7 @@ class RequestRecord:
     status: int | None = None
     detail: str | None = None
     header_names: tuple[str, ...] = ()
+    deflate: str | None = None
 
 
 class RequestHandling:

@@ -59,7 +59,7 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
                  blast_ring_size: int, log_size: int, ssl_context: ssl.SSLContext | None = None,
                  strict_categories: bool = False, verbatim: bool = False, origin_rule: bool = True,
                  reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt",
-                 compression: bool = False) -> None:
+                 compression: bool = True) -> None:
         if auth_failure not in ("frame", "http"):
             raise ValueError("auth_failure must be 'frame' or 'http'")
         if unknown_codes not in ("reject", "ignore"):
@@ -271,14 +271,16 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
             status or 0, RequestError("Too Many Requests") if status == 429 else None)
         names = tuple(name.decode("latin-1").lower() for name, _ in request.headers)
         names += ("sec-websocket-extensions",) if request.extensions else ()
+        accepted = status is None and await ws.accept(compression=self.compression)
         self._record(RequestRecord(now, conn_id, endpoint, "handshake", status=status or 101, error=error,
-                                   detail=detail or auth_error, header_names=names))
+                                   detail=detail or auth_error, header_names=names, deflate=ws.extensions))
         if status is not None:
             headers = [(b"Retry-After", str(math.ceil(max(1.0, self._connect_limiter.banned_until - now)
                                                       if status == 418 else 1)).encode())]
             await ws.reject(status, headers, _REASONS.get(status, b"Refused"))
             return None
-        await ws.accept(compression=self.compression)
+        if not accepted:  # the client went while the answer was on its way
+            return None
         origin = any(name.lower() == b"origin" for name, _ in request.headers)
         return Connection(self, conn_id, endpoint, path, remote_address(gated.inner), ws, gated, gate, auth_error,
                           origin)
@@ -312,7 +314,7 @@ async def open_fake_upbit(
     blast_ring_size: int = 4096, log_size: int = 100_000, ssl_context: ssl.SSLContext | None = None,
     strict_categories: bool = False, verbatim: bool = False, origin_rule: bool = True,
     reject_reused_nonce: bool = True, unknown_codes: str = "reject", idle_close: str = "abrupt",
-    tls: bool = False, tls_dir: str | None = None, control_port: int | None = None,
+    compression: bool = True, tls: bool = False, tls_dir: str | None = None, control_port: int | None = None,
 ) -> AsyncIterator[FakeUpbit]:
     """Run a fake Upbit exchange on ``host:port`` (an ephemeral port by default) while the block runs.
 
@@ -333,7 +335,8 @@ async def open_fake_upbit(
     reconnect needs). ``unknown_codes`` "reject" refuses a request naming an unlisted (or
     lower-case) code with INVALID_PARAM, "ignore" drops the code. ``idle_close`` "abrupt" ends an
     idle connection without a close frame (the lost connection Upbit's best-practice page
-    describes), "clean" with close code 1000 "Idle Timeout".
+    describes), "clean" with close code 1000 "Idle Timeout". ``compression``: a client that offers
+    permessage-deflate (RFC 7692) gets it, on the parameters it asks for, as on Upbit (False: never).
     Leaving the block closes every connection and task.
 
     ``tls=True`` serves ``wss://`` with a certificate for 127.0.0.1/localhost signed by a CA made
@@ -354,6 +357,7 @@ async def open_fake_upbit(
         blast_ring_size=blast_ring_size, log_size=log_size, ssl_context=ssl_context,
         strict_categories=strict_categories, verbatim=verbatim, origin_rule=origin_rule,
         reject_reused_nonce=reject_reused_nonce, unknown_codes=unknown_codes, idle_close=idle_close,
+        compression=compression,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     server.port = listeners[0].socket.getsockname()[1]

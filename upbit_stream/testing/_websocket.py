@@ -126,9 +126,10 @@ class ServerWebSocket:
         self._closed_both_ways.set()
         await self._write(data)
 
-    async def accept(self, *, compression: bool) -> None:
+    async def accept(self, *, compression: bool) -> bool:
         """Switch protocols; with ``compression``, agree to permessage-deflate if the client offered it,
-        on the parameters it asked for (wsproto answers each one RFC 7692 lets the client ask for)."""
+        on the parameters it asked for (wsproto answers each one RFC 7692 lets the client ask for).
+        False if the stream broke meanwhile (the connection is then closed, 1006)."""
         extensions: list[Extension] = [PerMessageDeflate()] if compression else []
         response = self._ws.send(AcceptConnection(extensions=extensions))
         head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
@@ -136,7 +137,12 @@ class ServerWebSocket:
             name, _, value = line.partition(":")
             if name.strip().lower() == "sec-websocket-extensions":
                 self.extensions = value.strip()
-        await self._write(response)
+        try:
+            await self._write(response)
+        except _BROKEN:
+            await self._abort()
+            return False
+        return True
 
     # -- messages ---------------------------------------------------------------------------------------
 
@@ -150,7 +156,8 @@ class ServerWebSocket:
 
     async def send_message(self, message: bytes | str) -> None:
         """Send one message: a binary frame for bytes, a text frame for str (compressed if agreed)."""
-        await self._send_events([BytesMessage(data=message) if isinstance(message, bytes) else TextMessage(data=message)])
+        event = BytesMessage(data=message) if isinstance(message, bytes) else TextMessage(data=message)
+        await self._send_events([event])
 
     async def send_messages(self, payloads: Iterable[bytes]) -> None:
         """Send binary messages in one write (blast mode on a compressing connection)."""
