@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trio
+from serve_helpers import served
 from websockets.client import ClientProtocol
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Opcode
@@ -209,3 +210,9 @@ async def test_ping_and_close_on_a_compressing_connection():
         closed = await fake.wait_for_request(lambda r: r.kind == "close")
     assert closed[0].status == 1000 and fake.server_errors == []
 
+
+async def test_serve_no_compression(tmp_path):
+    for args, expected in ((), "permessage-deflate; client_max_window_bits=15"), (("--no-compression",), None):
+        with served("--rate", "0", *args, cwd=tmp_path) as fake:
+            async with client(fake.public_url) as ws:
+                assert agreed(ws) == expected

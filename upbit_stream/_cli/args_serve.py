@@ -25,6 +25,8 @@ def add_serve_options(serve: Any) -> None:
                        help="a request naming an unlisted code is refused (default) or the code is ignored")
     serve.add_argument("--idle-close", choices=("abrupt", "clean"), default="abrupt",
                        help="an idle connection is dropped without a close frame (default) or closed with 1000")
+    serve.add_argument("--no-compression", dest="compression", action="store_false",
+                       help="never agree permessage-deflate (default: a client that offers it gets it, as on Upbit)")
     serve.add_argument("--tls", action="store_true",
                        help="serve wss:// with a certificate for 127.0.0.1/localhost from a CA made at start "
                        "(its file is printed: give it to clients as SSL_CERT_FILE; needs trustme)")

@@ -266,7 +266,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             seed=args.seed, replay=args.replay, pace=args.pace or "recorded", replay_loop=args.loop,
             keys=dict(args.keys) if args.keys else None, idle_timeout=args.idle_timeout,
             verbatim=args.verbatim, reject_reused_nonce=not args.allow_reused_nonce,
-            unknown_codes=args.unknown_codes, idle_close=args.idle_close,
+            unknown_codes=args.unknown_codes, idle_close=args.idle_close, compression=args.compression,
             tls=tls, tls_dir=args.tls_dir, control_port=args.control,
         ) as fake:
             source = "blast" if args.blast else f"replay {args.replay}" if args.replay else f"{args.rate:g} trades/s"
