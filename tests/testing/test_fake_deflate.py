@@ -57,6 +57,7 @@ class Client:
     async def receive(self) -> bytes | str:
         with trio.fail_after(10):
             while not self.messages:
+                assert self.proto.close_sent is None, f"the client failed the connection: {self.proto.close_sent}"
                 await self.pump()
         return self.messages.pop(0)
 
@@ -129,16 +130,22 @@ async def test_a_client_offering_deflate_gets_it_and_the_same_events(tls):
         assert "sec-websocket-extensions" not in fake.requests[1].header_names
 
 
-async def test_the_clients_parameters_are_agreed():
+@pytest.mark.parametrize(("params", "answer"), [
+    ({"server_no_context_takeover": True, "client_no_context_takeover": True, "server_max_window_bits": 10,
+      "client_max_window_bits": 9},
+     "client_no_context_takeover; server_no_context_takeover; client_max_window_bits=9; server_max_window_bits=10"),
+    ({"server_max_window_bits": 9, "client_max_window_bits": None}, "server_max_window_bits=9"),
+], ids=["no-context-takeover", "small-window"])
+async def test_the_clients_parameters_are_agreed(params, answer):
+    """A window of 2^9 bytes with the context kept: 200 trades of ~450 bytes reach back further than that if
+    the server compressed with a larger window, and the client's inflater would fail."""
     async with open_fake_upbit(rate=0) as fake:
-        async with client(fake.public_url, server_no_context_takeover=True, client_no_context_takeover=True,
-                          server_max_window_bits=10, client_max_window_bits=9) as ws:
-            assert agreed(ws) == ("permessage-deflate; client_no_context_takeover; server_no_context_takeover; "
-                                  "client_max_window_bits=9; server_max_window_bits=10")
-            [got] = await trades(fake, ws, n=20)
+        async with client(fake.public_url, **params) as ws:
+            assert agreed(ws) == f"permessage-deflate; {answer}"
+            [got] = await trades(fake, ws, n=200)
             await ws.send("PING")  # compressed text both ways
             assert await ws.receive() == b'{"status":"UP"}'
-        assert len(got) == 20 and all(json.loads(m)["code"] == "KRW-BTC" for m in got)
+        assert len(got) == 200 and all(json.loads(m)["code"] == "KRW-BTC" for m in got)
 
 
 async def test_compression_false_never_agrees():

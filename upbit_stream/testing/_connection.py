@@ -13,7 +13,7 @@ import trio
 from .._core.enums import Format
 from ._faults import Gate, GateStream, MessageLimiter
 from ._requests import TypeRequest
-from ._websocket import ConnectionClosed, ServerWebSocket
+from ._websocket import ConnectionClosed, ServerWebSocket, ws_frame
 
 if TYPE_CHECKING:
     from ._server import FakeUpbit
@@ -23,20 +23,6 @@ __all__ = ["Connection", "OutQueue", "ws_frame", "ws_payloads"]
 # Realtime key → variants: (depth, level) for orderbook, (30, 0) otherwise.
 Variant = tuple[int, Decimal]
 _PLAIN: Variant = (30, Decimal(0))
-
-
-def ws_frame(payload: bytes | str) -> bytes:
-    """A complete unmasked server frame (binary for bytes, text for str), as wsproto would write it."""
-    opcode = 0x1 if isinstance(payload, str) else 0x2
-    data = payload.encode() if isinstance(payload, str) else payload
-    n = len(data)
-    if n < 126:
-        header = bytes((0x80 | opcode, n))
-    elif n < 65536:
-        header = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
-    else:
-        header = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
-    return header + data
 
 
 def ws_payloads(frames: bytes) -> list[bytes]:
@@ -128,7 +114,7 @@ class Connection:
 
     @property
     def deflate(self) -> str | None:
-        """The permessage-deflate parameters agreed (the ``Sec-WebSocket-Extensions`` answer), None: uncompressed."""
+        """The permessage-deflate parameters agreed (the ``Sec-WebSocket-Extensions`` answer); None: uncompressed."""
         return self.ws.extensions
 
     @property
@@ -272,7 +258,7 @@ class Connection:
     async def _send_chunk(self, chunk: bytes) -> None:
         """Blast frames as pre-framed; to a client that agreed permessage-deflate, each one through the
         compressor (what a compressing client costs the exchange, as it would on Upbit)."""
-        if self.ws.deflate:
+        if self.ws.deflater is not None:
             await self.ws.send_messages(ws_payloads(chunk))
         else:
             await self.stream.send_all(chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -21,15 +22,49 @@ from wsproto.events import (
     RejectConnection,
     RejectData,
     Request,
-    TextMessage,
 )
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["CloseReason", "ConnectionClosed", "Handshake", "ServerWebSocket", "remote_address"]
+__all__ = ["CloseReason", "ConnectionClosed", "Deflater", "Handshake", "ServerWebSocket", "remote_address", "ws_frame"]
 
-DEFLATE = PerMessageDeflate.name
 _BROKEN = (trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+def ws_frame(payload: bytes | str) -> bytes:
+    """A complete unmasked server frame (binary for bytes, text for str), as wsproto would write it."""
+    if isinstance(payload, str):
+        return _frame(0x81, payload.encode())
+    return _frame(0x82, payload)
+
+
+def _frame(first: int, data: bytes) -> bytes:
+    n = len(data)
+    if n < 126:
+        header = bytes((first, n))
+    elif n < 65536:
+        header = bytes((first, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((first, 127)) + n.to_bytes(8, "big")
+    return header + data
+
+
+class Deflater:
+    """The server's side of an agreed permessage-deflate: one compressor (zlib's default level) whose
+    context carries over from message to message unless ``no_context_takeover`` (RFC 7692 §7.2.1)."""
+
+    def __init__(self, window_bits: int, no_context_takeover: bool) -> None:
+        self.window_bits, self.no_context_takeover = window_bits, no_context_takeover
+        self._settings = (zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits)  # raw deflate
+        self._zlib = zlib.compressobj(*self._settings)
+
+    def frame(self, payload: bytes | str) -> bytes:
+        """``payload`` compressed into one complete frame (RSV1 set; text for str, binary for bytes)."""
+        data = self._zlib.compress(payload.encode() if isinstance(payload, str) else payload)
+        data += self._zlib.flush(zlib.Z_SYNC_FLUSH)
+        if self.no_context_takeover:
+            self._zlib = zlib.compressobj(*self._settings)
+        return _frame(0xC1 if isinstance(payload, str) else 0xC2, data[:-4])  # RFC 7692: less the 00 00 ff ff
 
 
 @attrs.frozen
@@ -58,17 +93,15 @@ class Handshake:
     headers: list[tuple[bytes, bytes]]
     extensions: tuple[str, ...]
 
-    @property
-    def offers_deflate(self) -> bool:
-        return any(offer.partition(";")[0].strip().lower() == DEFLATE for offer in self.extensions)
-
 
 class ServerWebSocket:
     """One server connection over ``stream``: ``read_request``, then ``reject`` or ``accept``; after ``accept``
     run ``reader`` as a task (it answers pings and the client's close, and queues messages for ``get_message``).
 
-    Every send goes out under one lock, so frames the deflate compressor made in order reach the wire in
-    that order (its context carries over from message to message unless the client asked otherwise).
+    wsproto reads what arrives (inflating compressed messages) and writes the handshake, pings, pongs and
+    closes; data frames are written here, through ``deflater`` once permessage-deflate is agreed. Every
+    write goes out under one lock, so frames reach the wire in the order the compressor made them (its
+    context carries over from message to message unless the client asked otherwise).
     """
 
     def __init__(self, stream: trio.abc.Stream, *, max_message_size: int = 1 << 20, queue_size: int = 8,
@@ -78,6 +111,7 @@ class ServerWebSocket:
         self.closed: CloseReason | None = None
         #: The ``Sec-WebSocket-Extensions`` value answered (``"permessage-deflate; …"``), None if none was agreed.
         self.extensions: str | None = None
+        self.deflater: Deflater | None = None
         self._ws = WSConnection(ConnectionType.SERVER)
         self._receive_size = receive_size
         self._lock = trio.StrictFIFOLock()
@@ -88,11 +122,6 @@ class ServerWebSocket:
         self._unanswered: set[bytes] = set()  # bounded: pings in flight when the connection ended
         self._closed_both_ways = trio.Event()
         self._reading = True
-
-    @property
-    def deflate(self) -> bool:
-        """permessage-deflate was agreed: data frames go out compressed."""
-        return self.extensions is not None
 
     # -- the opening handshake ------------------------------------------------------------------------
 
@@ -130,13 +159,16 @@ class ServerWebSocket:
         """Switch protocols; with ``compression``, agree to permessage-deflate if the client offered it,
         on the parameters it asked for (wsproto answers each one RFC 7692 lets the client ask for).
         False if the stream broke meanwhile (the connection is then closed, 1006)."""
-        extensions: list[Extension] = [PerMessageDeflate()] if compression else []
+        deflate = PerMessageDeflate()
+        extensions: list[Extension] = [deflate] if compression else []
         response = self._ws.send(AcceptConnection(extensions=extensions))
         head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
         for line in head.split("\r\n")[1:]:
             name, _, value = line.partition(":")
             if name.strip().lower() == "sec-websocket-extensions":
                 self.extensions = value.strip()
+        if deflate.enabled():
+            self.deflater = Deflater(deflate.server_max_window_bits, deflate.server_no_context_takeover)
         try:
             await self._write(response)
         except _BROKEN:
@@ -156,12 +188,15 @@ class ServerWebSocket:
 
     async def send_message(self, message: bytes | str) -> None:
         """Send one message: a binary frame for bytes, a text frame for str (compressed if agreed)."""
-        event = BytesMessage(data=message) if isinstance(message, bytes) else TextMessage(data=message)
-        await self._send_events([event])
+        await self.send_messages((message,))
 
-    async def send_messages(self, payloads: Iterable[bytes]) -> None:
-        """Send binary messages in one write (blast mode on a compressing connection)."""
-        await self._send_events([BytesMessage(data=payload) for payload in payloads])
+    async def send_messages(self, messages: Iterable[bytes | str]) -> None:
+        """Send messages in one write, each in one frame (compressed if agreed)."""
+        async with self._lock:  # compressed and written in one go: the client inflates in this order
+            if self.closed is not None:
+                raise ConnectionClosed(self.closed)  # closing or closed: no more data
+            frame = ws_frame if self.deflater is None else self.deflater.frame
+            await self._write_or_abort(b"".join(map(frame, messages)))
 
     async def ping(self, payload: bytes) -> None:
         """Send a ping and wait for its pong (a pong also answers every earlier ping still waiting)."""
@@ -279,18 +314,22 @@ class ServerWebSocket:
     # -- plumbing ---------------------------------------------------------------------------------------
 
     async def _send_events(self, events: list[Event]) -> None:
-        async with self._lock:  # encoded and written in one go: a compressor's frames stay in its order
-            if self.closed is not None and isinstance(events[0], (Message, Ping)):
-                raise ConnectionClosed(self.closed)  # closing or closed: no more data
+        """Control frames (and the handshake) as wsproto writes them."""
+        async with self._lock:
+            if self.closed is not None and isinstance(events[0], Ping):
+                raise ConnectionClosed(self.closed)
             try:
                 data = b"".join(self._ws.send(event) for event in events)
             except LocalProtocolError:  # the connection is closing: no more frames
                 raise ConnectionClosed(self.closed) from None
-            try:
-                await self._write(data)
-            except _BROKEN:
-                await self._abort()
-                raise ConnectionClosed(self.closed) from None
+            await self._write_or_abort(data)
+
+    async def _write_or_abort(self, data: bytes) -> None:
+        try:
+            await self._write(data)
+        except _BROKEN:
+            await self._abort()
+            raise ConnectionClosed(self.closed) from None
 
     async def _write(self, data: bytes) -> None:
         await self.stream.send_all(data)
