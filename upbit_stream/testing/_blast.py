@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .._core.all_events import Event
 from .._core.encode import encode_event
 from .._core.enums import Format
-from .._core.all_events import Event
-from ._connection import ws_frame
 from ._market import MarketSim
+from ._websocket import ws_frame
 
 __all__ = ["BlastRing"]
 

@@ -13,33 +13,16 @@ import trio
 from .._core.enums import Format
 from ._faults import Gate, GateStream, MessageLimiter
 from ._requests import TypeRequest
-from ._websocket import ConnectionClosed, ServerWebSocket, ws_frame
+from ._websocket import ConnectionClosed, ServerWebSocket, ws_frame, ws_payloads
 
 if TYPE_CHECKING:
     from ._server import FakeUpbit
 
-__all__ = ["Connection", "OutQueue", "ws_frame", "ws_payloads"]
+__all__ = ["Connection", "OutQueue", "ws_frame"]  # ws_frame: also where benchmarks/scaling.py takes it
 
 # Realtime key → variants: (depth, level) for orderbook, (30, 0) otherwise.
 Variant = tuple[int, Decimal]
 _PLAIN: Variant = (30, Decimal(0))
-
-
-def ws_payloads(frames: bytes) -> list[bytes]:
-    """The payloads of complete unmasked frames joined one after another (as ``ws_frame`` makes them)."""
-    payloads, at, end = [], 0, len(frames)
-    while at < end:
-        size = frames[at + 1] & 0x7F
-        if size == 126:
-            size, at = int.from_bytes(frames[at + 2:at + 4], "big"), at + 4
-        elif size == 127:
-            size, at = int.from_bytes(frames[at + 2:at + 10], "big"), at + 10
-        else:
-            at += 2
-        payloads.append(frames[at:at + size])
-        at += size
-    return payloads
-
 
 #: At most this many queued *_LIST frames (and bytes) are joined into one.
 LIST_EVENTS = 64

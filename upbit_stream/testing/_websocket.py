@@ -26,7 +26,8 @@ from wsproto.events import (
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["CloseReason", "ConnectionClosed", "Deflater", "Handshake", "ServerWebSocket", "remote_address", "ws_frame"]
+__all__ = ["CloseReason", "ConnectionClosed", "Deflater", "Handshake", "ServerWebSocket", "remote_address", "ws_frame",
+           "ws_payloads"]
 
 _BROKEN = (trio.BrokenResourceError, trio.ClosedResourceError)
 
@@ -36,6 +37,22 @@ def ws_frame(payload: bytes | str) -> bytes:
     if isinstance(payload, str):
         return _frame(0x81, payload.encode())
     return _frame(0x82, payload)
+
+
+def ws_payloads(frames: bytes) -> list[bytes]:
+    """The payloads of complete unmasked frames joined one after another (as ``ws_frame`` makes them)."""
+    payloads, at, end = [], 0, len(frames)
+    while at < end:
+        size = frames[at + 1] & 0x7F
+        if size == 126:
+            size, at = int.from_bytes(frames[at + 2:at + 4], "big"), at + 4
+        elif size == 127:
+            size, at = int.from_bytes(frames[at + 2:at + 10], "big"), at + 10
+        else:
+            at += 2
+        payloads.append(frames[at:at + size])
+        at += size
+    return payloads
 
 
 def _frame(first: int, data: bytes) -> bytes:
