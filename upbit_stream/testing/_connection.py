@@ -240,7 +240,7 @@ class Connection:
 
     async def _send_chunk(self, chunk: bytes) -> None:
         """Blast frames as pre-framed; to a client that agreed permessage-deflate, each one through the
-        compressor (what a compressing client costs the exchange, as it would on Upbit)."""
+        compressor, so that client inflates every frame as it would on Upbit."""
         if self.ws.deflater is not None:
             await self.ws.send_messages(ws_payloads(chunk))
         else:
