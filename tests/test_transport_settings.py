@@ -35,5 +35,6 @@ def test_bad_transport_in_the_environment_names_the_variable():
 def test_the_settings_file_documents_the_transport():
     text = render_settings(ub.Settings().evolve(connection={"transport": "websockets"}))
     section = text[text.index("[connection]"):text.index("[heartbeat]")]
-    assert "websockets (websockets.trio, the faster one) or trio-websocket" in section
+    assert "websockets (its sans-I/O protocol driven by upbit_stream, the faster one) or trio-websocket" in " ".join(
+        line.lstrip("# ") for line in section.splitlines())
     assert '\ntransport = "websockets"\n' in section
