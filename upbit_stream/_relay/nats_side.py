@@ -7,6 +7,7 @@ only through ``Bridge.call``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import ssl
 import threading
@@ -101,43 +102,105 @@ async def ensure_streams(js: JetStreamContext, plans: Sequence[StreamPlan]) -> N
 class Publisher:
     """Publishes with acknowledgements through a bounded window; re-sends what is not acknowledged.
 
-    ``publish`` returns once every item is *sent* (not yet acknowledged); it waits while ``window``
-    publishes are unacknowledged: a full window is the backpressure. An item whose acknowledgement
-    fails or does not come within ``ack_timeout`` is sent again with the same ``Nats-Msg-Id``, so
-    JetStream stores it once.
+    Trio hands items over with ``offer`` (no waiting, no round trip: one wake-up of the loop when
+    it is idle, so a batch is whatever queued while the loop was busy) and keeps ``outstanding``
+    (offered, not yet acknowledged) under the window itself, waiting for ``when_room``: a full
+    window is the backpressure. ``publish`` is the awaited form (sent when it returns). An item
+    whose acknowledgement fails or does not come within ``ack_timeout`` is sent again with the
+    same ``Nats-Msg-Id``, so JetStream stores it once.
     """
 
     def __init__(self, js: JetStreamContext, window: int, ack_timeout: float = 2.0) -> None:
         self._js = js
-        self._window = asyncio.Semaphore(window)
+        self.window = window
+        self._slots = asyncio.Semaphore(window)
         self._ack_timeout = ack_timeout
         self._inflight: dict[int, tuple[float, Item, asyncio.Future[api.PubAck]]] = {}
         self._keys = itertools.count()
         self._retrying: set[asyncio.Task[None]] = set()  # bounded: each holds an item that left the window
+        self._lock = threading.Lock()
+        self._queue: collections.deque[Item] = collections.deque()  # bounded: offer stays within the window
+        self._woken = False
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._room: Callable[[], object] | None = None
+        self.offered = 0
         self.acked = 0
         self.duplicates = 0
         self.resent = 0
         self.last_error: str | None = None
-        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def unacknowledged(self) -> int:
-        return len(self._inflight) + len(self._retrying)
+        return len(self._queue) + len(self._inflight) + len(self._retrying)
+
+    @property
+    def outstanding(self) -> int:
+        """Offered and not yet acknowledged (read from trio)."""
+        return self.offered - self.acked
+
+    async def start(self) -> None:
+        """Start the sender and the acknowledgement watchdog (on the loop, before the first ``offer``)."""
+        if not self._tasks:
+            self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
+            self._tasks = [self._loop.create_task(self._sender()), self._loop.create_task(self._watch())]
+
+    def offer(self, items: Sequence[Item]) -> None:
+        """From trio: queue ``items`` to be sent in order; wakes the loop unless it is already awake."""
+        assert self._loop is not None and self._wake is not None, "Publisher.start() first"
+        with self._lock:
+            self._queue.extend(items)
+            self.offered += len(items)
+            if self._woken:
+                return
+            self._woken = True
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    def when_room(self, callback: Callable[[], object] | None) -> None:
+        """From trio: ``callback()`` (on the loop's thread, once) when ``outstanding`` falls below the window."""
+        with self._lock:
+            self._room = callback
+        if callback is not None and self.outstanding < self.window:
+            self._notify_room()
+
+    def _notify_room(self) -> None:
+        with self._lock:
+            callback, self._room = self._room, None
+        if callback is not None:
+            callback()
 
     async def publish(self, items: Sequence[Item]) -> tuple[int, int]:
-        """Send ``items`` in order; returns (acknowledged so far, unacknowledged now)."""
-        if self._watchdog is None:
-            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+        """Send ``items`` in order (awaited); returns (acknowledged so far, unacknowledged now)."""
+        await self.start()
+        self.offered += len(items)
         for item in items:
             await self._send(item)
         return self.acked, self.unacknowledged
 
+    async def _sender(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                self._woken = False
+                batch = list(self._queue)
+                self._queue.clear()
+            for item in batch:
+                try:
+                    await self._send(item)
+                except (nats.errors.Error, OSError) as exc:  # not connected: sent again later
+                    self.last_error = repr(exc)
+                    self._retry(item)
+
     async def _send(self, item: Item) -> None:
-        await self._window.acquire()
+        await self._slots.acquire()
         try:
             future = await self._js.publish_async(item[0], item[1], headers={MSG_ID: item[2]})
         except BaseException:
-            self._window.release()
+            self._slots.release()
             raise
         key = next(self._keys)
         self._inflight[key] = (asyncio.get_running_loop().time(), item, future)
@@ -145,19 +208,24 @@ class Publisher:
 
     def _done(self, key: int, future: asyncio.Future[api.PubAck]) -> None:
         entry = self._inflight.pop(key, None)
-        self._window.release()
+        self._slots.release()
         if entry is None:
             return
         if future.cancelled() or future.exception() is not None:
             if not future.cancelled():
                 self.last_error = repr(future.exception())
-            task = asyncio.get_running_loop().create_task(self._resend(entry[1]))
-            self._retrying.add(task)
-            task.add_done_callback(self._retrying.discard)
+            self._retry(entry[1])
             return
         self.acked += 1
         if future.result().duplicate:
             self.duplicates += 1
+        if self._room is not None and self.outstanding < self.window * 3 // 4:
+            self._notify_room()
+
+    def _retry(self, item: Item) -> None:
+        task = asyncio.get_running_loop().create_task(self._resend(item))
+        self._retrying.add(task)
+        task.add_done_callback(self._retrying.discard)
 
     async def _resend(self, item: Item) -> None:
         delay = 0.05
@@ -190,8 +258,9 @@ class Publisher:
         return self.unacknowledged
 
     async def stop(self) -> None:
-        for task in [*self._retrying, *([self._watchdog] if self._watchdog else [])]:
+        for task in [*self._retrying, *self._tasks]:
             task.cancel()
+        self._notify_room()
 
 
 class Feed:
@@ -229,6 +298,12 @@ class Feed:
             dropped, self._dropped = self._dropped, 0
             self._scheduled = False
         self._hand(batch, dropped)
+
+    def take(self) -> list[Msg]:
+        """What arrived and was not handed over yet (a stopping consumer hands it back)."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        return batch
 
 
 async def subscribe(js: JetStreamContext, feed: Feed, stream: str, config: api.ConsumerConfig,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import ssl
@@ -28,9 +29,9 @@ from .naming import Names, describe, message_id, spec_subjects, subject_for
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
-    from .nats_side import Publisher
+    from .nats_side import Item, Publisher
 
-__all__ = ["Relay", "RelayOptions", "open_relay"]
+__all__ = ["Relay", "RelayOptions", "offer", "open_relay"]
 
 RELAY_OVERFLOW = "relay overflow"
 
@@ -78,6 +79,20 @@ class Relay:
             self.resent, self.unacknowledged = self._publisher.resent, self._publisher.unacknowledged
 
 
+async def offer(bridge: Bridge, publisher: Publisher, items: Sequence[Item]) -> None:
+    """Hand ``items`` to ``publisher`` without a round trip (a cancel point), waiting only while its window is full.
+
+    No crossing is awaited per batch: the loop is woken when it is idle and sends whatever queued
+    meanwhile, so an event is never held back behind the previous batch's crossing.
+    """
+    await trio.lowlevel.checkpoint_if_cancelled()
+    while publisher.outstanding >= publisher.window:
+        room = trio.Event()
+        publisher.when_room(functools.partial(bridge.to_trio, room.set))
+        await room.wait()
+    publisher.offer(items)
+
+
 class _Shell:
     """The relay's tasks, sharing the bridge, the JetStream context and the names."""
 
@@ -93,14 +108,18 @@ class _Shell:
         return [beat for beat in map(Heartbeat.decode, raw) if beat is not None]
 
     async def mark_gap(self, gap: StreamGap, streams: Sequence[str]) -> None:
-        """Put a gap marker into each of ``streams`` (keyed, so markers repeated by several pumps are stored once)."""
-        from . import nats_side
+        """Put a gap marker into each of ``streams`` (keyed, so markers repeated by several pumps are stored once).
 
+        Markers go through the publisher's queue behind the events offered before them, so a
+        reader finds each marker between the last event before the gap and the first after it.
+        """
         payload = encode_gap(gap, self.relay.options.relay_id)
         key = f"gap:{self.relay.options.relay_id}:{gap.reason}:{gap.since:.6f}"
-        items = [(self.names.gap_subject(stream), payload, key) for stream in dict.fromkeys(streams)]
-        await self.bridge.call(nats_side.publish_plain, self.js, items)
+        await self.offer([(self.names.gap_subject(stream), payload, key) for stream in dict.fromkeys(streams)])
         self.relay.gaps += 1
+
+    async def offer(self, items: list[Item]) -> None:
+        await offer(self.bridge, self.publisher, items)
 
     async def heartbeat(self, session: UpbitSession, catalog: Catalog) -> None:
         """A heartbeat every interval, with the catalog again (retention by age would otherwise drop it)."""
@@ -132,13 +151,12 @@ class _Shell:
                 await self.mark_gap(StreamGap(RELAY_OVERFLOW, since, time.time()), [stream])
 
     async def _publish(self, spec: Spec[Any], stream: str, batch: list[Any]) -> None:
-        from . import nats_side
-
-        items: list[nats_side.Item] = []
+        items: list[Item] = []
         for event in batch:
             if event.__class__ is StreamGap:
                 if items:
-                    await self.bridge.call(self.publisher.publish, items)
+                    await self.offer(items)
+                    self.relay.published += len(items)
                     items = []
                 beats = await self.beats()
                 if not covered(beats, me=self.relay.options.relay_id, now=time.time(),
@@ -149,7 +167,7 @@ class _Shell:
             subject = subject_for(self.names, spec, event)
             items.append((subject, payload, message_id(subject, event, payload)))
         if items:
-            await self.bridge.call(self.publisher.publish, items)
+            await self.offer(items)
             self.relay.published += len(items)
 
 
@@ -177,6 +195,7 @@ async def open_relay(session: UpbitSession, specs: Sequence[Spec[Any]], options:
                 plans = names.plans(max_age=options.max_age, max_bytes=options.max_bytes, with_account=accounts)
                 await bridge.call(nats_side.ensure_streams, js, plans)
                 publisher = nats_side.Publisher(js, options.window)
+                await bridge.call(publisher.start)
                 relay._publisher = publisher
                 shell = _Shell(relay, bridge, js, publisher)
                 gap = restart_gap(await shell.beats(), me=options.relay_id, now=time.time(),
