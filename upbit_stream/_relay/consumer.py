@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CONSUMER_OVERFLOW", "Consumer"]
 
-#: Batches the NATS side may hand over before a subscription's pump takes them (then they count as a gap).
-HANDOFF_BATCHES: Final = 256
 CONSUMER_OVERFLOW: Final = "relay consumer overflow"
 #: Seconds before JetStream redelivers what a vanished ``resume=`` consumer had not acknowledged.
 ACK_WAIT: Final = 10.0
@@ -48,18 +46,10 @@ class Consumer:
         self.unacked: deque[tuple[int, int, Msg]] = deque()  # bounded: by the consumer's max_ack_pending
         self.held: set[int] = set()  # bounded: the sequences in unacked
         self.acked_seq = 0
-        # every batch holds a message: an acknowledged consumer (max_ack_pending=size) never fills this
-        self.send, self.receive = trio.open_memory_channel[tuple[list[Any], int]](max(HANDOFF_BATCHES, size + 1))
-        self._dropped_batch = 0
         self.feed: Any = None
-
-    def _hand(self, batch: list[Msg], dropped: int) -> None:  # in trio, from the bridge
-        try:
-            self.send.send_nowait((batch, dropped))
-        except trio.WouldBlock:  # only when trio is starved for a long while: counted as a gap
-            self._dropped_batch += len(batch) + dropped
-        except trio.ClosedResourceError:
-            pass
+        self.stopped = False
+        self.failure: BaseException | None = None
+        self._failed = trio.Event()
 
     async def start(self, nursery: trio.Nursery) -> None:
         from nats.js import api
@@ -86,7 +76,7 @@ class Consumer:
         else:
             config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
         self.feed = nats_side.Feed(bridge, self._hand, limit=max(self.size, 1024) * 4)
-        nursery.start_soon(self._pump)
+        nursery.start_soon(self._fail)
         try:
             info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, config, self.durable)
         except Exception as exc:
@@ -99,32 +89,44 @@ class Consumer:
         if self.durable is not None:
             nursery.start_soon(self._acknowledge)
 
-    async def _pump(self) -> None:
-        async for batch, dropped in self.receive:
-            self.session._count(batch)
-            missed = dropped + self._dropped_batch
-            if missed:
-                self._dropped_batch = 0
-                if self.channel.gaps:
-                    now = time.time()
-                    self.channel._deliver(StreamGap(CONSUMER_OVERFLOW, now, now))
-            for msg in batch:
-                seq = 0  # read below when durable: the stream position this message is acknowledged by
-                if self.durable is not None:
-                    seq = msg.metadata.sequence.stream
-                    if seq <= self.acked_seq or seq in self.held:
-                        continue  # redelivered after ack_wait while still unread here: already delivered
-                    self.held.add(seq)
-                if msg.subject == self.gap_subject:
-                    gap = decode_gap(msg.data, not_before=self.not_before)
-                    if gap is not None and self.channel.gaps:
-                        self.channel._deliver(gap)
-                else:
-                    for event in decode(msg.data):
-                        self.channel._deliver(event)
-                        self.events += 1
-                if self.durable is not None:
-                    self.unacked.append((self.events, seq, msg))
+    def _hand(self, batch: list[Msg], dropped: int) -> None:
+        """In trio (``run_sync_soon`` from the loop): decode and deliver ``batch`` at once, no task in between."""
+        if self.stopped:
+            return
+        try:
+            self._take(batch, dropped)
+        except Exception as exc:  # noqa: BLE001 - a payload that is not an event: the subscription fails with it
+            self.stopped, self.failure = True, exc
+            self._failed.set()
+
+    async def _fail(self) -> None:
+        """Raise what ``_hand`` could not (it runs outside any task)."""
+        await self._failed.wait()
+        assert self.failure is not None
+        raise self.failure
+
+    def _take(self, batch: list[Msg], dropped: int) -> None:
+        self.session._count(batch)
+        if dropped and self.channel.gaps:
+            now = time.time()
+            self.channel._deliver(StreamGap(CONSUMER_OVERFLOW, now, now))
+        for msg in batch:
+            seq = 0  # read below when durable: the stream position this message is acknowledged by
+            if self.durable is not None:
+                seq = msg.metadata.sequence.stream
+                if seq <= self.acked_seq or seq in self.held:
+                    continue  # redelivered after ack_wait while still unread here: already delivered
+                self.held.add(seq)
+            if msg.subject == self.gap_subject:
+                gap = decode_gap(msg.data, not_before=self.not_before)
+                if gap is not None and self.channel.gaps:
+                    self.channel._deliver(gap)
+            else:
+                for event in decode(msg.data):
+                    self.channel._deliver(event)
+                    self.events += 1
+            if self.durable is not None:
+                self.unacked.append((self.events, seq, msg))
 
     async def _acknowledge(self) -> None:
         """Acknowledge what the subscriber took, every ``ACK_EVERY`` at most (one crossing each).
@@ -158,14 +160,9 @@ class Consumer:
         if self.feed is not None:
             ephemeral = self.name if self.durable is None else None
             await bridge.call(nats_side.unsubscribe, self.session._js, self.feed, self.stream, ephemeral)
-        self.send.close()
+        self.stopped = True
         if self.durable is not None:  # what this process got but did not read: at once to the next one
-            unread = [msg for _, _, msg in self.unacked]
-            while True:
-                try:
-                    unread.extend(self.receive.receive_nowait()[0])
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
+            unread = [msg for _, _, msg in self.unacked] + (self.feed.take() if self.feed is not None else [])
             if unread:
                 await bridge.call(nats_side.nak, unread)
 
