@@ -55,7 +55,6 @@ async def test_relay_events_equal_the_direct_sessions_with_exact_decimals(tmp_pa
                         want = await drain(mine)
                         got = await drain(theirs)
     key = lambda e: (e.type, getattr(e, "code", ""), getattr(e, "timestamp", 0), repr(e))  # noqa: E731
-    from collections import Counter; print(Counter(e.type for e in want), Counter(e.type for e in got)); print([ (e.timestamp) for e in want if e.type=="orderbook"], [(e.timestamp) for e in got if e.type=="orderbook"])
     assert len(want) == 10 * 3 + 5 + 1
     assert sorted(got, key=key) == sorted(want, key=key)  # across streams the order may interleave differently
     prices = [e.trade_price for e in got if isinstance(e, ub.Trade)]
@@ -305,3 +304,39 @@ async def test_announcements_and_indicator_values_go_through_the_relay_unchanged
                     value = fake.inject_indicator("KRW-BTC", "5m", ub.rsi(14), ub.RsiValue(rsi=Decimal("58.75323648")))
                     got = [await events.receive(), await events.receive()]
             assert sorted(got, key=lambda e: e.type) == sorted([notice, value], key=lambda e: e.type)
+
+
+async def test_a_live_reader_sees_a_nats_restart_as_a_gap_and_keeps_streaming(tmp_path):
+    """The README's row: a reader's NATS connection drops -> StreamGap("nats reconnect"), then events again.
+
+    A restarted server has forgotten the reader's ephemeral consumer; the reader makes it again
+    after the last message it delivered, so what the relay re-sent after the restart comes too.
+    Without that the subscription stayed open and silent.
+    """
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(40):
+        async with open_fake_upbit(seed=10, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec]) as relay, ub.open_relay_session(server.url) as remote:
+                async with remote.subscribe(spec, gaps=True) as trades, remote.connection_events() as changes:
+                    await trio.sleep(0.3)
+                    before = fake.tick(3, code="KRW-BTC")
+                    assert [(await trades.receive()).sequential_id for _ in before] == [t.sequential_id for t in before]
+                    server.kill()  # the broker goes away under the reader (and the relay)
+                    during = fake.tick(2, code="KRW-BTC")  # the relay holds these until it is back
+                    await server.restart()  # the same port and store
+                    assert (await changes.receive()).kind is ub.ConnectionEventKind.DISCONNECTED
+                    assert (await changes.receive()).kind is ub.ConnectionEventKind.RECONNECTED
+                    gap = await trades.receive()
+                    assert isinstance(gap, ub.StreamGap) and gap.reason == "nats reconnect", gap
+                    assert gap.since <= gap.until
+                    await wait_until(lambda: relay.refresh() or not relay.unacknowledged, timeout=10)
+                    after = fake.tick(5, code="KRW-BTC")
+                    got = [(await trades.receive()).sequential_id for _ in during + after]
+                    # what was in flight when the broker died may be stored out of order (a re-send after
+                    # an acknowledgement timed out); nothing is lost and what came later is in order
+                    assert sorted(got) == sorted(t.sequential_id for t in during + after)
+                    assert got[len(during):] == [t.sequential_id for t in after]
+                    with trio.move_on_after(0.3):
+                        extra = await trades.receive()
+                        raise AssertionError(f"more than was made: {extra!r}")
+                    assert remote.health().status is not ub.HealthStatus.DOWN

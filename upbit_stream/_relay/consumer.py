@@ -16,6 +16,7 @@ from .markers import decode_gap, lag_gap
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
+    from nats.js import api
 
     from .session import RelaySession
 
@@ -26,6 +27,16 @@ CONSUMER_OVERFLOW: Final = "relay consumer overflow"
 ACK_WAIT: Final = 10.0
 #: Seconds between acknowledgements of a ``resume=`` subscription while its subscriber takes events.
 ACK_EVERY: Final = 0.005
+
+
+def _stream_seq(msg: Msg, otherwise: int) -> int:
+    """The stream sequence JetStream delivered ``msg`` at (from its reply subject), or ``otherwise``."""
+    import nats.errors
+
+    try:
+        return int(msg.metadata.sequence.stream)
+    except (nats.errors.Error, ValueError, IndexError):
+        return otherwise
 
 
 class Consumer:
@@ -48,12 +59,13 @@ class Consumer:
         self.acked_seq = 0
         self.feed: Any = None
         self.stopped = False
+        self.nursery: trio.Nursery | None = None
+        self.last_seq = 0  # the stream sequence of the last message a live consumer delivered
+        self._rebinding = False
         self.failure: BaseException | None = None
         self._failed = trio.Event()
 
     async def start(self, nursery: trio.Nursery) -> None:
-        from nats.js import api
-
         from . import nats_side
 
         bridge, js = self.session._bridge, self.session._js
@@ -69,16 +81,11 @@ class Consumer:
                 gap = lag_gap(acked_stream_seq=floor or 0, first_seq=state.state.first_seq, since=0.0, now=time.time())
                 if gap is not None and self.channel.gaps:
                     self.channel._deliver(gap)
-        policy = api.DeliverPolicy.NEW if self.mode == "realtime" else api.DeliverPolicy.LAST_PER_SUBJECT
-        config = api.ConsumerConfig(filter_subjects=self.subjects, deliver_policy=policy)
-        if self.durable is not None:
-            config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, ACK_WAIT
-        else:
-            config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
         self.feed = nats_side.Feed(bridge, self._hand, limit=max(self.size, 1024) * 4)
+        self.nursery = nursery
         nursery.start_soon(self._fail)
         try:
-            info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, config, self.durable)
+            info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, self._config(), self.durable)
         except Exception as exc:
             error = self.session._last_error or f"{exc.__class__.__name__}: {exc}"
             if "ermissions" in error or "uthorization" in error:
@@ -86,8 +93,57 @@ class Consumer:
                                           f"read it ({error})") from None
             raise ConnectError(f"NATS did not create a consumer on {self.stream}: {error}") from exc
         self.name = info.name
+        self.session._consumers.add(self)
         if self.durable is not None:
             nursery.start_soon(self._acknowledge)
+
+    def _config(self) -> api.ConsumerConfig:
+        """The consumer to create: from ``last_seq + 1`` when re-created after a NATS restart, else by mode."""
+        from nats.js import api
+
+        policy = api.DeliverPolicy.NEW if self.mode == "realtime" else api.DeliverPolicy.LAST_PER_SUBJECT
+        config = api.ConsumerConfig(filter_subjects=self.subjects, deliver_policy=policy)
+        if self.durable is not None:
+            config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, ACK_WAIT
+        else:
+            config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
+            if self.last_seq:
+                config.deliver_policy, config.opt_start_seq = api.DeliverPolicy.BY_START_SEQUENCE, self.last_seq + 1
+        return config
+
+    def reconnected(self) -> None:
+        """NATS is back: check (in a task) that this live consumer still exists, else make it again.
+
+        A restarted server forgets an ephemeral consumer kept in memory (and any server deletes one
+        left without its reader past ``inactive_threshold``): without this the subscription would
+        stay open and silent. The new one starts after the last message this one delivered.
+        """
+        if self.durable is None and self.nursery is not None and not self.stopped and not self._rebinding:
+            self._rebinding = True
+            self.nursery.start_soon(self._rebind)
+
+    async def _rebind(self) -> None:
+        import nats.errors
+
+        from . import nats_side
+
+        bridge, js = self.session._bridge, self.session._js
+        delay = 0.05
+        try:
+            while not self.stopped:
+                try:
+                    if self.name is not None and await bridge.call(nats_side.consumer_info, js, self.stream,
+                                                                   self.name) is not None:
+                        return  # it survived (a reconnect without a restart)
+                    await bridge.call(nats_side.unsubscribe, js, self.feed, self.stream, None)
+                    info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, self._config(), None)
+                    self.name = info.name
+                    return
+                except (nats.errors.Error, TimeoutError, OSError):  # JetStream not back yet: ask again
+                    await trio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+        finally:
+            self._rebinding = False
 
     def _hand(self, batch: list[Msg], dropped: int) -> None:
         """In trio (``run_sync_soon`` from the loop): decode and deliver ``batch`` at once, no task in between."""
@@ -127,6 +183,8 @@ class Consumer:
                     self.events += 1
             if self.durable is not None:
                 self.unacked.append((self.events, seq, msg))
+        if self.durable is None and batch:
+            self.last_seq = _stream_seq(batch[-1], self.last_seq)
 
     async def _acknowledge(self) -> None:
         """Acknowledge what the subscriber took, every ``ACK_EVERY`` at most (one crossing each).
@@ -155,6 +213,7 @@ class Consumer:
         from . import nats_side
 
         bridge = self.session._bridge
+        self.session._consumers.discard(self)
         if self.durable is not None:
             await self._ack_taken()
         if self.feed is not None:

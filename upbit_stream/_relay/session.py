@@ -57,6 +57,7 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
         self._bridge, self._nc, self._js, self._nursery, self._url = bridge, nc, js, nursery, url
         self._channels: dict[int, tuple[SubscriptionChannel[Any], tuple[Spec[Any], ...]]] = {}
         self._watchers: list[SubscriptionChannel[ConnectionEvent]] = []
+        self._consumers: set[Consumer] = set()  # bounded: one per stream of each open subscription
         self._connected_since: float | None = time.time()
         self._down_since: float | None = None
         self._reconnects = 0
@@ -87,6 +88,8 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
         for channel, _ in self._channels.values():
             if channel.gaps:
                 channel._deliver(StreamGap(NATS_RECONNECT, since, now))
+        for consumer in self._consumers:
+            consumer.reconnected()
 
     def _emit(self, event: ConnectionEvent) -> None:
         for channel in self._watchers:
