@@ -229,22 +229,54 @@ async def test_overflow_policies_behave_as_in_a_direct_session(tmp_path, overflo
                             assert remote.stats().subscriptions[0].conflated == 15
 
 
-#: Who may read what: the relay writes everything, alice reads her account, guest reads market data only.
+#: Who may read what: the relay writes everything, alice reads her account, guest reads market data only;
+#: each reader receives only under its own inbox prefix (_INBOX.<user>, open_relay_session's default).
 AUTH = """
 authorization {
   users = [
     {user: relay, password: relay-secret}
     {user: alice, password: alice-secret, permissions: {publish: {allow: ["$JS.API.>", "$JS.ACK.>"]},
-                                                         subscribe: {allow: ["_INBOX.>"]}}}
+                                                         subscribe: {allow: ["_INBOX.alice.>"]}}}
     {user: guest, password: guest-secret, permissions: {
       publish: {allow: ["$JS.API.>", "$JS.ACK.>"],
                 deny: ["$JS.API.*.*.UPBIT_KR_ACCOUNT_MAIN", "$JS.API.*.*.UPBIT_KR_ACCOUNT_MAIN.>",
                        "$JS.API.*.*.*.UPBIT_KR_ACCOUNT_MAIN", "$JS.API.*.*.*.UPBIT_KR_ACCOUNT_MAIN.>",
                        "$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>"]}
-      subscribe: {allow: ["_INBOX.>"]}}}
+      subscribe: {allow: ["_INBOX.guest.>"]}}}
   ]
 }
 """
+
+
+async def eavesdrop(url, subject, seconds):
+    """Connect as guest with plain nats-py, subscribe to ``subject`` for ``seconds``: (messages, errors)."""
+    import asyncio
+
+    import nats
+
+    from upbit_stream._relay.bridge import open_bridge
+
+    async def listen():
+        errors, messages = [], []
+
+        async def on_error(exc):
+            errors.append(str(exc))
+
+        async def on_message(msg):
+            messages.append(msg.subject)
+
+        nc = await nats.connect(url, user="guest", password="guest-secret", inbox_prefix="_INBOX.guest",
+                                error_cb=on_error, allow_reconnect=False)
+        try:
+            await nc.subscribe(subject, cb=on_message)
+            await nc.flush()
+            await asyncio.sleep(seconds)
+        finally:
+            await nc.close()
+        return messages, errors
+
+    async with open_bridge() as bridge:
+        return await bridge.call(listen)
 
 
 async def test_account_subjects_are_readable_only_with_that_accounts_credentials(tmp_path):
@@ -255,10 +287,23 @@ async def test_account_subjects_are_readable_only_with_that_accounts_credentials
         async with open_fake_upbit(seed=9, rate=0) as fake, nats_server(tmp_path, config=config) as server:
             async with relay_on(fake, server, specs, user="relay", password="relay-secret"):
                 async with ub.open_relay_session(server.url, user="alice", password="alice-secret") as alice:
-                    async with alice.my_order() as orders:
+                    async with alice.my_order() as orders, trio.open_nursery() as nursery:
+                        await trio.sleep(0.3)
+                        # guest listens on alice's inbox prefix while her order is delivered there
+                        overheard: list = []
+
+                        async def overhear():
+                            overheard.extend(await eavesdrop(server.url, "_INBOX.alice.>", 1.0))
+
+                        nursery.start_soon(overhear)
                         await trio.sleep(0.3)
                         uuid = fake.place_order("KRW-BTC", "bid", "limit", price="100000000", volume="0.001")
                         assert (await orders.receive()).uuid == uuid
+                    messages, errors = overheard
+                    assert messages == [] and any("permissions violation" in e.lower() and "_inbox.alice" in e.lower() for e in errors), errors
+                    with pytest.raises(ValueError, match="inbox_prefix"):
+                        async with ub.open_relay_session(server.url, inbox_prefix="_INBOX.*"):
+                            pass  # pragma: no cover
                 async with ub.open_relay_session(server.url, user="guest", password="guest-secret") as guest:
                     async with guest.trade("KRW-BTC", mode="realtime") as trades:  # market data: allowed
                         await trio.sleep(0.3)

@@ -21,6 +21,7 @@ from upbit_stream._relay.markers import (
 )
 from upbit_stream._relay.naming import (
     Names,
+    inbox_prefix,
     message_id,
     params_token,
     spec_subjects,
@@ -128,3 +129,13 @@ def test_catalog_round_trips_and_rejects_garbage():
     catalog = Catalog(("upbit.kr.trade.KRW-BTC",), ("trade:KRW-BTC",), "r1", True)
     assert Catalog.decode(catalog.encode()) == catalog
     assert Catalog.decode(b"[]") is None and Heartbeat.decode(b"{}") is None
+
+
+def test_each_user_gets_its_own_inbox_prefix_unless_one_is_given():
+    assert inbox_prefix(None, "alice") == "_INBOX.alice"
+    assert inbox_prefix(None, None) == "_INBOX"  # a token login: nats-py's default
+    assert inbox_prefix(None, "bob@example.com") == "_INBOX"  # not one subject token
+    assert inbox_prefix("_INBOX_desk.one", "alice") == "_INBOX_desk.one"
+    for bad in ("_INBOX.*", "_INBOX.>", "a..b", "", "with space", ".x"):
+        with pytest.raises(ValueError, match="inbox_prefix"):
+            inbox_prefix(bad, "alice")

@@ -32,6 +32,7 @@ __all__ = [
     "Names",
     "StreamPlan",
     "describe",
+    "inbox_prefix",
     "message_id",
     "params_token",
     "spec_subjects",
@@ -44,6 +45,7 @@ PREFIX: Final = "upbit"
 STATE_TYPES: Final = frozenset({"ticker", "orderbook"})  # and every candle.*
 ACCOUNT_TYPES: Final = frozenset({"myOrder", "myAsset"})
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DEFAULT_INBOX: Final = "_INBOX"
 _SNAPSHOT, _REALTIME = b'"stream_type":"SNAPSHOT"', b'"stream_type":"REALTIME"'
 
 
@@ -52,6 +54,23 @@ def check_token(kind: str, value: str) -> str:
     if not isinstance(value, str) or not _TOKEN.fullmatch(value):
         raise ValueError(f"{kind} must be 1-64 letters, digits, '_' or '-': got {value!r}")
     return value
+
+
+def inbox_prefix(given: str | None, user: str | None) -> str:
+    """Where NATS sends this connection's replies and push deliveries: ``given``, else ``_INBOX.<user>``.
+
+    A server can then let each user subscribe to ``_INBOX.<user>.>`` only, so no account reads
+    another's JetStream replies or deliveries through ``_INBOX.>``. Without a user that is one
+    subject token (a token login, none), nats-py's ``_INBOX``.
+    """
+    if given is not None:
+        if not isinstance(given, str) or not all(_TOKEN.fullmatch(part) for part in given.split(".")):
+            raise ValueError(f"inbox_prefix must be dot-separated tokens of letters, digits, '_' or '-' "
+                             f"(no wildcards): got {given!r}")
+        return given
+    if user is not None and _TOKEN.fullmatch(user):
+        return f"{DEFAULT_INBOX}.{user}"
+    return DEFAULT_INBOX
 
 
 def is_state_type(type_: str) -> bool:

@@ -34,8 +34,12 @@ Item = tuple[str, bytes, str]  # subject, payload, Nats-Msg-Id
 
 async def connect(url: str, *, name: str, user: str | None = None, password: str | None = None,
                   token: str | None = None, tls: ssl.SSLContext | None = None, forever: bool = False,
-                  on_state: Callable[[str, str | None], None] | None = None) -> Client:
-    """A nats-py connection; ``forever`` keeps reconnecting (the relay), else a few tries (consumers)."""
+                  on_state: Callable[[str, str | None], None] | None = None, inbox: str = "_INBOX") -> Client:
+    """A nats-py connection; ``forever`` keeps reconnecting (the relay), else a few tries (consumers).
+
+    ``inbox`` is nats-py's ``inbox_prefix``: every reply (JetStream API, publish acknowledgements)
+    and every push delivery of this connection comes on a subject under it.
+    """
 
     async def disconnected() -> None:
         if on_state is not None:
@@ -58,7 +62,7 @@ async def connect(url: str, *, name: str, user: str | None = None, password: str
         servers=[url], name=name, user=user, password=password, token=token, tls=tls,
         allow_reconnect=True, max_reconnect_attempts=-1 if forever else 120, reconnect_time_wait=0.25,
         connect_timeout=2, pending_size=PENDING_BYTES, disconnected_cb=disconnected, reconnected_cb=reconnected,
-        error_cb=error,
+        error_cb=error, inbox_prefix=inbox,
     ))
     done, _ = await asyncio.wait([connecting, refused], timeout=None if forever else 10,
                                  return_when=asyncio.FIRST_COMPLETED)

@@ -24,7 +24,7 @@ from .._trio.groups import single_errors
 from .._trio.session import UpbitSession
 from .bridge import Bridge, open_bridge
 from .markers import Catalog, Heartbeat, covered, encode_gap, restart_gap
-from .naming import Names, describe, message_id, spec_subjects, subject_for
+from .naming import Names, describe, inbox_prefix, message_id, spec_subjects, subject_for
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
@@ -53,6 +53,7 @@ class RelayOptions:
     password: str | None = attrs.field(default=None, repr=False)
     token: str | None = attrs.field(default=None, repr=False)
     tls: ssl.SSLContext | None = None
+    inbox_prefix: str | None = None  # default _INBOX.<user> (see naming.inbox_prefix)
     relay_id: str = attrs.field(factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
 
@@ -183,12 +184,14 @@ async def open_relay(session: UpbitSession, specs: Sequence[Spec[Any]], options:
     except ImportError as exc:  # pragma: no cover - the [relay] extra is missing
         raise ImportError("the relay needs nats-py: pip install 'upbit-stream[relay]'") from exc
     names = Names(options.region, options.account)
+    inbox = inbox_prefix(options.inbox_prefix, options.user)
     relay = Relay(options, names, tuple(specs))
     with single_errors():
         async with open_bridge() as bridge, trio.open_nursery() as nursery:
             nc = await bridge.call(lambda: nats_side.connect(
                 options.nats_url, name=f"upbit-stream relay {options.relay_id}", user=options.user,
-                password=options.password, token=options.token, tls=options.tls, forever=True))
+                password=options.password, token=options.token, tls=options.tls, forever=True,
+                inbox=inbox))
             try:
                 js = await bridge.call(nats_side.jetstream, nc, options.window)
                 accounts = any(names.stream_of(spec.type) == names.stream("account") for spec in specs)

@@ -35,6 +35,7 @@ from .bridge import Bridge, open_bridge
 from .consumer import Consumer
 from .markers import Catalog
 from .naming import Names, check_token, describe, spec_subjects, uncovered
+from .naming import inbox_prefix as naming_inbox
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -51,10 +52,11 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
     """Subscriptions served by a relay (built only by ``open_relay_session``): no Upbit connection, no keys."""
 
     def __init__(self, settings: Settings, names: Names, bridge: Bridge, nc: Client, js: JetStreamContext,
-                 nursery: trio.Nursery, url: str) -> None:
+                 nursery: trio.Nursery, url: str, inbox: str = "_INBOX") -> None:
         self.settings = settings
         self.names = names
         self._bridge, self._nc, self._js, self._nursery, self._url = bridge, nc, js, nursery, url
+        self.inbox = inbox  # where this session's replies and deliveries come (subjects under it)
         self._channels: dict[int, tuple[SubscriptionChannel[Any], tuple[Spec[Any], ...]]] = {}
         self._watchers: list[SubscriptionChannel[ConnectionEvent]] = []
         self._consumers: set[Consumer] = set()  # bounded: one per stream of each open subscription
@@ -115,8 +117,13 @@ class RelaySession(SubscribeShorthands, metaclass=NoPublicConstructor):
     async def _catalog(self) -> Catalog:
         from . import nats_side
 
-        data = (await self._bridge.call(nats_side.last_messages, self._js, self.names.stream("control"),
-                                        [self.names.carried_subject]))[0]
+        try:
+            data = (await self._bridge.call(nats_side.last_messages, self._js, self.names.stream("control"),
+                                            [self.names.carried_subject]))[0]
+        except TimeoutError:  # nats-py's timeout is one: no reply, often one this user may not receive
+            raise ConnectError(f"JetStream on {self._url} did not answer ({self._last_error or 'no error reported'}); "
+                               f"replies come under {self.inbox}.>, which this user must "
+                               "be allowed to subscribe to") from None
         catalog = Catalog.decode(data) if data is not None else None
         if catalog is None:
             raise ConnectError(f"no relay has published to {self.names.root} on {self._url} yet: start "
@@ -243,6 +250,7 @@ async def open_relay_session(
     password: str | None = None,
     token: str | None = None,
     tls: ssl.SSLContext | None = None,
+    inbox_prefix: str | None = None,
     config: Settings | str | os.PathLike[str] | None = None,
 ) -> AsyncIterator[RelaySession]:
     """Open a session served by ``upbit-stream relay`` through NATS JetStream (``async with``).
@@ -256,6 +264,8 @@ async def open_relay_session(
     ``stats``, ``health``, ``connection_events``) and the same events, channels and overflow
     policies; no Upbit connection and no API keys in this process. ``user``/``password`` or
     ``token`` (and ``tls``) are NATS credentials: account streams are readable only with theirs.
+    Replies and deliveries come under ``inbox_prefix`` (default ``_INBOX.<user>``, or ``_INBOX``
+    without a user), so the server can keep each user to its own inboxes (see the README).
     Raises ``ConnectError`` when NATS cannot be reached.
     """
     try:
@@ -264,6 +274,7 @@ async def open_relay_session(
         raise ImportError("open_relay_session needs nats-py: pip install 'upbit-stream[relay]'") from exc
     settings = config if isinstance(config, Settings) else Settings.load(None if config is None else Path(config))
     names = Names(region, account)
+    inbox = naming_inbox(inbox_prefix, user)
     with single_errors():
         async with open_bridge() as bridge, trio.open_nursery() as nursery:
             holder: list[RelaySession] = []
@@ -275,14 +286,14 @@ async def open_relay_session(
             try:
                 nc = await bridge.call(lambda: nats_side.connect(
                     nats_url, name="upbit-stream relay session", user=user, password=password, token=token,
-                    tls=tls, on_state=on_state))
+                    tls=tls, on_state=on_state, inbox=inbox))
             except PermissionError as exc:
                 raise AuthenticationError(f"NATS at {nats_url} refused these credentials") from exc
             except Exception as exc:
                 raise ConnectError(f"cannot reach NATS at {nats_url}: {exc or exc.__class__.__name__}") from exc
             try:
                 js = await bridge.call(nats_side.jetstream, nc, 1, 2.0)
-                session = RelaySession._create(settings, names, bridge, nc, js, nursery, nats_url)
+                session = RelaySession._create(settings, names, bridge, nc, js, nursery, nats_url, inbox)
                 holder.append(session)
                 yield session
             finally:
