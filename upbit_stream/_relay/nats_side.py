@@ -178,7 +178,8 @@ class Publisher:
     async def publish(self, items: Sequence[Item]) -> tuple[int, int]:
         """Send ``items`` in order (awaited); returns (acknowledged so far, unacknowledged now)."""
         await self.start()
-        self.offered += len(items)
+        with self._lock:
+            self.offered += len(items)
         for item in items:
             await self._send(item)
         return self.acked, self.unacknowledged
