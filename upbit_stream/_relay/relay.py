@@ -24,7 +24,14 @@ from .._trio.groups import single_errors
 from .._trio.session import UpbitSession
 from .bridge import Bridge, open_bridge
 from .markers import Catalog, Heartbeat, covered, encode_gap, restart_gap
-from .naming import Names, describe, inbox_prefix, message_id, spec_subjects, subject_for
+from .naming import (
+    Names,
+    describe,
+    inbox_prefix,
+    message_id,
+    spec_subjects,
+    subject_for,
+)
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
