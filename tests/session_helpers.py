@@ -17,3 +17,13 @@ def settings_for(fake: FakeUpbit, **sections: dict[str, Any]) -> ub.Settings:
     """Settings pointing at ``fake``, with section overrides."""
     connection = {"public_url": fake.public_url, "private_url": fake.private_url, **sections.pop("connection", {})}
     return ub.Settings().evolve(connection=connection, **sections)
+
+
+async def stream_public_and_private(fake: FakeUpbit, settings: ub.Settings) -> None:
+    """A session with ``settings`` gets a ticker and, after a deposit, a myAsset event from ``fake``."""
+    async with ub.open_upbit_session(config=settings, access_key=fake.access_key,
+                                     secret_key=fake.secret_key) as session:
+        async with session.ticker("KRW-BTC") as tickers, session.my_asset() as assets:
+            assert isinstance(await tickers.receive(), ub.Ticker)
+            fake.deposit("KRW", 1000)
+            assert isinstance(await assets.receive(), ub.MyAsset)

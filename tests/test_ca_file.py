@@ -11,7 +11,7 @@ import trustme
 import upbit_stream as ub
 from upbit_stream.testing import open_fake_upbit
 
-from session_helpers import settings_for
+from session_helpers import settings_for, stream_public_and_private
 
 
 def _server_context(ca: trustme.CA) -> ssl.SSLContext:
@@ -20,20 +20,13 @@ def _server_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-async def test_a_session_trusts_the_authorities_of_ca_file(transport, tmp_path, monkeypatch):
+async def test_a_session_trusts_the_authorities_of_ca_file(transport, monkeypatch):
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    ca = trustme.CA()
-    pem = tmp_path / "company-ca.pem"
-    ca.cert_pem.write_to_path(str(pem))
     with trio.fail_after(20):
-        async with open_fake_upbit(seed=3, rate=50, ssl_context=_server_context(ca)) as fake:
-            settings = settings_for(fake, connection={"ca_file": str(pem), "transport": transport})
-            async with ub.open_upbit_session(config=settings, access_key=fake.access_key,
-                                             secret_key=fake.secret_key) as session:
-                async with session.ticker("KRW-BTC") as tickers, session.my_asset() as assets:
-                    assert isinstance(await tickers.receive(), ub.Ticker)
-                    fake.deposit("KRW", 1000)
-                    assert isinstance(await assets.receive(), ub.MyAsset)
+        async with open_fake_upbit(seed=3, rate=50, tls=True) as fake:
+            assert fake.ca_path is not None
+            settings = settings_for(fake, connection={"ca_file": fake.ca_path, "transport": transport})
+            await stream_public_and_private(fake, settings)
 
 
 async def test_without_ca_file_the_same_server_is_not_trusted(transport, monkeypatch):

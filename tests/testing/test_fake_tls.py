@@ -11,6 +11,8 @@ import trio
 import upbit_stream as ub
 from upbit_stream.testing import open_fake_upbit
 
+from session_helpers import stream_public_and_private
+
 
 def settings_for(fake) -> ub.Settings:
     return ub.Settings().evolve(connection={"public_url": fake.public_url, "private_url": fake.private_url,
@@ -28,12 +30,7 @@ async def test_a_session_trusting_the_ca_file_streams_over_wss(monkeypatch, tran
         monkeypatch.setenv("SSL_CERT_FILE", str(ca))
         settings = settings_for(fake).evolve(connection={"transport": transport})
         with trio.fail_after(20):
-            async with ub.open_upbit_session(config=settings, access_key=fake.access_key,
-                                             secret_key=fake.secret_key) as session:
-                async with session.ticker("KRW-BTC") as tickers, session.my_asset() as assets:
-                    assert isinstance(await tickers.receive(), ub.Ticker)
-                    fake.deposit("KRW", 1000)
-                    assert isinstance(await assets.receive(), ub.MyAsset)
+            await stream_public_and_private(fake, settings)
     assert not ca.exists() and not ca.parent.exists()  # the temporary directory goes with the fake
 
 
