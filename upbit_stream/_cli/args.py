@@ -9,10 +9,11 @@ import textwrap
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._core.indicators import rsi, signal
 from .._core.specs import (
     ticker,
 )
-from .args_info import add_indicator_options, add_info_views
+from .args_info import add_indicator_options, add_info_views, add_signal_option
 from .args_relay import add_relay
 from .args_serve import add_serve_options
 from .values import parse_duration, parse_size, parse_targets
@@ -140,9 +141,13 @@ def _url(value: str) -> str:
     return value
 
 
+#: Stands in for ``--signal``'s conditions while one target's codes and timeframe are checked; cmd_record checks those.
+_ANY_SIGNAL = (signal(rsi(14), "oversold", threshold=30),)
+
+
 def _target(value: str) -> str:
     try:
-        parse_targets([value])
+        parse_targets([value], signals=_ANY_SIGNAL)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
@@ -178,7 +183,10 @@ exit status: 0 done (also after SIGTERM), 1 failed, 2 bad arguments, 130 Ctrl-C.
 _RECORD_EPILOG = """\
 TYPES: ticker, trade, orderbook, candle.1s candle.1m candle.3m candle.5m candle.10m candle.15m
 candle.30m candle.60m candle.240m (codes after a colon, comma-separated), my_order[:CODES] (no
-codes: every market), my_asset. Private types need UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY.
+codes: every market), my_asset, announcement[:CATEGORIES], indicator.TIMEFRAME:KRW-CODES (the
+--rsi/--macd/… options, RSI 14 by default) and indicator_signal.TIMEFRAME:KRW-CODES (those
+indicators with --signal TRIGGER[=VALUE], e.g. --rsi 14 --signal oversold=30). Private types and
+the last three need UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY.
 
 Each line is {"t": <unix receive time>, "endpoint": "public"|"private"|"info", "frame": "<raw frame>"},
 which `upbit-stream serve --replay FILE` and upbit_stream.testing.load_replay read. A name ending
@@ -267,6 +275,7 @@ def _add_record(sub: Commands) -> None:
     rec.add_argument("--depth", type=_depth, metavar="N", help="orderbook levels: 1, 5, 15 or 30 (default 30)")
     rec.add_argument("--realtime-only", action="store_true", help="no snapshots, only realtime frames")
     add_indicator_options(rec)  # what indicator.TIMEFRAME targets compute (RSI 14 when none is named)
+    add_signal_option(rec)  # what indicator_signal.TIMEFRAME targets watch those indicators for
     rec.add_argument("--count", type=_count, metavar="N", help="stop after N frames")
     rec.add_argument("--rotate-size", type=_size, metavar="SIZE", help="start a new file at this size (100MB, 1GiB)")
     rec.add_argument("--rotate-every", type=_seconds, metavar="DURATION",

@@ -1,24 +1,27 @@
-"""Arguments of ``watch announcements`` and ``watch indicators``: categories and indicator options."""
+"""Arguments of ``watch announcements``, ``watch indicators`` and indicator records: categories, indicators, signals."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._core.indicators import (
     TIMEFRAMES,
+    TRIGGERS,
     IndicatorParams,
+    SignalCondition,
     bollinger_bands,
     ma_crossover,
     macd,
     moving_average,
     rsi,
+    signal,
     volume,
 )
 from .._core.specs import CATEGORIES
 
-__all__ = ["add_indicator_options", "add_info_views", "indicator_options"]
+__all__ = ["add_indicator_options", "add_info_views", "add_signal_option", "indicator_options", "signal_conditions"]
 
 
 def _built(build: Callable[..., IndicatorParams], parts: list[str], example: str) -> IndicatorParams:
@@ -83,6 +86,48 @@ def add_indicator_options(parser: Any) -> None:
                         help="moving-average pair: 5/20, 20/60, 30/90 or 50/200 (SMA unless EMA:)")
     parser.add_argument("--macd", action="append", type=_macd, default=[], metavar="FAST/SLOW/SIGNAL",
                         help="12/26/9, 8/17/9 or 5/35/5")
+
+
+def signal_conditions(indicators: Sequence[IndicatorParams], wanted: Sequence[str]) -> list[SignalCondition]:
+    """What ``--signal TRIGGER[=VALUE]`` asks of the named indicators: each trigger on every indicator that has it.
+
+    Raises ``ValueError`` saying what is wrong: a trigger no named indicator has, a value missing
+    or not allowed (``signal()`` checks them against what Upbit documents).
+    """
+    conditions: list[SignalCondition] = []
+    for text in wanted:
+        trigger, has_value, value = text.partition("=")
+        matched = [params for params in indicators if trigger in TRIGGERS.get(params.indicator, {})]
+        if not matched:
+            named = ", ".join(sorted({t for params in indicators for t in TRIGGERS.get(params.indicator, {})}))
+            raise ValueError(f"--signal {text}: none of the named indicators has the trigger {trigger!r} "
+                             f"(theirs: {named}; e.g. --rsi 14 --signal oversold=30)")
+        for params in matched:
+            takes = TRIGGERS[params.indicator][trigger]
+            if takes is None:
+                if has_value:
+                    raise ValueError(f"--signal {text}: {trigger} takes no value")
+                conditions.append(signal(params, trigger))  # type: ignore[arg-type]  # a trigger of TRIGGERS
+                continue
+            name, allowed = takes
+            if not value:
+                raise ValueError(f"--signal {text}: {trigger} needs ={name.upper()}, one of "
+                                 f"{', '.join(map(str, allowed))}")
+            try:
+                if name == "threshold":
+                    conditions.append(signal(params, trigger, threshold=int(value)))  # type: ignore[arg-type]
+                else:
+                    conditions.append(signal(params, trigger, multiplier=value))  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ValueError(f"--signal {text}: {exc}") from None
+    return list(dict.fromkeys(conditions))
+
+
+def add_signal_option(parser: Any) -> None:
+    """``--signal TRIGGER[=VALUE]`` (repeatable): the conditions of ``indicator_signal.TIMEFRAME`` targets."""
+    parser.add_argument("--signal", action="append", default=[], metavar="TRIGGER[=VALUE]",
+                        help="indicator_signal condition on the named indicators: oversold=30, overbought=70, "
+                             "volume_spike=2.0, golden_cross, dead_cross, price_cross_above, … (repeatable)")
 
 
 def add_info_views(views: Any, code: Callable[[str], str], add_connection_options: Callable[[Any], None]) -> None:

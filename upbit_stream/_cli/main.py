@@ -173,12 +173,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Record raw frames to JSONL."""
-    from .args_info import indicator_options
+    from .args_info import indicator_options, signal_conditions
     from .record import Summary, record
     from .record_file import RecordingWriter
 
-    specs = parse_targets(args.targets, depth=args.depth, realtime_only=args.realtime_only,
-                          indicators=indicator_options(args))  # checked by the parser
+    indicators = indicator_options(args)
+    try:  # each target alone was checked by the parser; signals need the indicator options too
+        specs = parse_targets(args.targets, depth=args.depth, realtime_only=args.realtime_only, indicators=indicators,
+                              signals=signal_conditions(indicators, args.signal))
+    except ValueError as exc:
+        print(f"upbit-stream record: error: {exc}", file=sys.stderr)
+        return USAGE
     folder = Path(args.output).parent
     if not folder.is_dir():
         print(f"upbit-stream record: error: no directory {folder} for -o {args.output} (create it first)",

@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._core.events import CANDLE_INTERVALS
-from .._core.indicators import TIMEFRAMES, IndicatorParams, rsi
+from .._core.indicators import TIMEFRAMES, IndicatorParams, SignalCondition, rsi
 from .._core.specs import (
     Spec,
     announcement,
     candle,
     indicator,
+    indicator_signal,
     my_asset,
     my_order,
     orderbook,
@@ -23,16 +24,17 @@ from .._core.specs import (
 __all__ = ["parse_duration", "parse_size", "parse_targets"]
 
 _TYPES = ("ticker", "trade", "orderbook", *(f"candle.{i}" for i in CANDLE_INTERVALS), "my_order", "my_asset",
-          "announcement", *(f"indicator.{t}" for t in TIMEFRAMES))
+          "announcement", *(f"indicator.{t}" for t in TIMEFRAMES), *(f"indicator_signal.{t}" for t in TIMEFRAMES))
 _ALIASES = {"myOrder": "my_order", "myAsset": "my_asset", "candle": "candle.1m"}
 
 
 def parse_targets(
     texts: Iterable[str], *, depth: int | None = None, realtime_only: bool = False,
-    indicators: Sequence[IndicatorParams] = (),
+    indicators: Sequence[IndicatorParams] = (), signals: Sequence[SignalCondition] = (),
 ) -> tuple[Spec[Any], ...]:
     """Specs from ``TYPE:CODE,CODE`` words (``my_order`` may omit codes, ``my_asset`` takes none,
-    ``announcement`` takes categories or none, ``indicator.5m`` KRW codes and computes ``indicators``).
+    ``announcement`` takes categories or none, ``indicator.5m`` KRW codes and computes ``indicators``,
+    ``indicator_signal.5m`` KRW codes and watches ``signals``).
 
     Raises ``ValueError`` saying what is wrong with the first bad word.
     """
@@ -50,6 +52,12 @@ def parse_targets(
             continue
         if name.startswith("indicator.") and codes:
             specs.append(indicator(codes, name.partition(".")[2], indicators or [rsi(14)]))  # type: ignore[arg-type]
+            continue
+        if name.startswith("indicator_signal.") and codes:
+            if not signals:
+                raise ValueError(f"{text!r} needs conditions: name indicators and --signal TRIGGER[=VALUE] "
+                                 "(e.g. --rsi 14 --signal oversold=30)")
+            specs.append(indicator_signal(codes, name.partition(".")[2], signals))  # type: ignore[arg-type]
             continue
         if sep and not codes and name != "my_order":
             raise ValueError(f"{text!r} names no codes: write {name}:KRW-BTC,KRW-ETH")
