@@ -362,7 +362,6 @@ class SubscriptionBook:
                 deliveries.append((interest.subscriber.target, truncated(event, interest.depth)))
         return deliveries, finished
 
-
     def live_targets(self, key: Key) -> tuple[tuple[Any, int | None], ...] | None:
         """Who gets a REALTIME event of ``key`` (remembered in ``live``); None where ``route`` must decide."""
         if key[0] in _ROUTED_ONE_BY_ONE:
