@@ -123,7 +123,7 @@ class Publisher:
         self._keys = itertools.count()
         self._retrying: set[asyncio.Task[None]] = set()  # bounded: each holds an item that left the window
         self._lock = threading.Lock()
-        self._queue: collections.deque[Item] = collections.deque()  # bounded: offer stays within the window
+        self._offered_items: collections.deque[Item] = collections.deque()  # bounded: offer stays within the window
         self._woken = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,7 +137,7 @@ class Publisher:
 
     @property
     def unacknowledged(self) -> int:
-        return len(self._queue) + len(self._inflight) + len(self._retrying)
+        return len(self._offered_items) + len(self._inflight) + len(self._retrying)
 
     @property
     def outstanding(self) -> int:
@@ -155,7 +155,7 @@ class Publisher:
         """From trio: queue ``items`` to be sent in order; wakes the loop unless it is already awake."""
         assert self._loop is not None and self._wake is not None, "Publisher.start() first"
         with self._lock:
-            self._queue.extend(items)
+            self._offered_items.extend(items)
             self.offered += len(items)
             if self._woken:
                 return
@@ -191,8 +191,8 @@ class Publisher:
             self._wake.clear()
             with self._lock:
                 self._woken = False
-                batch = list(self._queue)
-                self._queue.clear()
+                batch = list(self._offered_items)
+                self._offered_items.clear()
             for item in batch:
                 try:
                     await self._send(item)
