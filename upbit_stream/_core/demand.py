@@ -357,9 +357,8 @@ class SubscriptionBook:
                     if sub.done:
                         finished.append(sub)
             return deliveries, finished
-        for interest in state.interests.values():
-            if interest.realtime and not interest.waiting:
-                deliveries.append((interest.subscriber.target, truncated(event, interest.depth)))
+        deliveries += ((target, event if depth is None else truncated(event, depth))
+                       for target, depth in _realtime_targets(state, key))
         return deliveries, finished
 
     def live_targets(self, key: Key) -> tuple[tuple[Any, int | None], ...] | None:
@@ -367,10 +366,7 @@ class SubscriptionBook:
         if key[0] in _ROUTED_ONE_BY_ONE:
             return None
         state = self._keys.get(key)
-        targets = () if state is None else tuple(
-            (interest.subscriber.target,
-             interest.depth if key[0] == "orderbook" and interest.depth < _FULL_DEPTH else None)
-            for interest in state.interests.values() if interest.realtime and not interest.waiting)
+        targets = () if state is None else _realtime_targets(state, key)
         self.live[key] = targets
         return targets
 
@@ -394,6 +390,13 @@ class SubscriptionBook:
                     bodiless = bodiless or attrs.evolve(event, body=None)
                     deliveries.append((interest.subscriber.target, bodiless))
         return deliveries
+
+
+def _realtime_targets(state: _KeyState, key: Key) -> tuple[tuple[Any, int | None], ...]:
+    """The targets of ``state``'s REALTIME events with the depth each is cut to (None: whole)."""
+    return tuple(
+        (interest.subscriber.target, interest.depth if key[0] == "orderbook" and interest.depth < _FULL_DEPTH else None)
+        for interest in state.interests.values() if interest.realtime and not interest.waiting)
 
 
 def _merged(first: _KeyState, second: _KeyState) -> _KeyState:

@@ -148,10 +148,7 @@ class Traffic:
             self.attention = True
         routed, finished = self.book.route(message, key)
         for target, event in routed:
-            sink = out.get(target)
-            if sink is None:
-                sink = out[target] = []
-            sink.append(event)
+            out.setdefault(target, []).append(event)
         for sub in finished:
             self.unsubscribe(sub, now)
             self._notices.append(Finish(sub.target))
