@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import enum
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import msgspec
 
 from .enums import Format
-from .all_events import Event
+from .all_events import EVENT_CLASSES, Event
 
 __all__ = ["encode_event", "encode_events", "encode_list_subscriptions", "encode_request", "wire_object"]
 
 _encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+@attrs.frozen
+class _Layout:
+    """How one attrs class is written: its values in one call, under DEFAULT or SIMPLE keys."""
+
+    values: Callable[[Any], tuple[Any, ...]]
+    default_keys: tuple[str, ...]
+    simple_keys: tuple[str, ...]
+    omitted_when_none: frozenset[str]  # DEFAULT and SIMPLE keys of fields left out when None
+    empty_when_none: frozenset[str]  # ... and of fields written {} when None
+
+    @classmethod
+    def of(cls, kind: type) -> _Layout:
+        fields = attrs.fields(kind)
+        names = [f.name for f in fields]
+        getter = operator.attrgetter(*names)
+        return cls(
+            values=getter if len(names) > 1 else lambda value: (getter(value),),
+            default_keys=tuple(names), simple_keys=tuple(f.metadata["simple"] for f in fields),
+            omitted_when_none=frozenset(k for f in fields if f.metadata.get("omit_none")
+                                        for k in (f.name, f.metadata["simple"])),
+            empty_when_none=frozenset(k for f in fields if f.metadata.get("empty_none")
+                                      for k in (f.name, f.metadata["simple"])),
+        )
+
+
+#: Every event class's layout, read once at import (nested classes are read when met).
+_LAYOUTS: Final = {kind: _Layout.of(kind) for kind in EVENT_CLASSES.values()}
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def wire_object(value: Any, simple: bool) -> Any:
@@ -23,23 +55,29 @@ def wire_object(value: Any, simple: bool) -> Any:
     An optional nested object that is None is ``{}`` (``event_params``); an optional field the
     server omits when unset (``body``) is left out.
     """
+    kind = type(value)
+    if kind in _PLAIN or isinstance(value, enum.Enum):
+        return value
+    if kind is Decimal:
+        # str() would write 1E-8 or 1E+3; Upbit writes plain digits (0.00000001, 1000)
+        return msgspec.Raw(format(value, "f").encode()) if "E" in str(value) else value
     if isinstance(value, tuple):
         return [wire_object(item, simple) for item in value]
-    if isinstance(value, Decimal):
-        # str() would write 1E-8 or 1E+3; Upbit writes plain digits (0.00000001, 1000)
-        if value.is_finite() and (value.as_tuple().exponent > 0 or value.adjusted() < -6):  # type: ignore[operator]
-            return msgspec.Raw(format(value, "f").encode())
-        return value
-    if not attrs.has(type(value)):
-        return value
-    out = {}
-    for f in attrs.fields(type(value)):
-        item = getattr(value, f.name)
-        if item is None and f.metadata.get("omit_none"):
-            continue
-        if item is None and f.metadata.get("empty_none"):
-            item = {}
-        out[f.metadata["simple"] if simple else f.name] = wire_object(item, simple)
+    layout = _LAYOUTS.get(kind)
+    if layout is None:
+        if not attrs.has(kind):
+            return value
+        layout = _Layout.of(kind)
+    out = dict(zip(layout.simple_keys if simple else layout.default_keys, layout.values(value)))
+    for key, item in out.items():
+        if type(item) not in _PLAIN:
+            out[key] = wire_object(item, simple)
+    for key in layout.omitted_when_none:
+        if key in out and out[key] is None:
+            del out[key]
+    for key in layout.empty_when_none:
+        if out.get(key, False) is None:
+            out[key] = {}
     return out
 
 
