@@ -70,7 +70,11 @@ def wire_object(value: Any, simple: bool) -> Any:
         layout = _Layout.of(kind)
     out = dict(zip(layout.simple_keys if simple else layout.default_keys, layout.values(value)))
     for key, item in out.items():
-        if type(item) not in _PLAIN:
+        kind = type(item)
+        if kind is Decimal:  # as above, written out: most fields are numbers
+            if "E" in str(item):
+                out[key] = msgspec.Raw(format(item, "f").encode())
+        elif kind not in _PLAIN:
             out[key] = wire_object(item, simple)
     for key in layout.omitted_when_none:
         if key in out and out[key] is None:
