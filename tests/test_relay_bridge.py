@@ -170,3 +170,40 @@ async def test_leaving_the_block_ends_the_loops_tasks_even_when_cancelled_from_o
                 await trio.sleep_forever()
     assert cleaned == ["worker"]
     assert tasks[0].cancelled()
+
+
+async def test_a_failure_inside_a_turn_reaches_the_bridges_owner_and_the_loop_is_still_closed_cleanly() -> None:
+    """The driver task may die mid-turn; the close then turns the loop itself, without waiting out its bound."""
+    cleaned: list[str] = []
+
+    async def worker() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cleaned.append("worker")
+
+    def boom() -> None:
+        raise ValueError("in a hand-over")
+
+    async def leave_running_then_fail(bridge_to_trio) -> None:  # type: ignore[no-untyped-def]
+        asyncio.get_running_loop().create_task(worker())
+        bridge_to_trio(boom)
+
+    with trio.fail_after(10):
+        start = trio.current_time()
+        with pytest.raises(ValueError, match="in a hand-over"):
+            async with open_bridge(threaded=False) as bridge:
+                await bridge.call(leave_running_then_fail, bridge.to_trio)
+                await trio.sleep_forever()
+        assert trio.current_time() - start < 1.0
+    assert cleaned == ["worker"]
+
+
+def test_where_an_asyncio_loop_already_runs_in_the_thread_the_bridge_takes_a_thread() -> None:
+    from upbit_stream._relay.bridge import _asyncio_running_here
+
+    async def inside_asyncio() -> bool:
+        return _asyncio_running_here()
+
+    assert asyncio.run(inside_asyncio()) is True
+    assert trio.run(trio.to_thread.run_sync, _asyncio_running_here) is False

@@ -26,6 +26,8 @@ from typing import Any, Final, TypeVar
 
 import trio
 
+from .._trio.groups import single_errors
+
 __all__ = ["Bridge", "open_bridge"]
 
 T = TypeVar("T")
@@ -90,6 +92,15 @@ def pollable_selector() -> bool:
             return False
 
 
+def _asyncio_running_here() -> bool:
+    """Whether an asyncio loop already runs in this thread (trio-asyncio): then ours cannot, so it takes a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class _Driver:
     """Runs the loop in trio's thread whenever it has something to do; the only code that steps it."""
 
@@ -101,6 +112,7 @@ class _Driver:
         self._kicked = True
         self._waiting: trio.CancelScope | None = None
         self._scope = trio.CancelScope(shield=True)  # the bridge's close ends it, not its caller's cancel
+        self._stopped = trio.Event()
 
     def to_trio(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         self._for_trio.append((fn, args))
@@ -120,24 +132,40 @@ class _Driver:
             fn(*args)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        fd = self.selector.fileno()
-        with self._scope:
-            task_status.started()
-            while True:
-                self._kicked = False
-                self._turn()
-                if self._kicked or self.selector.busy:
-                    await trio.lowlevel.checkpoint()
-                    continue
-                wake_at = self.selector.wake_at
-                delay = math.inf if wake_at is None else max(0.0, wake_at - time.monotonic())
-                with trio.move_on_after(delay) as waiting:
-                    self._waiting = waiting
-                    await trio.lowlevel.wait_readable(fd)
-                self._waiting = None
+        """Turn the loop whenever it has something to do, until ``finish`` (its caller's cancel does not stop it)."""
+        try:
+            with self._scope:
+                task_status.started()
+                await self._drive(lambda: False)
+        finally:
+            self._stopped.set()
 
-    def close(self) -> None:
+    async def _drive(self, done: Callable[[], bool]) -> None:
+        fd = self.selector.fileno()
+        while True:
+            self._kicked = False
+            self._turn()
+            if done():
+                return
+            if self._kicked or self.selector.busy:
+                await trio.lowlevel.checkpoint()
+                continue
+            wake_at = self.selector.wake_at
+            delay = math.inf if wake_at is None else max(0.0, wake_at - time.monotonic())
+            with trio.move_on_after(delay) as waiting:
+                self._waiting = waiting
+                await trio.lowlevel.wait_readable(fd)
+            self._waiting = None
+
+    async def finish(self, last: Coroutine[Any, Any, object]) -> None:
+        """Stop the driver task, then turn the loop here until ``last`` has run (the caller bounds the time).
+
+        Here rather than in the task: the task may be gone (an exception, Ctrl-C inside a turn).
+        """
         self._scope.cancel()
+        await self._stopped.wait()
+        task = self.loop.create_task(last)
+        await self._drive(task.done)
 
 
 class Bridge:
@@ -208,11 +236,14 @@ async def _finish_tasks() -> None:
         await asyncio.wait(tasks, timeout=CLOSE_BOUND)
 
 
-async def _close(bridge: Bridge) -> None:
+async def _close(bridge: Bridge, driver: _Driver | None) -> None:
     """Cancel what still runs on the loop and wait for it, bounded, whatever cancelled the caller."""
     deadline = trio.current_time() + 2 * CLOSE_BOUND
     with trio.CancelScope(shield=True, deadline=deadline), contextlib.suppress(trio.BrokenResourceError, RuntimeError):
-        await bridge.call(_finish_tasks)
+        if driver is None:
+            await bridge.call(_finish_tasks)
+        else:
+            await driver.finish(_finish_tasks())
 
 
 @contextlib.asynccontextmanager
@@ -222,32 +253,33 @@ async def open_bridge(*, threaded: bool | None = None) -> AsyncIterator[Bridge]:
     ``threaded`` (default: only where the selector cannot be polled) puts the loop on a helper thread.
     """
     if threaded is None:
-        threaded = not pollable_selector()
+        threaded = not pollable_selector() or _asyncio_running_here()
     token = trio.lowlevel.current_trio_token()
     if not threaded:
         driver = _Driver()
         try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(driver.run)
-                bridge = Bridge(driver.loop, token, driver)
-                try:
-                    yield bridge
-                finally:
-                    await _close(bridge)
-                    driver.close()
+            with single_errors():
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(driver.run)
+                    bridge = Bridge(driver.loop, token, driver)
+                    try:
+                        yield bridge
+                    finally:
+                        await _close(bridge, driver)
         finally:
             driver.loop.close()
         return
     loop = asyncio.new_event_loop()
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(trio.to_thread.run_sync, _run, loop)
-            bridge = Bridge(loop, token)
-            try:
-                yield bridge
-            finally:
-                await _close(bridge)
-                loop.call_soon_threadsafe(loop.stop)
+        with single_errors():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.to_thread.run_sync, _run, loop)
+                bridge = Bridge(loop, token)
+                try:
+                    yield bridge
+                finally:
+                    await _close(bridge, None)
+                    loop.call_soon_threadsafe(loop.stop)
     finally:
         if not loop.is_running():
             loop.close()
