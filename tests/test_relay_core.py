@@ -25,6 +25,7 @@ from upbit_stream._relay.naming import (
     message_id,
     params_token,
     spec_subjects,
+    stream_sequence,
     subject_for,
     subject_matches,
     uncovered,
@@ -139,3 +140,20 @@ def test_each_user_gets_its_own_inbox_prefix_unless_one_is_given():
     for bad in ("_INBOX.*", "_INBOX.>", "a..b", "", "with space", ".x"):
         with pytest.raises(ValueError, match="inbox_prefix"):
             inbox_prefix(bad, "alice")
+
+
+@given(st.integers(1, 2**63), st.integers(1, 2**40), st.booleans(), st.sampled_from(["_", "hub"]))
+def test_the_stream_sequence_is_read_from_either_reply_layout_as_nats_py_reads_it(seq, other, v2, domain):
+    from nats.aio.msg import Msg
+
+    if v2:
+        reply = f"$JS.ACK.{domain}.ACCHASH.UPBIT_KR_EVENTS.reader.1.{seq}.{other}.1700000000000000000.0.rnd"
+    else:
+        reply = f"$JS.ACK.UPBIT_KR_EVENTS.reader.1.{seq}.{other}.1700000000000000000.0"
+    assert stream_sequence(reply) == seq == Msg(None, subject="upbit.kr.trade.KRW-BTC", reply=reply).metadata.sequence.stream  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reply", [None, "", "_INBOX.x.y", "$JS.ACK.S.c.1.2", "$JS.ACK.S.c.1.x.3.4.5",
+                                   "$JS.API.CONSUMER.INFO.S.c.1.2.3"])
+def test_a_reply_that_is_no_jetstream_delivery_has_no_stream_sequence(reply):
+    assert stream_sequence(reply) is None

@@ -13,6 +13,7 @@ from .._core.errors import AuthenticationError, ConnectError
 from .._core.markers import StreamGap
 from .._trio.channel import SubscriptionChannel
 from .markers import decode_gap, lag_gap
+from .naming import stream_sequence
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -31,12 +32,8 @@ ACK_EVERY: Final = 0.005
 
 def _stream_seq(msg: Msg, otherwise: int) -> int:
     """The stream sequence JetStream delivered ``msg`` at (from its reply subject), or ``otherwise``."""
-    import nats.errors
-
-    try:
-        return int(msg.metadata.sequence.stream)
-    except (nats.errors.Error, ValueError, IndexError):
-        return otherwise
+    seq = stream_sequence(msg.reply)
+    return otherwise if seq is None else seq
 
 
 class Consumer:
@@ -169,7 +166,7 @@ class Consumer:
         for msg in batch:
             seq = 0  # read below when durable: the stream position this message is acknowledged by
             if self.durable is not None:
-                seq = msg.metadata.sequence.stream
+                seq = stream_sequence(msg.reply) or msg.metadata.sequence.stream  # the latter raises
                 if seq <= self.acked_seq or seq in self.held:
                     continue  # redelivered after ack_wait while still unread here: already delivered
                 self.held.add(seq)

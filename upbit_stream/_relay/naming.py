@@ -36,6 +36,7 @@ __all__ = [
     "message_id",
     "params_token",
     "spec_subjects",
+    "stream_sequence",
     "subject_for",
     "subject_matches",
     "uncovered",
@@ -263,6 +264,26 @@ def message_id(subject: str, event: Event, payload: bytes) -> str:
         return f"{subject}:{e.candle_date_time_utc}"
     digest = hashlib.blake2b(payload.replace(_SNAPSHOT, _REALTIME), digest_size=12).hexdigest()
     return f"{subject}#{digest}"
+
+
+def stream_sequence(reply: str | None) -> int | None:
+    """The stream sequence in the reply subject of a JetStream delivery, else None.
+
+    JetStream's ADR-15 layouts: ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…`` (9 tokens)
+    and, with a domain and account hash after ``ACK`` (11 tokens or more), the stream sequence
+    eighth. Read here rather than through nats-py's ``Msg.metadata``, which builds a dataclass and a
+    datetime per message: a ``resume=`` reader needs only this number.
+    """
+    if not reply or not reply.startswith("$JS.ACK."):
+        return None
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        token = tokens[5]
+    elif len(tokens) >= 11:
+        token = tokens[7]
+    else:
+        return None
+    return int(token) if token.isdigit() else None
 
 
 def describe(spec: Spec[Any]) -> str:
