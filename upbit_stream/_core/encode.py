@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import operator
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
@@ -44,8 +45,27 @@ class _Layout:
         )
 
 
-#: Every event class's layout, read once at import (nested classes are read when met).
-_LAYOUTS: Final = {kind: _Layout.of(kind) for kind in EVENT_CLASSES.values()}
+def _with_nested(classes: Iterable[type]) -> set[type]:
+    """``classes`` and every attrs class their fields' types name, however deeply."""
+    found: set[type] = set()
+    todo = list(classes)
+    while todo:
+        kind = todo.pop()
+        if kind in found or not attrs.has(kind):
+            continue
+        found.add(kind)
+        for hint in typing.get_type_hints(kind).values():
+            todo += [part for part in (hint, *_type_args(hint)) if isinstance(part, type)]
+    return found
+
+
+def _type_args(hint: Any) -> list[Any]:
+    args = list(typing.get_args(hint))
+    return [inner for arg in args for inner in (arg, *_type_args(arg))]
+
+
+#: The layout of every event class and every class nested in one, read once at import.
+_LAYOUTS: Final = {kind: _Layout.of(kind) for kind in _with_nested(EVENT_CLASSES.values())}
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
 
 
