@@ -203,6 +203,43 @@ async def test_a_consumer_behind_retention_gets_a_stream_gap(tmp_path):
     assert isinstance(gap, ub.StreamGap) and gap.reason == "behind retention"
 
 
+async def test_events_delivered_but_never_read_then_deleted_are_a_gap_though_jetstream_moves_the_floor(tmp_path):
+    """JetStream moves a durable's ack floor up to what it delivered once the unacknowledged rest
+    is deleted, so the floor alone would hide events this reader held but never read; the
+    position it writes into the durable's metadata does not move."""
+    spec = ub.trade("KRW-BTC", mode="realtime")
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=7, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [spec], max_age=1.0):
+                async with ub.open_relay_session(server.url) as remote:
+                    async with remote.subscribe(spec, resume="held", gaps=True) as trades:
+                        await trio.sleep(0.3)
+                        fake.tick(3, code="KRW-BTC")
+                        await trades.receive()
+                        fake.tick(5, code="KRW-BTC")  # delivered to this process, never read
+                        await wait_until(lambda: trades.queued >= 7)
+                    await trio.sleep(2.5)  # every one of them deleted
+                    fake.tick(1, code="KRW-BTC")
+                    moved = await wait_for_floor_at_delivered(remote, "UPBIT_KR_EVENTS", "held-events")
+                    async with remote.subscribe(spec, resume="held", gaps=True) as trades:
+                        gap = await trades.receive()
+    assert moved, "JetStream did not move the ack floor: the case this test is for did not happen"
+    assert isinstance(gap, ub.StreamGap) and gap.reason == "behind retention"
+
+
+async def wait_for_floor_at_delivered(remote, stream, durable, timeout=10.0):
+    """Whether the durable's ack floor reached the last sequence it delivered (its pending ones deleted)."""
+    from upbit_stream._relay import nats_side
+
+    with trio.move_on_after(timeout):
+        while True:
+            info = await remote._bridge.call(nats_side.consumer_info, remote._js, stream, durable)
+            if info.ack_floor.stream_seq == info.delivered.stream_seq >= 8:
+                return True
+            await trio.sleep(0.1)
+    return False
+
+
 @pytest.mark.parametrize("overflow", ["strict", "latest"])
 async def test_overflow_policies_behave_as_in_a_direct_session(tmp_path, overflow):
     spec = ub.trade("KRW-BTC", mode="realtime")

@@ -28,6 +28,10 @@ CONSUMER_OVERFLOW: Final = "relay consumer overflow"
 ACK_WAIT: Final = 10.0
 #: Seconds between acknowledgements of a ``resume=`` subscription while its subscriber takes events.
 ACK_EVERY: Final = 0.005
+#: Seconds between writes of a ``resume=`` position into its durable's metadata (and one at a clean stop).
+POSITION_EVERY: Final = 1.0
+#: The durable's metadata key holding the last stream sequence acknowledged.
+POSITION_KEY: Final = "upbit_stream_acked"
 
 
 def _stream_seq(msg: Msg, otherwise: int) -> int:
@@ -54,6 +58,8 @@ class Consumer:
         self.unacked: deque[tuple[int, int, Msg]] = deque()  # bounded: by the consumer's max_ack_pending
         self.held: set[int] = set()  # bounded: the sequences in unacked
         self.acked_seq = 0
+        self._recorded_seq = 0  # the position last written to the durable's metadata
+        self._server_config: api.ConsumerConfig | None = None
         self.feed: Any = None
         self.stopped = False
         self.nursery: trio.Nursery | None = None
@@ -74,7 +80,10 @@ class Consumer:
                 # deliver again from the ack floor, in order, now rather than after ack_wait
                 await bridge.call(nats_side.reset, js, self.stream, self.durable)
                 state = await bridge.call(nats_side.stream_state, js, self.stream)
-                floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+                # the position this reader wrote, else the ack floor (which JetStream moves on past
+                # deleted messages, so alone it can hide that some were never read)
+                recorded = (info.config.metadata or {}).get(POSITION_KEY, "")
+                floor = int(recorded) if recorded.isdigit() else (info.ack_floor.stream_seq if info.ack_floor else 0)
                 gap = lag_gap(acked_stream_seq=floor or 0, first_seq=state.state.first_seq, since=0.0, now=time.time())
                 if gap is not None and self.channel.gaps:
                     self.channel._deliver(gap)
@@ -90,6 +99,7 @@ class Consumer:
                                           f"read it ({error})") from None
             raise ConnectError(f"NATS did not create a consumer on {self.stream}: {error}") from exc
         self.name = info.name
+        self._server_config = info.config
         self.session._consumers.add(self)
         if self.durable is not None:
             nursery.start_soon(self._acknowledge)
@@ -187,12 +197,26 @@ class Consumer:
         """Acknowledge what the subscriber took, every ``ACK_EVERY`` at most (one crossing each).
 
         The server sends at most ``max_ack_pending`` (the buffer of the subscription that created
-        the durable) unacknowledged: acknowledging often keeps a small window flowing.
+        the durable) unacknowledged: acknowledging often keeps a small window flowing. The position
+        is written to the durable every ``POSITION_EVERY`` while it moves.
         """
+        recorded_at = trio.current_time()
         while True:
             await trio.sleep(ACK_EVERY)
             if self.unacked and self.unacked[0][0] <= self.channel.taken:
                 await self._ack_taken()
+            if self.acked_seq != self._recorded_seq and trio.current_time() - recorded_at >= POSITION_EVERY:
+                await self._record_position()
+                recorded_at = trio.current_time()
+
+    async def _record_position(self) -> None:
+        from . import nats_side
+
+        seq = self.acked_seq
+        if self._server_config is not None and seq != self._recorded_seq:
+            await self.session._bridge.call(nats_side.record_position, self.session._js, self.stream,
+                                            self._server_config, POSITION_KEY, seq)
+            self._recorded_seq = seq
 
     async def _ack_taken(self) -> None:
         from . import nats_side
@@ -213,6 +237,7 @@ class Consumer:
         self.session._consumers.discard(self)
         if self.durable is not None:
             await self._ack_taken()
+            await self._record_position()
         if self.feed is not None:
             ephemeral = self.name if self.durable is None else None
             await bridge.call(nats_side.unsubscribe, self.session._js, self.feed, self.stream, ephemeral)

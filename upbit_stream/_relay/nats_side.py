@@ -349,6 +349,15 @@ async def nak(msgs: Sequence[Msg]) -> None:
             return
 
 
+async def record_position(js: JetStreamContext, stream: str, config: api.ConsumerConfig, key: str, seq: int) -> None:
+    """Keep ``seq`` in the durable's metadata, which JetStream never rewrites (its ack floor it moves past deletions)."""
+    config.metadata = {**(config.metadata or {}), key: str(seq)}
+    try:
+        await js.add_consumer(stream, config=config)
+    except (nats.errors.Error, asyncio.TimeoutError):
+        pass  # an older server (metadata came in 2.10) or a broken link: the ack floor serves
+
+
 async def reset(js: JetStreamContext, stream: str, durable: str) -> bool:
     """Reset a durable's delivery state to its ack floor (ADR-60); False where the server is older than 2.14."""
     try:
