@@ -169,7 +169,8 @@ def bridges_on_threads(threaded: bool) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def relay_process(url: str, fake_url: str, spec_text: str) -> AsyncIterator[None]:
-    """``upbit-stream relay`` in its own process, as deployed; yields once it has published its catalog."""
+    """``upbit-stream relay`` in its own process, as deployed; yields after 2 s, by when it has connected to
+    both ends and published its catalog (if not, the relay session's subscribe fails saying so)."""
     proc = await trio.lowlevel.open_process([sys.executable, "-m", "upbit_stream", "relay", "--nats", url, "--url",
                                              fake_url, spec_text], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
