@@ -39,7 +39,7 @@ import trio
 import upbit_stream as ub
 from upbit_stream._core.encode import encode_event
 from upbit_stream._relay import bridge as bridge_module
-from upbit_stream._relay import nats_side
+from upbit_stream._relay import nats_publisher, nats_side
 from upbit_stream._relay.bridge import Bridge, open_bridge
 from upbit_stream._relay.naming import Names, message_id, subject_for
 from upbit_stream._relay.relay import RelayOptions, offer, open_relay
@@ -74,7 +74,7 @@ def trade(n: int) -> ub.Trade:
                     sequential_id=17_000_000_000_000_000 + n, stream_type=ub.StreamType.REALTIME)
 
 
-def items(start: int, count: int) -> list[nats_side.Item]:
+def items(start: int, count: int) -> list[nats_publisher.Item]:
     out = []
     for n in range(start, start + count):
         event = trade(n)
@@ -93,7 +93,7 @@ async def crossing(bridge: Bridge, js: object, base: int) -> tuple[float, float,
     for _ in range(n):
         await bridge.call(noop)
     per_call_us = (time.perf_counter() - start) / n * 1e6
-    publisher = nats_side.Publisher(js, 4096)  # type: ignore[arg-type]
+    publisher = nats_publisher.Publisher(js, 4096)  # type: ignore[arg-type]
     count = 5000
     batch = items(base, count)
     start = time.perf_counter()
@@ -118,7 +118,7 @@ async def publish_then_consume(bridge: Bridge, js: object, url: str, base: int, 
     Published as the relay does: encoded and keyed in trio, handed over with ``offer`` (no round
     trip; only a full window of 4,096 unacknowledged waits), timed until the last acknowledgement.
     """
-    publisher = nats_side.Publisher(js, 4096)  # type: ignore[arg-type]
+    publisher = nats_publisher.Publisher(js, 4096)  # type: ignore[arg-type]
     await bridge.call(publisher.start)
     async with ub.open_relay_session(url) as remote:
         async with remote.subscribe(SPEC, resume=name, buffer=8192):
@@ -235,7 +235,7 @@ def tracing(stamps: dict[str, dict[str, float]]) -> Iterator[None]:
     offset = time.time() - time.perf_counter()
     by_data: dict[int, str] = {}
     by_event: dict[int, str] = {}
-    saved = (relay.message_id, nats_side.Publisher.offer, nats_side.Publisher._send, nats_side.Feed.on_message,
+    saved = (relay.message_id, nats_publisher.Publisher.offer, nats_publisher.Publisher._send, nats_side.Feed.on_message,
              consumer.Consumer._take, consumer.decode)
     key_of, offer_of, send_of, arrive_of, take_of, decode_of = saved
 
@@ -276,13 +276,13 @@ def tracing(stamps: dict[str, dict[str, float]]) -> Iterator[None]:
         return events
 
     relay.message_id, consumer.decode = message_id, decode  # type: ignore[assignment]
-    nats_side.Publisher.offer, nats_side.Publisher._send = offer_, send  # type: ignore[method-assign]
+    nats_publisher.Publisher.offer, nats_publisher.Publisher._send = offer_, send  # type: ignore[method-assign]
     nats_side.Feed.on_message, consumer.Consumer._take = arrive, take  # type: ignore[method-assign]
     TAKEN.append(lambda event: stamps.get(by_event.pop(id(event), ""), {}).__setitem__("taken", time.perf_counter()))
     try:
         yield
     finally:
-        (relay.message_id, nats_side.Publisher.offer, nats_side.Publisher._send, nats_side.Feed.on_message,
+        (relay.message_id, nats_publisher.Publisher.offer, nats_publisher.Publisher._send, nats_side.Feed.on_message,
          consumer.Consumer._take, consumer.decode) = saved
         TAKEN.clear()
 

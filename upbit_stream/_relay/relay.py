@@ -36,7 +36,7 @@ from .naming import (
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
-    from .nats_side import Item, Publisher
+    from .nats_publisher import Item, Publisher
 
 __all__ = ["Relay", "RelayOptions", "offer", "open_relay"]
 
@@ -187,7 +187,7 @@ async def open_relay(session: UpbitSession, specs: Sequence[Spec[Any]], options:
     was alive, publish the catalog. On exit: wait (bounded) for outstanding acknowledgements.
     """
     try:
-        from . import nats_side
+        from . import nats_publisher, nats_side
     except ImportError as exc:  # pragma: no cover - the [relay] extra is missing
         raise ImportError("the relay needs nats-py: pip install 'upbit-stream[relay]'") from exc
     names = Names(options.region, options.account)
@@ -204,7 +204,7 @@ async def open_relay(session: UpbitSession, specs: Sequence[Spec[Any]], options:
                 accounts = any(names.stream_of(spec.type) == names.stream("account") for spec in specs)
                 plans = names.plans(max_age=options.max_age, max_bytes=options.max_bytes, with_account=accounts)
                 await bridge.call(nats_side.ensure_streams, js, plans)
-                publisher = nats_side.Publisher(js, options.window)
+                publisher = nats_publisher.Publisher(js, options.window)
                 await bridge.call(publisher.start)
                 relay._publisher = publisher
                 shell = _Shell(relay, bridge, js, publisher)
