@@ -7,10 +7,10 @@ results back with ``bridge.to_trio(fn, *args)`` (no waiting on either side).
 Where the platform's selector can itself be polled (epoll, kqueue), the loop runs in trio's
 thread: a driver task waits until one of the loop's sockets is ready, its next timer is due or
 trio gave it work, then runs the loop until it is idle (``run_forever()`` with a selector that
-never blocks and calls ``stop()`` when the loop would wait). Nothing crosses a thread, so a message costs
-no wake-up of another thread. Elsewhere the loop runs on a helper thread and ``to_trio`` is
-``TrioToken.run_sync_soon``. No global state either way: no event loop policy is installed, and
-the loop is made and closed inside the ``async with``.
+never blocks and calls ``stop()`` when the loop would wait). Nothing crosses a thread, so a
+message costs no wake-up of another thread. Elsewhere the loop runs on a helper thread and
+``to_trio`` is ``TrioToken.run_sync_soon``. No global state either way: no event loop policy is
+installed, and the loop is made and closed inside the ``async with``.
 """
 
 from __future__ import annotations
