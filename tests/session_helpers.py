@@ -25,5 +25,8 @@ async def stream_public_and_private(fake: FakeUpbit, settings: ub.Settings) -> N
                                      secret_key=fake.secret_key) as session:
         async with session.ticker("KRW-BTC") as tickers, session.my_asset() as assets:
             assert isinstance(await tickers.receive(), ub.Ticker)
+            # myAsset comes only on a change after the subscription (as on Upbit): the private
+            # connection's handshake may finish after the public one's first ticker
+            await fake.wait_for_request(lambda r: r.kind == "message" and r.endpoint == "private" and not r.error)
             fake.deposit("KRW", 1000)
             assert isinstance(await assets.receive(), ub.MyAsset)

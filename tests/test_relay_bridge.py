@@ -207,3 +207,15 @@ def test_where_an_asyncio_loop_already_runs_in_the_thread_the_bridge_takes_a_thr
 
     assert asyncio.run(inside_asyncio()) is True
     assert trio.run(trio.to_thread.run_sync, _asyncio_running_here) is False
+
+
+async def test_to_trio_called_from_trio_itself_runs_without_waiting_for_asyncio(threaded: bool) -> None:
+    """A hand-over made outside the loop (the window had room already) still runs soon."""
+    done = trio.Event()
+    with trio.fail_after(5):
+        async with open_bridge(threaded=threaded) as bridge:
+            assert await bridge.call(asyncio.sleep, 0) is None  # the loop is idle from here on
+            await trio.sleep(0.05)
+            bridge.to_trio(done.set)
+            with trio.fail_after(1):
+                await done.wait()

@@ -99,6 +99,8 @@ async def test_session_over_wss_with_a_private_ca(make_connector):
             ) as session:
                 async with session.ticker("KRW-BTC") as tickers, session.my_asset() as assets:
                     assert isinstance(await tickers.receive(), ub.Ticker)
+                    # myAsset comes only on a change after the private subscription is in
+                    await fake.wait_for_request(lambda r: r.kind == "message" and r.endpoint == "private")
                     fake.deposit("KRW", 1000)
                     assert isinstance(await assets.receive(), ub.MyAsset)
 

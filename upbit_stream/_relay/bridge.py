@@ -110,12 +110,15 @@ class _Driver:
         self.selector.loop = self.loop
         self._for_trio: list[tuple[Callable[..., object], tuple[Any, ...]]] = []  # bounded: emptied every turn
         self._kicked = True
+        self._turning = False
         self._waiting: trio.CancelScope | None = None
         self._scope = trio.CancelScope(shield=True)  # the bridge's close ends it, not its caller's cancel
         self._stopped = trio.Event()
 
     def to_trio(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         self._for_trio.append((fn, args))
+        if not self._turning:  # called from trio itself: the next turn runs it, so have one
+            self.kick()
 
     def kick(self) -> None:
         """Trio gave the loop work (a task, a cancel): turn it soon."""
@@ -126,7 +129,11 @@ class _Driver:
     def _turn(self) -> None:
         """Run the loop until it is idle (or has run ``TURN_ITERATIONS``), then what it handed to trio."""
         self.selector.iterations = 0
-        self.loop.run_forever()
+        self._turning = True
+        try:
+            self.loop.run_forever()
+        finally:
+            self._turning = False
         calls, self._for_trio = self._for_trio, []
         for fn, args in calls:
             fn(*args)
