@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Final, TypeAlias
 
-from .events import FLAT_EVENT_CLASSES, Candle, MyAsset, MyOrder, Orderbook, Ticker, Trade
+from .events import FLAT_EVENT_CLASSES, Asset, Candle, MyAsset, MyOrder, Orderbook, OrderbookUnit, Ticker, Trade
+from .indicators import INDICATOR_CLASSES, RsiEventParams, VolumeEventParams
 from .info_events import Announcement, Indicator, IndicatorSignal
 
-__all__ = ["EVENT_CLASSES", "INFO_TYPES", "Event"]
+__all__ = ["EVENT_CLASSES", "INFO_TYPES", "WIRE_CLASSES", "Event"]
 
 Event: TypeAlias = (Ticker | Trade | Orderbook | Candle | MyOrder | MyAsset
                     | Announcement | Indicator | IndicatorSignal)
@@ -22,3 +23,7 @@ EVENT_CLASSES: Final[dict[str, type]] = {
     "indicator": Indicator,
     "indicator_signal": IndicatorSignal,
 }
+
+#: Every event class and every class nested in one: what the codec reads and the encoder writes.
+WIRE_CLASSES: Final = frozenset({*EVENT_CLASSES.values(), OrderbookUnit, Asset, RsiEventParams, VolumeEventParams,
+                                 *(cls for pair in INDICATOR_CLASSES.values() for cls in pair)})

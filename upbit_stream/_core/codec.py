@@ -23,7 +23,7 @@ import attrs
 import msgspec
 
 from .errors import ProtocolError
-from .all_events import EVENT_CLASSES, Event
+from .all_events import EVENT_CLASSES, WIRE_CLASSES, Event
 from .events import Asset, MyAsset, Orderbook, OrderbookUnit
 from .fast_path import DEFAULT as FAST_DEFAULT
 from .fast_path import DEFAULT_HEAD, FAST_FAILURES, HEAD_BYTES, ONE_OBJECT, SIMPLE_HEAD
@@ -183,10 +183,7 @@ def _plan(cls: type) -> _Plan:
     return tuple(steps)
 
 
-_PLANS: dict[type, _Plan] = {
-    cls: _plan(cls) for cls in {*EVENT_CLASSES.values(), OrderbookUnit, Asset, RsiEventParams, VolumeEventParams,
-                                *(c for pair in INDICATOR_CLASSES.values() for c in pair)}
-}
+_PLANS: dict[type, _Plan] = {cls: _plan(cls) for cls in WIRE_CLASSES}
 
 
 def _build(cls: type, data: Mapping[str, Any], simple: bool) -> Any:

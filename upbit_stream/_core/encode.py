@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import operator
-import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
@@ -13,7 +12,7 @@ import attrs
 import msgspec
 
 from .enums import Format
-from .all_events import EVENT_CLASSES, Event
+from .all_events import WIRE_CLASSES, Event
 
 __all__ = ["encode_event", "encode_events", "encode_list_subscriptions", "encode_request", "wire_object"]
 
@@ -45,27 +44,8 @@ class _Layout:
         )
 
 
-def _with_nested(classes: Iterable[type]) -> set[type]:
-    """``classes`` and every attrs class their fields' types name, however deeply."""
-    found: set[type] = set()
-    todo = list(classes)
-    while todo:
-        kind = todo.pop()
-        if kind in found or not attrs.has(kind):
-            continue
-        found.add(kind)
-        for hint in typing.get_type_hints(kind).values():
-            todo += [part for part in (hint, *_type_args(hint)) if isinstance(part, type)]
-    return found
-
-
-def _type_args(hint: Any) -> list[Any]:
-    args = list(typing.get_args(hint))
-    return [inner for arg in args for inner in (arg, *_type_args(arg))]
-
-
 #: The layout of every event class and every class nested in one, read once at import.
-_LAYOUTS: Final = {kind: _Layout.of(kind) for kind in _with_nested(EVENT_CLASSES.values())}
+_LAYOUTS: Final = {kind: _Layout.of(kind) for kind in WIRE_CLASSES}
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
 
 
