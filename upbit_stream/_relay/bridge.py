@@ -86,10 +86,8 @@ class _IdleSelector(selectors.BaseSelector):
 def pollable_selector() -> bool:
     """Whether this platform's default selector has a file descriptor trio can wait on."""
     with selectors.DefaultSelector() as selector:
-        try:
-            return selector.fileno() >= 0
-        except (AttributeError, NotImplementedError):
-            return False
+        fileno = getattr(selector, "fileno", None)  # epoll and kqueue have one; select() (Windows) has none
+        return fileno is not None and fileno() >= 0
 
 
 def _asyncio_running_here() -> bool:
