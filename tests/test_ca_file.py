@@ -50,11 +50,3 @@ async def test_an_unreadable_ca_file_fails_at_open_naming_the_setting(tmp_path, 
         async with ub.open_upbit_session(config=settings):
             pass
     assert str(path) in str(caught.value)
-
-
-def test_ca_file_comes_from_the_file_or_the_environment(tmp_path):
-    toml = tmp_path / "upbit_stream.toml"
-    toml.write_text('[connection]\nca_file = "ca/company.pem"\n')
-    assert ub.Settings.load(toml, env={}).connection.ca_file == "ca/company.pem"
-    env = {"UPBIT_STREAM_CONNECTION_CA_FILE": "/etc/company/ca.pem"}
-    assert ub.Settings.load(toml, env=env).connection.ca_file == "/etc/company/ca.pem"

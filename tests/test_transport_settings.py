@@ -8,13 +8,15 @@ import upbit_stream as ub
 from upbit_stream._config.settings_file import render_settings
 
 
-def test_both_transports_are_accepted_from_a_file_and_from_the_environment(tmp_path):
+@pytest.mark.parametrize(("key", "in_file", "in_env"), [("transport", "websockets", "trio-websocket"),
+                                                        ("ca_file", "ca/company.pem", "/etc/company/ca.pem")])
+def test_connection_settings_come_from_a_file_and_the_environment_wins(tmp_path, key, in_file, in_env):
     path = tmp_path / "c.toml"
-    path.write_text('[connection]\ntransport = "websockets"\n')
-    assert ub.Settings.load(path, env={}).connection.transport == "websockets"
-    env = {"UPBIT_STREAM_CONNECTION_TRANSPORT": "trio-websocket"}
-    assert ub.Settings.load(path, env=env).connection.transport == "trio-websocket"
-    assert ub.Settings().evolve(connection={"transport": "websockets"}).connection.transport == "websockets"
+    path.write_text(f'[connection]\n{key} = "{in_file}"\n')
+    assert getattr(ub.Settings.load(path, env={}).connection, key) == in_file
+    env = {f"UPBIT_STREAM_CONNECTION_{key.upper()}": in_env}
+    assert getattr(ub.Settings.load(path, env=env).connection, key) == in_env
+    assert getattr(ub.Settings().evolve(connection={key: in_file}).connection, key) == in_file
 
 
 def test_bad_transport_names_the_key_and_the_choices():
