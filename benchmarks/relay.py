@@ -93,18 +93,22 @@ async def crossing(bridge: Bridge, js: object, base: int) -> tuple[float, float,
     for _ in range(n):
         await bridge.call(noop)
     per_call_us = (time.perf_counter() - start) / n * 1e6
+    async def hand_over(batch: list[nats_publisher.Item]) -> None:  # on the loop, awaited from trio
+        publisher.offer(batch)
+
     publisher = nats_publisher.Publisher(js, 4096)  # type: ignore[arg-type]
+    await bridge.call(publisher.start)
     count = 5000
     batch = items(base, count)
     start = time.perf_counter()
     for item in batch:
-        await bridge.call(publisher.publish, [item])
+        await bridge.call(hand_over, [item])
     await bridge.call(publisher.drain, 30.0)
     single = count / (time.perf_counter() - start)
     batch = items(base + count, count)
     start = time.perf_counter()
     for i in range(0, count, 1024):
-        await bridge.call(publisher.publish, batch[i:i + 1024])
+        await bridge.call(hand_over, batch[i:i + 1024])
     await bridge.call(publisher.drain, 30.0)
     batched = count / (time.perf_counter() - start)
     await bridge.call(publisher.stop)

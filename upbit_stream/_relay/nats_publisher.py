@@ -23,9 +23,8 @@ class Publisher:
     Trio hands items over with ``offer`` (no waiting, no round trip: one wake-up of the loop when
     it is idle, so a batch is whatever queued while the loop was busy) and keeps ``outstanding``
     (offered, not yet acknowledged) under the window itself, waiting for ``when_room``: a full
-    window is the backpressure. ``publish`` is the awaited form (sent when it returns). An item
-    whose acknowledgement fails or does not come within ``ack_timeout`` is sent again with the
-    same ``Nats-Msg-Id``, so JetStream stores it once.
+    window is the backpressure. An item whose acknowledgement fails or does not come within
+    ``ack_timeout`` is sent again with the same ``Nats-Msg-Id``, so JetStream stores it once.
     """
 
     def __init__(self, js: JetStreamContext, window: int, ack_timeout: float = 2.0) -> None:
@@ -88,15 +87,6 @@ class Publisher:
             callback, self._room = self._room, None
         if callback is not None:
             callback()
-
-    async def publish(self, items: Sequence[Item]) -> tuple[int, int]:
-        """Send ``items`` in order (awaited); returns (acknowledged so far, unacknowledged now)."""
-        await self.start()
-        with self._lock:
-            self.offered += len(items)
-        for item in items:
-            await self._send(item)
-        return self.acked, self.unacknowledged
 
     async def _sender(self) -> None:
         assert self._wake is not None
