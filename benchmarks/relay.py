@@ -84,7 +84,7 @@ def items(start: int, count: int) -> list[nats_publisher.Item]:
     return out
 
 
-async def crossing(bridge: Bridge, js: object, base: int) -> tuple[float, float, float]:
+async def crossing(bridge: Bridge, nc: object, base: int) -> tuple[float, float, float]:
     async def noop() -> None:
         return None
 
@@ -96,7 +96,7 @@ async def crossing(bridge: Bridge, js: object, base: int) -> tuple[float, float,
     async def hand_over(batch: list[nats_publisher.Item]) -> None:  # on the loop, awaited from trio
         publisher.offer(batch)
 
-    publisher = nats_publisher.Publisher(js, 4096)  # type: ignore[arg-type]
+    publisher = nats_publisher.Publisher(nc, 4096)  # type: ignore[arg-type]
     await bridge.call(publisher.start)
     count = 5000
     batch = items(base, count)
@@ -115,14 +115,14 @@ async def crossing(bridge: Bridge, js: object, base: int) -> tuple[float, float,
     return per_call_us, single, batched
 
 
-async def publish_then_consume(bridge: Bridge, js: object, url: str, base: int, n: int, name: str,
+async def publish_then_consume(bridge: Bridge, nc: object, url: str, base: int, n: int, name: str,
                                rss: list[tuple[int, float]] | None = None) -> tuple[float, float]:
     """Publish ``n`` trades (acknowledged), then read them back as a ``resume=`` backlog; (publish/s, consume/s).
 
     Published as the relay does: encoded and keyed in trio, handed over with ``offer`` (no round
     trip; only a full window of 4,096 unacknowledged waits), timed until the last acknowledgement.
     """
-    publisher = nats_publisher.Publisher(js, 4096)  # type: ignore[arg-type]
+    publisher = nats_publisher.Publisher(nc, 4096)  # type: ignore[arg-type]
     await bridge.call(publisher.start)
     async with ub.open_relay_session(url) as remote:
         async with remote.subscribe(SPEC, resume=name, buffer=8192):
@@ -309,7 +309,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as store:
         async with open_nats_server(Path(store)) as server, open_bridge() as bridge:
             nc = await bridge.call(lambda: nats_side.connect(server.url, name="bench", forever=True))
-            js = await bridge.call(nats_side.jetstream, nc, 4096)
+            js = await bridge.call(nats_side.jetstream, nc)
             plans = NAMES.plans(max_age=3600, max_bytes=4 << 30)
             await bridge.call(nats_side.ensure_streams, js, plans)
             catalog = (NAMES.carried_subject, b'{"subjects":["upbit.kr.trade.KRW-BTC"],"specs":["trade:KRW-BTC"]}', "")
@@ -317,14 +317,14 @@ async def main() -> None:
             base = 0
             print("\nbridge crossings (the asyncio loop turned in trio's thread):")
             for r in range(ROUNDS):
-                per_call, single, batched = await crossing(bridge, js, base)
+                per_call, single, batched = await crossing(bridge, nc, base)
                 base += 20_000
                 print(f"  round {r + 1} (load {load()}): one round trip {per_call:6.1f} µs; acknowledged publishes: one crossing per "
                       f"event {single:8,.0f}/s, per 1024 {batched:8,.0f}/s ({batched / single:4.1f}x)")
             print(f"\npublish (encode + Msg-Id + acknowledged), then consume the backlog (decode, acknowledge), "
                   f"{PUBLISH_N:,} trades per round:")
             for r in range(ROUNDS):
-                published, consumed = await publish_then_consume(bridge, js, server.url, base, PUBLISH_N, f"b{r}")
+                published, consumed = await publish_then_consume(bridge, nc, server.url, base, PUBLISH_N, f"b{r}")
                 base += PUBLISH_N
                 print(f"  round {r + 1} (load {load()}): relay publishes {published:9,.0f} events/s (target 20,000; "
                       f"{published / 20000:4.1f}x); consumer reads {consumed:9,.0f} events/s (target 50,000; "
@@ -351,7 +351,7 @@ async def main() -> None:
             print(f"\nRSS over {RSS_N:,} events published and consumed in this process:")
             await bridge.call(nats_side.publish_plain, js, [catalog])  # the latency rounds' relay replaced it
             rss: list[tuple[int, float]] = [(0, rss_mb())]
-            await publish_then_consume(bridge, js, server.url, base, RSS_N, "rss", rss)
+            await publish_then_consume(bridge, nc, server.url, base, RSS_N, "rss", rss)
             print("  " + ", ".join(f"{n // 1000:,}k: {mb:.0f} MB" for n, mb in rss))
             growth = [mb for _, mb in rss[2:]]
             if len(growth) >= 2:

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 import upbit_stream as ub
 from upbit_stream._core.encode import encode_event
 from upbit_stream._relay.markers import (
+    Ack,
     Catalog,
     Heartbeat,
+    ack_outcome,
     decode_gap,
     encode_gap,
     lag_gap,
@@ -157,3 +159,37 @@ def test_the_stream_sequence_is_read_from_either_reply_layout_as_nats_py_reads_i
                                    "$JS.API.CONSUMER.INFO.S.c.1.2.3"])
 def test_a_reply_that_is_no_jetstream_delivery_has_no_stream_sequence(reply):
     assert stream_sequence(reply) is None
+
+
+@pytest.mark.parametrize(("headers", "data", "outcome"), [
+    (None, b'{"stream":"S","seq":7}', Ack.STORED),
+    (None, b'{"stream":"S","seq":7,"duplicate":true}', Ack.DUPLICATE),
+    ({"Status": "503"}, b"", Ack.NO_STREAM),
+    (None, b'{"error":{"code":400,"err_code":10054,"description":"message size exceeds maximum allowed"}}',
+     Ack.REJECTED),
+    (None, b'{"error":{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}}',
+     Ack.RETRY),
+    (None, b'{"error":{"code":500,"description":"store failure"}}', Ack.RETRY),
+    (None, b"not json", Ack.RETRY),
+    (None, b'{"seq":7}', Ack.RETRY),
+])
+def test_an_acknowledgement_is_read_as_stored_duplicate_retry_or_refused_for_good(headers, data, outcome):
+    verdict, why = ack_outcome(headers, data)
+    assert verdict is outcome
+    if outcome is Ack.REJECTED:
+        assert why == "message size exceeds maximum allowed (err_code 10054)"
+
+
+@given(st.binary(max_size=200))
+def test_any_acknowledgement_body_gets_a_verdict_and_never_raises(data):
+    verdict, why = ack_outcome(None, data)
+    assert isinstance(verdict, Ack) and isinstance(why, str)
+
+
+@given(st.integers(min_value=100, max_value=599), st.text(max_size=40))
+def test_only_a_4xx_error_is_refused_for_good(code, description):
+    import json
+
+    body = json.dumps({"error": {"code": code, "err_code": 10000, "description": description}}).encode()
+    verdict, _ = ack_outcome(None, body)
+    assert verdict is (Ack.REJECTED if 400 <= code < 500 else Ack.RETRY)

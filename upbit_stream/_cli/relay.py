@@ -52,4 +52,4 @@ async def run_relay(specs: tuple[Spec[Any], ...], settings: Settings, args: argp
 def _report(relay: Any, out: TextIO) -> None:
     relay.refresh()
     print(f"published {relay.published:,}, acknowledged {relay.acked:,} ({relay.duplicates:,} duplicates), "
-          f"unacknowledged {relay.unacknowledged:,}, gaps {relay.gaps}", file=out, flush=True)
+          f"refused {relay.rejected:,}, unacknowledged {relay.unacknowledged:,}, gaps {relay.gaps}", file=out, flush=True)

@@ -1,7 +1,8 @@
-"""Relay control payloads (pure): gap markers, heartbeats, the catalog, and when a gap is a gap."""
+"""Relay control payloads (pure): gap markers, heartbeats, the catalog, publish acknowledgements, when a gap is a gap."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -10,7 +11,7 @@ import msgspec
 
 from .._core.markers import StreamGap
 
-__all__ = ["Catalog", "Heartbeat", "decode_gap", "encode_gap", "lag_gap", "restart_gap"]
+__all__ = ["Ack", "Catalog", "Heartbeat", "ack_outcome", "decode_gap", "encode_gap", "lag_gap", "restart_gap"]
 
 #: Heartbeats a relay may miss before others count it as gone.
 MISSED_BEATS: Final = 3
@@ -38,6 +39,39 @@ class Heartbeat:
             return cls(str(raw["relay"]), float(raw["at"]), bool(raw.get("healthy", True)))
         except (msgspec.DecodeError, KeyError, TypeError, ValueError):
             return None
+
+
+class Ack(enum.Enum):
+    """What a JetStream acknowledgement says about one publish."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # stored before, under the same Nats-Msg-Id
+    RETRY = "retry"  # JetStream unavailable for now: send it again
+    NO_STREAM = "no stream"  # no stream takes the subject (deleted, or JetStream not up yet): send again
+    REJECTED = "rejected"  # refused for good (too large, a limit with discard new, ...): sending again cannot help
+
+
+_ack_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def ack_outcome(headers: Mapping[str, str] | None, data: bytes) -> tuple[Ack, str]:
+    """The verdict of a publish acknowledgement (its status header and JSON body) and why, for a log."""
+    if headers and headers.get("Status") == "503":
+        return Ack.NO_STREAM, "no stream takes this subject"
+    try:
+        reply = _ack_decoder.decode(data)
+    except msgspec.DecodeError:
+        return Ack.RETRY, f"an unreadable acknowledgement: {data[:80]!r}"
+    error = reply.get("error")
+    if isinstance(error, dict):
+        code = error.get("code")
+        why = f"{error.get('description', 'no description')} (err_code {error.get('err_code')})"
+        if isinstance(code, int) and 400 <= code < 500:
+            return Ack.REJECTED, why
+        return Ack.RETRY, why
+    if "stream" not in reply:
+        return Ack.RETRY, f"an acknowledgement without a stream: {data[:80]!r}"
+    return (Ack.DUPLICATE if reply.get("duplicate") is True else Ack.STORED), ""
 
 
 def encode_gap(gap: StreamGap, relay: str) -> bytes:

@@ -242,6 +242,11 @@ def subject_matches(pattern: str, subject: str) -> bool:
     return len(have) == len(want)
 
 
+def stream_holding(plans: Iterable[StreamPlan], subject: str) -> str | None:
+    """The name of the planned stream whose subjects take ``subject``, if any."""
+    return next((plan.name for plan in plans if any(subject_matches(p, subject) for p in plan.subjects)), None)
+
+
 def uncovered(carried: Iterable[str], wanted: Iterable[str]) -> list[str]:
     """The ``wanted`` subjects no carried subject covers (a wanted wildcard needs the same or a wider one)."""
     patterns = tuple(carried)

@@ -240,6 +240,6 @@ async def heartbeats(js: JetStreamContext, stream: str, prefix: str) -> list[byt
     return [data for data in await last_messages(js, stream, subjects) if data is not None]
 
 
-async def jetstream(nc: Client, window: int, timeout: float = 5.0) -> JetStreamContext:
-    """The JetStream context of ``nc`` (made on the loop: its semaphore bounds the publish window)."""
-    return nc.jetstream(publish_async_max_pending=window, timeout=timeout)
+async def jetstream(nc: Client, timeout: float = 5.0) -> JetStreamContext:
+    """The JetStream context of ``nc`` for its API calls (made on the loop; publishes go through ``Publisher``)."""
+    return nc.jetstream(timeout=timeout)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import os
 import socket
 import ssl
@@ -26,10 +28,12 @@ from .bridge import Bridge, open_bridge
 from .markers import Catalog, Heartbeat, covered, encode_gap, restart_gap
 from .naming import (
     Names,
+    StreamPlan,
     describe,
     inbox_prefix,
     message_id,
     spec_subjects,
+    stream_holding,
     subject_for,
 )
 
@@ -41,6 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["Relay", "RelayOptions", "offer", "open_relay"]
 
 RELAY_OVERFLOW = "relay overflow"
+#: The ``StreamGap`` reason of events JetStream refused to store (the marker's reason adds why).
+REJECTED = "rejected by JetStream"
+
+log = logging.getLogger("upbit_stream")
 
 
 @attrs.frozen(kw_only=True)
@@ -66,7 +74,8 @@ class RelayOptions:
 
 @attrs.define
 class Relay:
-    """A running relay: its names and counters (``published``, ``acked``, ``duplicates``, ``resent``, ``gaps``)."""
+    """A running relay: its names and counters (``published``, ``acked``, ``duplicates``, ``resent``,
+    ``rejected`` (refused for good by JetStream, each marked as a gap), ``gaps``)."""
 
     options: RelayOptions
     names: Names
@@ -75,6 +84,7 @@ class Relay:
     acked: int = 0
     duplicates: int = 0
     resent: int = 0
+    rejected: int = 0
     unacknowledged: int = 0
     gaps: int = 0
     started_gap: StreamGap | None = None
@@ -85,6 +95,7 @@ class Relay:
         if self._publisher is not None:
             self.acked, self.duplicates = self._publisher.acked, self._publisher.duplicates
             self.resent, self.unacknowledged = self._publisher.resent, self._publisher.unacknowledged
+            self.rejected = self._publisher.rejected
 
 
 async def offer(bridge: Bridge, publisher: Publisher, items: Sequence[Item]) -> None:
@@ -104,9 +115,10 @@ async def offer(bridge: Bridge, publisher: Publisher, items: Sequence[Item]) -> 
 class _Shell:
     """The relay's tasks, sharing the bridge, the JetStream context and the names."""
 
-    def __init__(self, relay: Relay, bridge: Bridge, js: JetStreamContext, publisher: Publisher) -> None:
+    def __init__(self, relay: Relay, bridge: Bridge, js: JetStreamContext, publisher: Publisher,
+                 plans: Sequence[StreamPlan]) -> None:
         self.relay, self.bridge, self.js, self.publisher = relay, bridge, js, publisher
-        self.names = relay.names
+        self.names, self.plans = relay.names, tuple(plans)
 
     async def beats(self) -> list[Heartbeat]:
         from . import nats_side
@@ -122,7 +134,8 @@ class _Shell:
         reader finds each marker between the last event before the gap and the first after it.
         """
         payload = encode_gap(gap, self.relay.options.relay_id)
-        key = f"gap:{self.relay.options.relay_id}:{gap.reason}:{gap.since:.6f}"
+        reason = hashlib.blake2b(gap.reason.encode(), digest_size=6).hexdigest()  # a reason may be long
+        key = f"gap:{self.relay.options.relay_id}:{reason}:{gap.since:.6f}"
         await self.offer([(self.names.gap_subject(stream), payload, key) for stream in dict.fromkeys(streams)])
         self.relay.gaps += 1
 
@@ -140,10 +153,37 @@ class _Shell:
             items = [(subject, beat.encode(), ""), (self.names.carried_subject, catalog.encode(), "")]
             try:
                 await self.bridge.call(nats_side.publish_plain, self.js, items)
+                await self.settle_refusals()
             except Exception:  # the broker is away: the next beat tries again  # noqa: BLE001
                 pass
             self.relay.refresh()
             await trio.sleep(self.relay.options.heartbeat)
+
+    async def settle_refusals(self) -> None:
+        """Mark what JetStream refused for good as a gap on its stream (logged); create streams found missing.
+
+        A stream deleted while the relay runs makes every publish to it wait (no stream answers);
+        creating it again, as at start, lets them through.
+        """
+        from . import nats_side
+
+        if self.publisher.stream_missing:
+            self.publisher.stream_missing = False
+            log.warning("relay %s: no stream took some publishes; creating the streams again",
+                        self.relay.options.relay_id)
+            await self.bridge.call(nats_side.ensure_streams, self.js, self.plans)
+        refused: dict[str, list[tuple[str, float]]] = {}
+        for subject, why, at in self.publisher.take_rejections():
+            stream = stream_holding(self.plans, subject) or self.names.stream("events")
+            if subject == self.names.gap_subject(stream):  # a refused marker is only logged: marking it would loop
+                log.warning("relay %s: JetStream refused a gap marker for %s (%s)", self.relay.options.relay_id,
+                            stream, why)
+                continue
+            refused.setdefault(stream, []).append((why, at))
+        for stream, whys in refused.items():
+            log.warning("relay %s: JetStream refused %d event(s) for %s (%s); marked as a gap",
+                        self.relay.options.relay_id, len(whys), stream, whys[-1][0])
+            await self.mark_gap(StreamGap(f"{REJECTED}: {whys[-1][0]}", whys[0][1], whys[-1][1]), [stream])
 
     async def pump(self, session: UpbitSession, spec: Spec[Any]) -> None:
         """Publish every event of ``spec``; an Upbit gap or an overflow of this pump becomes a gap marker."""
@@ -200,14 +240,14 @@ async def open_relay(session: UpbitSession, specs: Sequence[Spec[Any]], options:
                 password=options.password, token=options.token, tls=options.tls, forever=True,
                 inbox=inbox))
             try:
-                js = await bridge.call(nats_side.jetstream, nc, options.window)
+                js = await bridge.call(nats_side.jetstream, nc)
                 accounts = any(names.stream_of(spec.type) == names.stream("account") for spec in specs)
                 plans = names.plans(max_age=options.max_age, max_bytes=options.max_bytes, with_account=accounts)
                 await bridge.call(nats_side.ensure_streams, js, plans)
-                publisher = nats_publisher.Publisher(js, options.window)
+                publisher = nats_publisher.Publisher(nc, options.window)
                 await bridge.call(publisher.start)
                 relay._publisher = publisher
-                shell = _Shell(relay, bridge, js, publisher)
+                shell = _Shell(relay, bridge, js, publisher, plans)
                 gap = restart_gap(await shell.beats(), me=options.relay_id, now=time.time(),
                                   interval=options.heartbeat)
                 if gap is not None:

@@ -292,7 +292,7 @@ async def open_relay_session(
             except Exception as exc:
                 raise ConnectError(f"cannot reach NATS at {nats_url}: {exc or exc.__class__.__name__}") from exc
             try:
-                js = await bridge.call(nats_side.jetstream, nc, 1, 2.0)
+                js = await bridge.call(nats_side.jetstream, nc, 2.0)
                 session = RelaySession._create(settings, names, bridge, nc, js, nursery, nats_url, inbox)
                 holder.append(session)
                 yield session
