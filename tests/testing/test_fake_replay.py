@@ -8,6 +8,7 @@ import sys
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
@@ -164,3 +165,33 @@ def test_serve_reports_skipped_lines(tmp_path):
     assert "replay" in lines[0] and lines[1].split() == ["replay:", "6", "frames", "verbatim,", "1", "lines",
                                                          "skipped", "(not", "recording", "entries)"]
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+RSI = ub.rsi(14)
+OVERBOUGHT = ub.signal(RSI, "overbought", threshold=70)
+
+
+@pytest.mark.parametrize("verbatim", [False, True])
+async def test_recorded_announcements_indicators_and_signals_replay_to_their_own_endpoints(tmp_path, verbatim,
+                                                                                         autojump_clock):
+    async with open_fake_upbit(seed=2, rate=0) as maker:  # nobody listens: it only makes the events
+        notice = maker.publish_announcement("[거래] 신규 거래지원 안내", "trade", body="본문")
+        value = maker.inject_indicator("KRW-BTC", "5m", RSI, ub.RsiValue(rsi=Decimal("71.5")))
+        fired = maker.force_signal("KRW-BTC", "5m", OVERBOUGHT, ub.RsiValue(rsi=Decimal("72.5")))
+    lines = [{"t": 1.0, "endpoint": "private", "frame": encode_event(notice).decode()},
+             {"t": 1.1, "endpoint": "info", "frame": encode_event(value).decode()},
+             {"t": 1.2, "endpoint": "info", "frame": encode_event(fired).decode()}]
+    (tmp_path / "rec.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    async with open_fake_upbit(seed=2, rate=0) as fake, \
+            ub.open_upbit_session(connector=fake.connector(), access_key=fake.access_key,
+                                  secret_key=fake.secret_key) as session:
+        async with session.announcement("trade") as notices, session.indicator("KRW-BTC", "5m", [RSI]) as values, \
+                session.indicator_signal("KRW-BTC", "5m", OVERBOUGHT) as signals:
+            with trio.fail_after(60):
+                for endpoint in ("private", "info"):
+                    await fake.wait_for_request(lambda r, e=endpoint: r.endpoint == e and r.request is not None)
+                assert await fake.replay(tmp_path / "rec.jsonl", verbatim=verbatim) == 3
+                got = (await notices.receive(), await values.receive(), await signals.receive())
+    recorded = ub.decode(encode_event(notice))[0]
+    assert recorded.body == "본문"
+    assert got == (attrs.evolve(recorded, body=None), value, fired)  # a subscriber that did not ask for the body

@@ -84,20 +84,43 @@ class InfoPublishing:
         self._notices.move_to_end(uuid)
         while len(self._notices) > _NOTICES_KEPT:
             self._notices.popitem(last=False)
+        self._send_announcement(notice)
+        return notice
+
+    def _send_announcement(self, notice: Announcement, recorded: bytes | None = None) -> int:
+        """Queue ``notice`` (or the ``recorded`` frame as it is) to each ``/private`` connection taking its category."""
         frames: dict[tuple[Format, bool], bytes] = {}
+        queued = 0
         for conn in self._conns.values():
             if conn.endpoint != "private" or conn.auth_error is not None:
                 continue
             specs = [t.spec for t in conn.types
-                     if t.type == ANNOUNCEMENT and isinstance(t.spec, AnnouncementSpec) and t.spec.wants(category)]
+                     if t.type == ANNOUNCEMENT and isinstance(t.spec, AnnouncementSpec) and t.spec.wants(notice.category)]
             if not specs:
                 continue
             key = (conn.format, any(spec.include_body for spec in specs))
-            frame = frames.get(key)
+            frame = recorded or frames.get(key)
             if frame is None:
                 frame = frames[key] = _announcement_frame(notice, *key)
-            conn.queue.put(frame)
-        return notice
+            queued += conn.queue.put(frame)
+        return queued
+
+    def send_recorded(self, event: Announcement | Indicator | IndicatorSignal, recorded: bytes | None = None) -> int:
+        """Send a replayed announcement, indicator value or signal to every connection subscribed to it.
+
+        With ``recorded`` (its frame as recorded) every such connection gets those bytes; without,
+        each gets the event as a live one would (its format, a body only where asked for). Returns
+        how many frames were queued.
+        """
+        if isinstance(event, Announcement):
+            self._notices[event.uuid] = event
+            while len(self._notices) > _NOTICES_KEPT:
+                self._notices.popitem(last=False)
+            return self._send_announcement(event, recorded)
+        if isinstance(event, Indicator):
+            return self._deliver("indicator", event.code, event.timeframe, event.params, event, recorded)
+        condition = SignalCondition(event.params, event.trigger, event.event_params)
+        return self._deliver("indicator_signal", event.code, event.timeframe, condition, event, recorded)
 
     # -- indicator controls -------------------------------------------------------------------------
 
@@ -202,12 +225,13 @@ class InfoPublishing:
                     yield conn, t.type, t.codes, t.spec
 
     def _deliver(self, type_: str, code: str, timeframe: str, item: IndicatorParams | SignalCondition,
-                 event: Indicator | IndicatorSignal) -> int:
+                 event: Indicator | IndicatorSignal, recorded: bytes | None = None) -> int:
         frames: dict[Format, bytes] = {}
         queued = 0
         for conn, t_type, codes, spec in self._info_streams(timeframe):
             if t_type == type_ and code in codes and item in spec.items:
-                frame = frames.get(conn.format) or frames.setdefault(conn.format, encode_event(event, conn.format))
+                frame = recorded or frames.get(conn.format) or frames.setdefault(conn.format,
+                                                                                  encode_event(event, conn.format))
                 queued += conn.queue.put(frame)
         return queued
 

@@ -78,7 +78,7 @@ def _iter(path: str | os.PathLike[str], skipped: list[int]) -> Iterator[ReplayFr
                 skipped[0] += 1
                 continue
             endpoint = entry.get("endpoint", "public")
-            yield ReplayFrame(t, "private" if endpoint == "private" else "public", frame, _keys(frame))
+            yield ReplayFrame(t, endpoint if endpoint in ("private", "info") else "public", frame, _keys(frame))
 
 
 def reshape_book(book: Orderbook, depth: int, level: Decimal) -> Orderbook | None:

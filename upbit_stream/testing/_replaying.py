@@ -12,6 +12,7 @@ import trio
 from .._core.codec import decode
 from .._core.enums import StreamType
 from .._core.errors import ProtocolError
+from .._core.info_events import Announcement, Indicator, IndicatorSignal
 from ._replay import ReplayFrame, load_replay, reshape_book
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class Replaying:
     _replayed: dict[tuple[str, str], Any]
     verbatim: bool
     publish: Any
+    send_recorded: Any
 
     async def replay(self, source: str | os.PathLike[str] | Sequence[ReplayFrame], pace: str = "fast",
                      verbatim: bool | None = None) -> int:
@@ -58,6 +60,9 @@ class Replaying:
         data = frame.frame.encode()
         if frame.endpoint == "public" and frame.keys:
             self._remember(_events(data))
+        news = [event for event in _events(data) if event.__class__ in _NEW_TYPES] if frame.endpoint != "public" else []
+        if news:  # one event a frame, as Upbit sends them: its subscribers get the frame
+            return int(self.send_recorded(news[0], data))
         sent = 0
         for conn in list(self._conns.values()):
             if conn.endpoint == frame.endpoint and any(self._matches(conn, key) for key in frame.keys):
@@ -74,9 +79,10 @@ class Replaying:
         for event in events:
             if event.stream_type is StreamType.SNAPSHOT:
                 continue  # what the recorder was sent on subscribing: state, not the stream
-            if frame.endpoint == "private" and event.type not in ("myOrder", "myAsset"):
-                continue
-            sent += self.publish(event, recorded=True)
+            if event.__class__ in _NEW_TYPES:
+                sent += self.send_recorded(event)
+            elif frame.endpoint == "public" or event.type in ("myOrder", "myAsset"):
+                sent += self.publish(event, recorded=True)
         return sent
 
     def _remember(self, events: list[Any]) -> None:
@@ -112,3 +118,7 @@ def _events(frame: str | bytes) -> list[Any]:
     except ProtocolError:
         return []
     return [m for m in messages if hasattr(m, "stream_type")]
+
+
+#: The 2026 types: announcements on ``/private``, indicator values and signals on ``/info``.
+_NEW_TYPES = frozenset({Announcement, Indicator, IndicatorSignal})

@@ -117,7 +117,7 @@ class FakeUpbit(RequestHandling, Publishing, InfoPublishing, Controls, Replaying
                 raise ReplayFileError(f"{replay}: no recording line ({self.replay_skipped} lines skipped; "
                                       "a replay file holds {\"t\", \"endpoint\", \"frame\"} lines from "
                                       "`upbit-stream record`)")
-        self._replay_codes = {code for f in self._replay_frames for _, code in f.keys}
+        self._replay_codes = {code for f in self._replay_frames for _, code in f.keys if code}  # announcements: none
         self._replayed: dict[tuple[str, str], Any] = {}  # latest replayed public event per (type, code)
         self._replay_pace, self._replay_repeat = pace, replay_loop
         self._first_request = trio.Event()
