@@ -70,7 +70,11 @@ async def test_events_jetstream_refuses_are_dropped_and_marked_as_a_gap_while_ot
     assert len(made) == 8 and relay.rejected == 8
 
 
-async def test_a_stream_deleted_under_a_running_relay_is_made_again_and_publishing_goes_on(tmp_path):
+async def test_a_stream_deleted_under_a_running_relay_is_made_again_and_its_reader_goes_on_after_a_gap(
+        tmp_path, monkeypatch):
+    from upbit_stream._relay import consumer
+
+    monkeypatch.setattr(consumer, "ALIVE_CHECK_AFTER", 0.3)
 
     def delete(name):
         async def work(js):
@@ -82,18 +86,23 @@ async def test_a_stream_deleted_under_a_running_relay_is_made_again_and_publishi
             return (await js.stream_info(name)).state.messages
         return work
 
+    spec = ub.trade("KRW-BTC", mode="realtime")
     with trio.fail_after(30):
         async with open_fake_upbit(seed=6, rate=0) as fake, nats_server(tmp_path) as server:
-            async with relay_on(fake, server, [ub.trade("KRW-BTC", mode="realtime")]) as relay:
+            async with relay_on(fake, server, [spec]) as relay, ub.open_relay_session(server.url) as remote:
                 events = relay.names.stream("events")
-                await trio.sleep(0.3)
-                fake.tick(2, code="KRW-BTC")
-                await wait_until(lambda: relay.acked >= 2 and relay.unacknowledged == 0)
-                await _on_streams(server, delete(events))
-                fake.tick(3, code="KRW-BTC")
-                await wait_until(lambda: relay.acked >= 5 and relay.unacknowledged == 0, timeout=15)
-                assert relay.rejected == 0 and relay.resent >= 3
-                assert await _on_streams(server, stored(events)) == 3  # the three after the deletion
+                async with remote.subscribe(spec, gaps=True) as trades:
+                    await trio.sleep(0.3)
+                    before = fake.tick(2, code="KRW-BTC")
+                    assert [(await trades.receive()).sequential_id for _ in before] == [t.sequential_id for t in before]
+                    await _on_streams(server, delete(events))  # its consumers go with it, without a word
+                    after = fake.tick(3, code="KRW-BTC")
+                    await wait_until(lambda: relay.acked >= 5 and relay.unacknowledged == 0, timeout=15)
+                    assert relay.rejected == 0 and relay.resent >= 3
+                    assert await _on_streams(server, stored(events)) == 3  # the three after the deletion
+                    gap = await trades.receive()
+                    assert isinstance(gap, ub.StreamGap) and gap.reason == "relay consumer lost", gap
+                    assert [(await trades.receive()).sequential_id for _ in after] == [t.sequential_id for t in after]
 
 
 async def test_every_pump_waiting_on_a_full_window_goes_on_when_it_empties(tmp_path):

@@ -21,9 +21,13 @@ if TYPE_CHECKING:
 
     from .session import RelaySession
 
-__all__ = ["CONSUMER_OVERFLOW", "Consumer"]
+__all__ = ["CONSUMER_LOST", "CONSUMER_OVERFLOW", "Consumer"]
 
 CONSUMER_OVERFLOW: Final = "relay consumer overflow"
+#: The ``StreamGap`` reason when a live reader's consumer vanished (its stream was deleted, say) and was made again.
+CONSUMER_LOST: Final = "relay consumer lost"
+#: Seconds of silence after which a live reader asks JetStream whether its consumer still exists.
+ALIVE_CHECK_AFTER: Final = 5.0
 #: Seconds before JetStream redelivers what a vanished ``resume=`` consumer had not acknowledged.
 ACK_WAIT: Final = 10.0
 #: Seconds between acknowledgements of a ``resume=`` subscription while its subscriber takes events.
@@ -64,6 +68,9 @@ class Consumer:
         self.stopped = False
         self.nursery: trio.Nursery | None = None
         self.last_seq = 0  # the stream sequence of the last message a live consumer delivered
+        self._start_at: int | None = None  # where a consumer made again starts when its stream is new
+        self._made_at: Any = None  # the consumer's creation time (a datetime), as JetStream reported it
+        self._heard_at = 0.0  # trio time of the last hand-over
         self._rebinding = False
         self.failure: BaseException | None = None
         self._failed = trio.Event()
@@ -100,12 +107,16 @@ class Consumer:
             raise ConnectError(f"NATS did not create a consumer on {self.stream}: {error}") from exc
         self.name = info.name
         self._server_config = info.config
+        self._made_at = info.created
         self.session._consumers.add(self)
+        self._heard_at = trio.current_time()
         if self.durable is not None:
             nursery.start_soon(self._acknowledge)
+        else:
+            nursery.start_soon(self._watch_alive)
 
     def _config(self) -> api.ConsumerConfig:
-        """The consumer to create: from ``last_seq + 1`` when re-created after a NATS restart, else by mode."""
+        """The consumer to create: made again, from ``last_seq + 1`` (or a new stream's start), else by mode."""
         from nats.js import api
 
         policy = api.DeliverPolicy.NEW if self.mode == "realtime" else api.DeliverPolicy.LAST_PER_SUBJECT
@@ -114,8 +125,9 @@ class Consumer:
             config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, ACK_WAIT
         else:
             config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
-            if self.last_seq:
-                config.deliver_policy, config.opt_start_seq = api.DeliverPolicy.BY_START_SEQUENCE, self.last_seq + 1
+            start = self.last_seq + 1 if self.last_seq else self._start_at
+            if start is not None:
+                config.deliver_policy, config.opt_start_seq = api.DeliverPolicy.BY_START_SEQUENCE, start
         return config
 
     def reconnected(self) -> None:
@@ -129,22 +141,58 @@ class Consumer:
             self._rebinding = True
             self.nursery.start_soon(self._rebind)
 
-    async def _rebind(self) -> None:
+    async def _watch_alive(self) -> None:
+        """After ``ALIVE_CHECK_AFTER`` s without a message, ask whether the consumer still exists; make it again if not.
+
+        Deleting a stream deletes its consumers without a word to their readers (a relay makes
+        the stream again when its publishes find it gone): without this check the subscription
+        would stay open and silent.
+        """
+        import nats.errors
+
+        from . import nats_side
+
+        while not self.stopped:
+            await trio.sleep(max(self._heard_at + ALIVE_CHECK_AFTER - trio.current_time(), 0.01))
+            if self._rebinding or self.name is None or trio.current_time() - self._heard_at < ALIVE_CHECK_AFTER:
+                continue
+            try:
+                info = await self.session._bridge.call(nats_side.consumer_info, self.session._js, self.stream, self.name)
+            except (nats.errors.Error, TimeoutError, OSError):
+                continue  # NATS is away: its reconnect makes the consumer again if it must
+            self._heard_at = trio.current_time()
+            if info is None and not self._rebinding:
+                self._rebinding = True
+                await self._rebind(lost=True)
+
+    async def _rebind(self, *, lost: bool = False) -> None:
+        """Make the consumer again after the last message delivered (``lost``: it vanished, say so with a gap).
+
+        A stream made anew restarts its sequences: then the new consumer starts at its beginning.
+        """
         import nats.errors
 
         from . import nats_side
 
         bridge, js = self.session._bridge, self.session._js
         delay = 0.05
+        since = time.time()
         try:
             while not self.stopped:
                 try:
-                    if self.name is not None and await bridge.call(nats_side.consumer_info, js, self.stream,
-                                                                   self.name) is not None:
+                    if not lost and self.name is not None and await bridge.call(
+                            nats_side.consumer_info, js, self.stream, self.name) is not None:
                         return  # it survived (a reconnect without a restart)
+                    state = await bridge.call(nats_side.stream_state, js, self.stream)  # raises while it is gone
+                    made = state.created is not None and self._made_at is not None and state.created > self._made_at
+                    if made or state.state.last_seq < self.last_seq:  # a new stream: read it from its first message
+                        self.last_seq, self._start_at = 0, max(state.state.first_seq, 1)
+                    if lost and self.channel.gaps:
+                        self.channel._deliver(StreamGap(CONSUMER_LOST, since, time.time()))
+                    lost = False
                     await bridge.call(nats_side.unsubscribe, js, self.feed, self.stream, None)
                     info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, self._config(), None)
-                    self.name = info.name
+                    self.name, self._made_at = info.name, info.created
                     return
                 except (nats.errors.Error, TimeoutError, OSError):  # JetStream not back yet: ask again
                     await trio.sleep(delay)
@@ -156,6 +204,7 @@ class Consumer:
         """In trio (``run_sync_soon`` from the loop): decode and deliver ``batch`` at once, no task in between."""
         if self.stopped:
             return
+        self._heard_at = trio.current_time()
         try:
             self._take(batch, dropped)
         except Exception as exc:  # noqa: BLE001 - a payload that is not an event: the subscription fails with it
