@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from typing import TextIO
 
 import attrs
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.live import Live
+from rich.segment import Segment
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -65,10 +66,17 @@ class Terminal:
         with Live(console=self.console, auto_refresh=False, transient=transient, vertical_overflow="ellipsis",
                   redirect_stdout=False, redirect_stderr=_isatty(sys.stderr)) as live:
 
-            def show_live(frame: RenderableType) -> None:
-                live.update(frame, refresh=True)
+            shown: list[RenderableType] = []
 
-            yield show_live
+            def show_live(frame: RenderableType) -> None:
+                shown[:] = [frame]
+                live.update(_FitHeight(frame), refresh=True)
+
+            try:
+                yield show_live
+            finally:
+                if shown and not transient:  # the last frame stays, and the line after it must fit too
+                    live.update(_FitHeight(shown[0], spare=1))
 
     def lines(self, texts: Iterable[Text]) -> None:
         """Print lines after what is there: each cut to the width with ``…`` on a terminal, plain otherwise."""
@@ -78,6 +86,27 @@ class Terminal:
             out = self.console.file
             out.write("".join(f"{text.plain}\n" for text in texts))
             out.flush()
+
+
+class _FitHeight:
+    """A frame cut to the screen's height (less ``spare`` lines), its last line then ``...``: what rich's
+    ``Live`` does to a tall frame, except on the last one, which it prints whole (the top, a view's
+    header, would scroll away)."""
+
+    def __init__(self, frame: RenderableType, spare: int = 0) -> None:
+        self.frame = frame
+        self.spare = spare
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.frame, options, pad=False)
+        height = max(options.size.height - self.spare, 1)
+        if len(lines) > height:
+            lines = lines[:height - 1] + [list(console.render(
+                Text("...", overflow="crop", justify="center", end="", style="live.ellipsis"), options))]
+        for index, row in enumerate(lines):
+            if index:
+                yield Segment.line()
+            yield from row
 
 
 def line(text: str, style: str = "", *, crop: bool = False) -> Text:
