@@ -3,6 +3,7 @@ deleted stream is made again, and every task waiting for room goes on."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 from relay_helpers import nats_server, needs_nats, relay_on, wait_until
 
@@ -70,39 +71,45 @@ async def test_events_jetstream_refuses_are_dropped_and_marked_as_a_gap_while_ot
     assert len(made) == 8 and relay.rejected == 8
 
 
+def _delete(name):
+    async def work(js):
+        await js.delete_stream(name)
+    return work
+
+
+def _stored(name):
+    async def work(js):
+        return (await js.stream_info(name)).state.messages
+    return work
+
+
+@pytest.mark.parametrize("resume", [None, "keeper"])
 async def test_a_stream_deleted_under_a_running_relay_is_made_again_and_its_reader_goes_on_after_a_gap(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, resume):
     from upbit_stream._relay import consumer
 
     monkeypatch.setattr(consumer, "ALIVE_CHECK_AFTER", 0.3)
-
-    def delete(name):
-        async def work(js):
-            await js.delete_stream(name)
-        return work
-
-    def stored(name):
-        async def work(js):
-            return (await js.stream_info(name)).state.messages
-        return work
-
     spec = ub.trade("KRW-BTC", mode="realtime")
     with trio.fail_after(30):
         async with open_fake_upbit(seed=6, rate=0) as fake, nats_server(tmp_path) as server:
             async with relay_on(fake, server, [spec]) as relay, ub.open_relay_session(server.url) as remote:
                 events = relay.names.stream("events")
-                async with remote.subscribe(spec, gaps=True) as trades:
+                async with remote.subscribe(spec, gaps=True, resume=resume) as trades:
                     await trio.sleep(0.3)
                     before = fake.tick(2, code="KRW-BTC")
                     assert [(await trades.receive()).sequential_id for _ in before] == [t.sequential_id for t in before]
-                    await _on_streams(server, delete(events))  # its consumers go with it, without a word
+                    await _on_streams(server, _delete(events))  # its consumers go with it, without a word
                     after = fake.tick(3, code="KRW-BTC")
                     await wait_until(lambda: relay.acked >= 5 and relay.unacknowledged == 0, timeout=15)
                     assert relay.rejected == 0 and relay.resent >= 3
-                    assert await _on_streams(server, stored(events)) == 3  # the three after the deletion
+                    assert await _on_streams(server, _stored(events)) == 3  # the three after the deletion
                     gap = await trades.receive()
                     assert isinstance(gap, ub.StreamGap) and gap.reason == "relay consumer lost", gap
                     assert [(await trades.receive()).sequential_id for _ in after] == [t.sequential_id for t in after]
+                if resume is not None:  # the position moved to the new stream: a restart repeats nothing
+                    later = fake.tick(1, code="KRW-BTC")
+                    async with remote.subscribe(spec, resume=resume) as again:
+                        assert (await again.receive()).sequential_id == later[0].sequential_id
 
 
 async def test_every_pump_waiting_on_a_full_window_goes_on_when_it_empties(tmp_path):

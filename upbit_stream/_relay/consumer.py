@@ -112,8 +112,7 @@ class Consumer:
         self._heard_at = trio.current_time()
         if self.durable is not None:
             nursery.start_soon(self._acknowledge)
-        else:
-            nursery.start_soon(self._watch_alive)
+        nursery.start_soon(self._watch_alive)
 
     def _config(self) -> api.ConsumerConfig:
         """The consumer to create: made again, from ``last_seq + 1`` (or a new stream's start), else by mode."""
@@ -121,13 +120,14 @@ class Consumer:
 
         policy = api.DeliverPolicy.NEW if self.mode == "realtime" else api.DeliverPolicy.LAST_PER_SUBJECT
         config = api.ConsumerConfig(filter_subjects=self.subjects, deliver_policy=policy)
+        start = self._start_at
         if self.durable is not None:
             config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, ACK_WAIT
         else:
             config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
-            start = self.last_seq + 1 if self.last_seq else self._start_at
-            if start is not None:
-                config.deliver_policy, config.opt_start_seq = api.DeliverPolicy.BY_START_SEQUENCE, start
+            start = self.last_seq + 1 if self.last_seq else start
+        if start is not None:
+            config.deliver_policy, config.opt_start_seq = api.DeliverPolicy.BY_START_SEQUENCE, start
         return config
 
     def reconnected(self) -> None:
@@ -169,6 +169,8 @@ class Consumer:
         """Make the consumer again after the last message delivered (``lost``: it vanished, say so with a gap).
 
         A stream made anew restarts its sequences: then the new consumer starts at its beginning.
+        A ``resume=`` durable made again counts what this process had delivered as acknowledged
+        (the consumer that could take the acknowledgements is gone).
         """
         import nats.errors
 
@@ -185,14 +187,22 @@ class Consumer:
                         return  # it survived (a reconnect without a restart)
                     state = await bridge.call(nats_side.stream_state, js, self.stream)  # raises while it is gone
                     made = state.created is not None and self._made_at is not None and state.created > self._made_at
-                    if made or state.state.last_seq < self.last_seq:  # a new stream: read it from its first message
+                    delivered = self.last_seq if self.durable is None else max(self.held, default=self.acked_seq)
+                    new = made or state.state.last_seq < delivered  # a new stream: read it from its first message
+                    if self.durable is not None:
+                        self.unacked.clear()
+                        self.held.clear()
+                        self.acked_seq, self._recorded_seq = (0 if new else delivered), 0
+                        self._start_at = max(state.state.first_seq, 1) if new else delivered + 1
+                    elif new:
                         self.last_seq, self._start_at = 0, max(state.state.first_seq, 1)
                     if lost and self.channel.gaps:
                         self.channel._deliver(StreamGap(CONSUMER_LOST, since, time.time()))
                     lost = False
                     await bridge.call(nats_side.unsubscribe, js, self.feed, self.stream, None)
-                    info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, self._config(), None)
-                    self.name, self._made_at = info.name, info.created
+                    info = await bridge.call(nats_side.subscribe, js, self.feed, self.stream, self._config(),
+                                             self.durable)
+                    self.name, self._made_at, self._server_config = info.name, info.created, info.config
                     return
                 except (nats.errors.Error, TimeoutError, OSError):  # JetStream not back yet: ask again
                     await trio.sleep(delay)
