@@ -44,6 +44,7 @@ class Observation:
     def stats(self, now: float) -> ConnectionStats:
         """A snapshot of this connection's statistics."""
         connected = self.state is ConnectionState.CONNECTED
+        p50, p99 = self._latency.percentiles(0.5, 0.99)
         return ConnectionStats(
             endpoint=self.endpoint, state=self.reconnection.display_state(now),
             connected_since=self.reconnection.connected_since, reconnects=self.reconnection.reconnects,
@@ -51,7 +52,7 @@ class Observation:
             message_rate=self._rate.rate(now) if connected else 0.0,
             last_message_age=self._liveness.quiet_for(now) if connected else None,
             requests_sent=self._schedule.requests_sent, rate_limit_waits=self._schedule.rate_limit_waits,
-            latency_p50_ms=self._latency.percentile(0.5), latency_p99_ms=self._latency.percentile(0.99),
+            latency_p50_ms=p50, latency_p99_ms=p99,
             last_error=self.reconnection.last_error, protocol_errors=self.protocol_errors,
             unmatched_errors=self.unmatched_errors,
         )

@@ -75,6 +75,8 @@ class Traffic:
         last = None
         event_types, flat, snapshot = _EVENT_TYPES, _FLAT, _SNAPSHOT
         senders: dict[Key, Callable[[Any], None]] = {}  # per key: where its REALTIME events go in this call
+        send: Callable[[Any], None] | None = None  # the previous flat REALTIME event's, for the next of its key
+        send_type, send_code = "", ""
         run_type, run_events, run_bytes = "", 0, 0  # counted per run of one type, added to the totals after it
         for frame in frames:
             try:
@@ -83,7 +85,7 @@ class Traffic:
                 self.protocol_errors += 1
                 self._notices.append(Note(logging.DEBUG, f"{self.endpoint}: skipped a frame: {exc}"))
                 continue
-            first = True
+            size = len(frame)  # counted with the frame's first event
             for message in decoded:
                 cls = message.__class__
                 if cls not in event_types:
@@ -100,19 +102,29 @@ class Traffic:
                         events += run_events
                     run_type, run_events, run_bytes = type_, 0, 0
                 run_events += 1
-                if first:
-                    run_bytes += len(frame)
-                    first = False
+                run_bytes += size
+                size = 0
                 last = message
-                key = (type_, message.code, None) if cls in flat else event_key(message)  # type: ignore[union-attr]
                 if careful or message.stream_type is snapshot:  # type: ignore[union-attr]
+                    key = event_key(message)
                     self._route_one(message, key, now, out)
                     senders.clear()  # a SNAPSHOT may have let its subscribers in (or finished them)
+                    send = None
                     continue
-                send = senders.get(key)
-                if send is None:
-                    send = senders[key] = self._sender(key, now, out)
-                send(message)
+                if cls in flat:
+                    code: str = message.code  # type: ignore[union-attr]
+                    if send is not None and code == send_code and type_ == send_type:  # the usual case
+                        send(message)
+                        continue
+                    key = (type_, code, None)
+                else:
+                    key = event_key(message)
+                    code = ""
+                found = senders.get(key)
+                if found is None:
+                    found = senders[key] = self._sender(key, now, out)
+                found(message)
+                send, send_type, send_code = (found, type_, code) if cls in flat else (None, "", "")
         if run_events:
             messages[run_type] = messages.get(run_type, 0) + run_events
             sizes[run_type] = sizes.get(run_type, 0) + run_bytes

@@ -53,13 +53,13 @@ class LatencyWindow:
         """Record one latency sample."""
         self._samples.append(milliseconds)
 
-    def percentile(self, fraction: float) -> float | None:
-        """The ``fraction`` percentile (0..1) of the recorded samples, or None without samples."""
+    def percentiles(self, *fractions: float) -> tuple[float | None, ...]:
+        """The percentile of each of ``fractions`` (0..1) of the recorded samples (one sort), None without samples."""
         if not self._samples:
-            return None
+            return (None,) * len(fractions)
         ordered = sorted(self._samples)
-        index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-        return ordered[index]
+        last = len(ordered) - 1
+        return tuple(ordered[min(last, max(0, round(fraction * last)))] for fraction in fractions)
 
 
 class RateWindow:
