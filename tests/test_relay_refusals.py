@@ -125,3 +125,22 @@ async def test_every_pump_waiting_on_a_full_window_goes_on_when_it_empties(tmp_p
                     await tickers.receive()
                     await wait_until(lambda: relay.published == relay.acked and relay.unacknowledged == 0)
     assert [t.sequential_id for t in got] == [t.sequential_id for t in made]
+
+
+async def test_a_control_stream_deleted_under_a_running_relay_is_made_again_by_its_heartbeats(tmp_path):
+    with trio.fail_after(30):
+        async with open_fake_upbit(seed=8, rate=0) as fake, nats_server(tmp_path) as server:
+            async with relay_on(fake, server, [ub.trade("KRW-BTC", mode="realtime")]) as relay:
+                control = relay.names.stream("control")
+                await trio.sleep(0.5)
+                await _on_streams(server, _delete(control))
+                while True:  # heartbeats every 0.2 s here: the next ones find it gone, make it, beat again
+                    await trio.sleep(0.2)
+                    try:
+                        if await _on_streams(server, _stored(control)) >= 2:  # a heartbeat and the catalog
+                            break
+                    except Exception:  # noqa: BLE001 - not there yet
+                        continue
+                async with ub.open_relay_session(server.url) as remote, remote.trade("KRW-BTC") as trades:
+                    made = fake.tick(1, code="KRW-BTC")
+                    assert (await trades.receive()).sequential_id == made[0].sequential_id

@@ -225,9 +225,15 @@ async def consumer_info(js: JetStreamContext, stream: str, durable: str) -> api.
 
 
 async def publish_plain(js: JetStreamContext, items: Sequence[Item]) -> None:
-    """Publish control messages (heartbeats, markers, the catalog), each acknowledged before the next."""
+    """Publish control messages (heartbeats, markers, the catalog), each acknowledged before the next.
+
+    Raises ``LookupError`` when no stream takes one of them (deleted, or JetStream not up yet).
+    """
     for subject, payload, msg_id in items:
-        await js.publish(subject, payload, headers={MSG_ID: msg_id} if msg_id else None)
+        try:
+            await js.publish(subject, payload, headers={MSG_ID: msg_id} if msg_id else None)
+        except nats.js.errors.NoStreamResponseError:
+            raise LookupError(f"no stream takes {subject}") from None
 
 
 async def heartbeats(js: JetStreamContext, stream: str, prefix: str) -> list[bytes]:

@@ -152,8 +152,10 @@ class _Shell:
             beat = Heartbeat(self.relay.options.relay_id, time.time(), healthy)
             items = [(subject, beat.encode(), ""), (self.names.carried_subject, catalog.encode(), "")]
             try:
-                await self.bridge.call(nats_side.publish_plain, self.js, items)
                 await self.settle_refusals()
+                await self.bridge.call(nats_side.publish_plain, self.js, items)
+            except LookupError:  # the control stream is gone: the next beat makes the streams again
+                self.publisher.stream_missing = True
             except Exception:  # the broker is away: the next beat tries again  # noqa: BLE001
                 pass
             self.relay.refresh()
