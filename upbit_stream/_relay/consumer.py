@@ -154,13 +154,15 @@ class Consumer:
 
         while not self.stopped:
             await trio.sleep(max(self._heard_at + ALIVE_CHECK_AFTER - trio.current_time(), 0.01))
-            if self._rebinding or self.name is None or trio.current_time() - self._heard_at < ALIVE_CHECK_AFTER:
+            if trio.current_time() - self._heard_at < ALIVE_CHECK_AFTER:
+                continue  # a message came meanwhile
+            self._heard_at = trio.current_time()  # the next look comes a period later, whatever this one finds
+            if self._rebinding or self.name is None:
                 continue
             try:
                 info = await self.session._bridge.call(nats_side.consumer_info, self.session._js, self.stream, self.name)
             except (nats.errors.Error, TimeoutError, OSError):
                 continue  # NATS is away: its reconnect makes the consumer again if it must
-            self._heard_at = trio.current_time()
             if info is None and not self._rebinding:
                 self._rebinding = True
                 await self._rebind(lost=True)
