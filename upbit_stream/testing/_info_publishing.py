@@ -80,12 +80,16 @@ class InfoPublishing:
             first_listed_at=first_listed_at or (earlier.first_listed_at if earlier else listed),
             listed_at=listed, timestamp=now_ms, stream_type=StreamType.REALTIME,
             body=None if body_too_large else body)
-        self._notices[uuid] = notice
-        self._notices.move_to_end(uuid)
-        while len(self._notices) > _NOTICES_KEPT:
-            self._notices.popitem(last=False)
+        self._keep(notice)
         self._send_announcement(notice)
         return notice
+
+    def _keep(self, notice: Announcement) -> None:
+        """Remember ``notice`` (the newest last; the last ``_NOTICES_KEPT`` of them)."""
+        self._notices[notice.uuid] = notice
+        self._notices.move_to_end(notice.uuid)
+        while len(self._notices) > _NOTICES_KEPT:
+            self._notices.popitem(last=False)
 
     def _send_announcement(self, notice: Announcement, recorded: bytes | None = None) -> int:
         """Queue ``notice`` (or the ``recorded`` frame as it is) to each ``/private`` connection taking its category."""
@@ -113,9 +117,7 @@ class InfoPublishing:
         how many frames were queued.
         """
         if isinstance(event, Announcement):
-            self._notices[event.uuid] = event
-            while len(self._notices) > _NOTICES_KEPT:
-                self._notices.popitem(last=False)
+            self._keep(event)
             return self._send_announcement(event, recorded)
         if isinstance(event, Indicator):
             return self._deliver("indicator", event.code, event.timeframe, event.params, event, recorded)
