@@ -377,3 +377,31 @@ def test_encoded_numbers_are_plain_digits_as_upbit_writes_them() -> None:
 
     assert not re.search(rb"\d[eE][-+]?\d", wire)
     assert ub.decode(wire) == [trade]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(event=events, fmt=st.sampled_from(list(ub.Format)),
+       numbers=st.sampled_from([{}, {"trade_volume": Decimal("1E-9")}, {"trade_price": Decimal("1.2E+4")},
+                                {"trade_volume": Decimal("1E-9"), "trade_price": Decimal("1.2E+4")}]))
+def test_the_encoder_writes_the_bytes_of_the_value_by_value_path(event: object, fmt: ub.Format,
+                                                                 numbers: dict[str, Decimal]) -> None:
+    """The encoder leaves Decimals to msgspec and looks at the bytes for exponents; wire_object looks at each."""
+    from upbit_stream._core.encode import _encoder, wire_object
+
+    if isinstance(event, ub.Trade):  # str() of these is in exponent notation: 1E-9, 1.2E+4
+        event = attrs.evolve(event, code="KRW-BTC", **numbers)
+    exact = wire_object(event, fmt.simple_keys)
+    assert encode_event(event, fmt) == _encoder.encode([exact] if fmt.listed else exact)  # type: ignore[arg-type]
+
+
+def test_a_string_that_looks_like_an_exponent_changes_nothing() -> None:
+    trade = sample(ub.Trade, code="KRW-E-1E+3", trade_volume=Decimal("1E-8"))
+    wire = encode_event(trade)
+    assert b'"code":"KRW-E-1E+3"' in wire and b'"trade_volume":0.00000001' in wire
+    assert ub.decode(wire) == [trade]
+
+
+@pytest.mark.parametrize(("number", "written"), [(Decimal("1.2E+4"), b"12000"), (Decimal("1E-9"), b"0.000000001")])
+def test_one_number_in_exponent_notation_alone_is_written_in_plain_digits(number: Decimal, written: bytes) -> None:
+    wire = encode_event(sample(ub.Trade, code="KRW-BTC", trade_price=number))
+    assert b'"trade_price":' + written + b"," in wire
