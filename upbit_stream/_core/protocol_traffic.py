@@ -75,7 +75,7 @@ class Traffic:
         last = None
         event_types, flat, snapshot = _EVENT_TYPES, _FLAT, _SNAPSHOT
         senders: dict[Key, Callable[[Any], None]] = {}  # per key: where its REALTIME events go in this call
-        send: Callable[[Any], None] | None = None  # the previous flat REALTIME event's, for the next of its key
+        send: Callable[[Any], None] | None = None  # the sender of the last flat REALTIME key, for a run of it
         send_type, send_code = "", ""
         run_type, run_events, run_bytes = "", 0, 0  # counted per run of one type, added to the totals after it
         for frame in frames:
@@ -106,25 +106,17 @@ class Traffic:
                 size = 0
                 last = message
                 if careful or message.stream_type is snapshot:  # type: ignore[union-attr]
-                    key = event_key(message)
-                    self._route_one(message, key, now, out)
+                    self._route_one(message, event_key(message), now, out)
                     senders.clear()  # a SNAPSHOT may have let its subscribers in (or finished them)
                     send = None
                     continue
                 if cls in flat:
                     code: str = message.code  # type: ignore[union-attr]
-                    if send is not None and code == send_code and type_ == send_type:  # the usual case
-                        send(message)
-                        continue
-                    key = (type_, code, None)
+                    if send is None or code != send_code or type_ != send_type:  # a run of one key: looked up once
+                        send, send_type, send_code = self._send_for((type_, code, None), senders, now, out), type_, code
+                    send(message)
                 else:
-                    key = event_key(message)
-                    code = ""
-                found = senders.get(key)
-                if found is None:
-                    found = senders[key] = self._sender(key, now, out)
-                found(message)
-                send, send_type, send_code = (found, type_, code) if cls in flat else (None, "", "")
+                    self._send_for(event_key(message), senders, now, out)(message)
         if run_events:
             messages[run_type] = messages.get(run_type, 0) + run_events
             sizes[run_type] = sizes.get(run_type, 0) + run_bytes
@@ -134,6 +126,14 @@ class Traffic:
             self.reconnection.data(now)
             self._latency.add(wall * 1000.0 - last.timestamp)  # type: ignore[union-attr]  # an event: required
         return out
+
+    def _send_for(self, key: Key, senders: dict[Key, Callable[[Any], None]], now: float,
+                  out: dict[Any, list[Any]]) -> Callable[[Any], None]:
+        """``key``'s sender in this call, made on first use."""
+        send = senders.get(key)
+        if send is None:
+            send = senders[key] = self._sender(key, now, out)
+        return send
 
     def _sender(self, key: Key, now: float, out: dict[Any, list[Any]]) -> Callable[[Any], None]:
         """What to do with ``key``'s REALTIME events in one ``frames_received`` call."""
