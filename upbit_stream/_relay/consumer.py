@@ -68,7 +68,7 @@ class Consumer:
         self.stopped = False
         self.nursery: trio.Nursery | None = None
         self.last_seq = 0  # the stream sequence of the last message a live consumer delivered
-        self._start_at: int | None = None  # where a consumer made again starts when its stream is new
+        self._start_at: int | None = None  # the stream sequence a consumer made again starts at (None: by mode)
         self._made_at: Any = None  # the consumer's creation time (a datetime), as JetStream reported it
         self._heard_at = 0.0  # trio time of the last hand-over
         self._rebinding = False
@@ -115,19 +115,17 @@ class Consumer:
         nursery.start_soon(self._watch_alive)
 
     def _config(self) -> api.ConsumerConfig:
-        """The consumer to create: made again, from ``last_seq + 1`` (or a new stream's start), else by mode."""
+        """The consumer to create: from ``_start_at`` when made again (``_rebind``), else by mode."""
         from nats.js import api
 
         policy = api.DeliverPolicy.NEW if self.mode == "realtime" else api.DeliverPolicy.LAST_PER_SUBJECT
         config = api.ConsumerConfig(filter_subjects=self.subjects, deliver_policy=policy)
-        start = self._start_at
         if self.durable is not None:
             config.ack_policy, config.max_ack_pending, config.ack_wait = api.AckPolicy.ALL, self.size, ACK_WAIT
         else:
             config.ack_policy, config.inactive_threshold, config.mem_storage = api.AckPolicy.NONE, 30.0, True
-            start = self.last_seq + 1 if self.last_seq else start
-        if start is not None:
-            config.deliver_policy, config.opt_start_seq = api.DeliverPolicy.BY_START_SEQUENCE, start
+        if self._start_at is not None:
+            config.deliver_policy, config.opt_start_seq = api.DeliverPolicy.BY_START_SEQUENCE, self._start_at
         return config
 
     def reconnected(self) -> None:
@@ -190,14 +188,16 @@ class Consumer:
                     state = await bridge.call(nats_side.stream_state, js, self.stream)  # raises while it is gone
                     made = state.created is not None and self._made_at is not None and state.created > self._made_at
                     delivered = self.last_seq if self.durable is None else max(self.held, default=self.acked_seq)
-                    new = made or state.state.last_seq < delivered  # a new stream: read it from its first message
-                    if self.durable is not None:
+                    if made or state.state.last_seq < delivered:  # a new stream: read it from its first message
+                        delivered, self._start_at = 0, max(state.state.first_seq, 1)
+                    else:
+                        self._start_at = delivered + 1 if delivered else None
+                    if self.durable is None:
+                        self.last_seq = delivered
+                    else:
                         self.unacked.clear()
                         self.held.clear()
-                        self.acked_seq, self._recorded_seq = (0 if new else delivered), 0
-                        self._start_at = max(state.state.first_seq, 1) if new else delivered + 1
-                    elif new:
-                        self.last_seq, self._start_at = 0, max(state.state.first_seq, 1)
+                        self.acked_seq, self._recorded_seq = delivered, 0
                     if lost and self.channel.gaps:
                         self.channel._deliver(StreamGap(CONSUMER_LOST, since, time.time()))
                     lost = False
