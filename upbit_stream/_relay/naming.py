@@ -36,6 +36,7 @@ __all__ = [
     "message_id",
     "params_token",
     "spec_subjects",
+    "stream_holding",
     "stream_sequence",
     "subject_for",
     "subject_matches",

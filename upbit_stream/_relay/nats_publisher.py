@@ -61,7 +61,6 @@ class Publisher:
         self.resent = 0
         self.rejected = 0
         self.stream_missing = False  # an acknowledgement said no stream takes a subject (cleared by the relay)
-        self.last_error: str | None = None
 
     @property
     def unacknowledged(self) -> int:
@@ -127,8 +126,7 @@ class Publisher:
             for item in batch:
                 try:
                     await self._send(item)
-                except (nats.errors.Error, OSError) as exc:  # not connected: sent again later
-                    self.last_error = repr(exc)
+                except (nats.errors.Error, OSError):  # not connected: sent again later
                     self._retry(item)
 
     async def _send(self, item: Item) -> None:
@@ -153,12 +151,10 @@ class Publisher:
             if outcome is Ack.DUPLICATE:
                 self.duplicates += 1
         elif outcome is Ack.REJECTED:
-            self.last_error = why
             with self._lock:
                 self._rejections.append((entry[1][0], why, time.time()))
                 self.rejected += 1
         else:
-            self.last_error = why
             self.stream_missing = self.stream_missing or outcome is Ack.NO_STREAM
             self._retry(entry[1])
             return
@@ -178,8 +174,7 @@ class Publisher:
                 await self._send(item)
                 self.resent += 1
                 return
-            except (nats.errors.Error, OSError) as exc:  # not connected yet: try again
-                self.last_error = repr(exc)
+            except (nats.errors.Error, OSError):  # not connected yet: try again
                 delay = min(delay * 2, 1.0)
 
     async def _watch(self) -> None:
